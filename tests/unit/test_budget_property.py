@@ -1,0 +1,67 @@
+"""Property: whatever the model does and whatever the limits, a run never exceeds a hard limit."""
+
+import asyncio
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.helpers import small_index
+from thrifty.agents.agent import Agent
+from thrifty.backends import ScriptedBackend
+from thrifty.budget import Limits, ModelPrice, PriceTable
+from thrifty.search.index import CorpusIndex
+from thrifty.tools.web import BrowseTool, SearchTool
+
+PRICES = PriceTable(models={"scripted": ModelPrice(input_per_mtok=1.0, output_per_mtok=4.0)})
+
+replies = st.one_of(
+    st.lists(st.sampled_from(["Paris", "capital", "France Germany", "x"]), min_size=1, max_size=6).map(
+        lambda qs: "<tool_code>" + json.dumps({"name": "search", "arguments": {"query": qs}}) + "</tool_code>"
+    ),
+    st.just('<tool_code>{"name": "browse", "arguments": {"url": ["https://en.wikipedia.org/wiki/Paris"], "goal": "g"}}</tool_code>'),
+    st.text(max_size=300),
+    st.just("<answer>Paris</answer>"),
+    st.just("word " * 400),
+)
+limits = st.builds(
+    Limits,
+    requests=st.none() | st.integers(1, 8),
+    output_tokens=st.none() | st.integers(1, 2000),
+    total_tokens=st.none() | st.integers(1, 12000),
+    usd=st.none() | st.floats(0.0, 0.03),
+    tools=st.fixed_dictionaries({"search": st.integers(0, 6), "browse": st.integers(0, 3)}),
+)
+
+_INDEX: dict[str, CorpusIndex] = {}
+
+
+def _index(tmp: Path) -> CorpusIndex:
+    if "i" not in _INDEX:
+        _INDEX["i"] = small_index(tmp)
+    return _INDEX["i"]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(limits=limits, script=st.lists(replies, min_size=1, max_size=12))
+def test_no_limit_is_ever_exceeded(tmp_path: Path, limits: Limits, script: list[str]) -> None:
+    index = _index(tmp_path)
+    backend = ScriptedBackend(script * 10)
+    agent = Agent(backend, tools=[SearchTool(index), BrowseTool(index)], limits=limits, prices=PRICES)
+    result = asyncio.run(agent.run("What is the capital of France?"))
+    used = result.usage
+    assert result.stop_reason in ("answered", "budget_exhausted")
+    assert not any(entry.overrun for entry in result.ledger)
+    if limits.requests is not None:
+        assert used.requests <= limits.requests
+    if limits.output_tokens is not None:
+        assert used.output_tokens <= limits.output_tokens
+    if limits.total_tokens is not None:
+        assert used.total_tokens <= limits.total_tokens
+    if limits.usd is not None:
+        assert used.cost_usd <= limits.usd + 1e-12
+    for tool, cap in limits.tools.items():
+        assert used.tool(tool) <= cap
+    if result.stop_reason == "budget_exhausted":
+        assert result.exhausted

@@ -1,0 +1,59 @@
+import pytest
+
+from thrifty.agents.protocol import parse_text_reply, strip_answer_tags
+
+
+def test_tagged_tool_call_with_thought() -> None:
+    reply = parse_text_reply('<think>need data</think>\n<tool_code>\n{"name": "search", "arguments": {"query": ["a", "b"]}}\n</tool_code>')
+    assert reply.thought == "need data"
+    assert [(c.name, dict(c.arguments)) for c in reply.tool_calls] == [("search", {"query": ["a", "b"]})]
+    assert reply.answer is None and reply.errors == ()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "search", "arguments": {"query": "x"}}',
+        '```json\n{"name": "search", "arguments": {"query": "x"}}\n```',
+        '<tool_call>{"name": "search", "parameters": {"query": "x"}}</tool_call>',
+        '<tool_code>{"name": "search", "arguments": "{\\"query\\": \\"x\\"}"}',  # unclosed tag, string args
+    ],
+)
+def test_lenient_tool_call_forms(text: str) -> None:
+    reply = parse_text_reply(text)
+    assert [(c.name, dict(c.arguments)) for c in reply.tool_calls] == [("search", {"query": "x"})]
+
+
+def test_answer_forms() -> None:
+    assert parse_text_reply("<think>ok</think><answer> Paris </answer>").answer == "Paris"
+    assert parse_text_reply("<answer>Paris").answer == "Paris"
+    assert parse_text_reply("Thought: done\nFinal Answer: 42").answer == "42"
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("<tool_code>{name: search}</tool_code>", "not valid JSON"),
+        ('<tool_code>{"arguments": {}}</tool_code>', '"name"'),
+        ('<tool_code>{"name": "search", "arguments": [1]}</tool_code>', "JSON object"),
+        ('{"name": "search", "arguments": {"query": ["a"', "not valid JSON"),
+    ],
+)
+def test_malformed_calls_become_errors(text: str, needle: str) -> None:
+    reply = parse_text_reply(text)
+    assert reply.tool_calls == ()
+    assert reply.errors and needle in reply.errors[0]
+
+
+def test_text_after_a_hallucinated_tool_response_is_ignored() -> None:
+    reply = parse_text_reply(
+        '<tool_code>{"name": "search", "arguments": {"query": ["q"]}}</tool_code>'
+        "<tool_response>made up</tool_response><answer>wrong</answer>"
+    )
+    assert len(reply.tool_calls) == 1
+    assert reply.answer is None
+
+
+def test_strip_answer_tags_falls_back_to_text() -> None:
+    assert strip_answer_tags("<think>x</think>Just prose.") == "Just prose."
+    assert strip_answer_tags("<answer>A</answer>") == "A"

@@ -1,0 +1,82 @@
+"""The public entry point: an :class:`Agent` couples a backend, tools, a strategy and a budget.
+
+The agent keeps no run state: every ``run`` gets a fresh ledger, so one agent can serve many
+questions concurrently (batch evaluation). Async core, thin sync edge (``run_sync``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+
+from thrifty.agents.controller import LoopConfig, RunContext
+from thrifty.agents.events import Event, EventHandler, RunFinished, RunStarted, ignore_events
+from thrifty.agents.result import RunResult
+from thrifty.agents.strategies import Strategy, get_strategy
+from thrifty.backends.base import Backend
+from thrifty.budget import Clock, Ledger, Limits, PriceTable, parse_budget_spec
+from thrifty.tools.base import Tool, Toolset
+
+
+class Agent:
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        tools: Iterable[Tool] | Toolset = (),
+        strategy: str | Strategy = "tracker",
+        limits: Limits | str | None = None,
+        prices: PriceTable | None = None,
+        config: LoopConfig | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.backend = backend
+        self.tools = tools if isinstance(tools, Toolset) else Toolset(tools)
+        self.strategy = get_strategy(strategy) if isinstance(strategy, str) else strategy
+        self.limits = _as_limits(limits)
+        self.prices = prices
+        self.config = config or LoopConfig()
+        self.clock = clock
+
+    def new_ledger(self, limits: Limits | str | None = None, *, label: str = "run") -> Ledger:
+        chosen = _as_limits(limits) if limits is not None else self.limits
+        return Ledger(chosen, prices=self.prices, clock=self.clock, label=label)
+
+    async def run(
+        self,
+        question: str,
+        *,
+        limits: Limits | str | None = None,
+        ledger: Ledger | None = None,
+        on_event: EventHandler | None = None,
+    ) -> RunResult:
+        """Answer ``question`` within the budget. Exhaustion is a result, not an exception."""
+        emit = on_event or ignore_events
+        ledger = ledger or self.new_ledger(limits)
+        ctx = RunContext(self.backend, self.tools, ledger, emit, self.config)
+        emit(RunStarted(question, self.strategy.name, self.backend.model, ledger.limits))
+        result = await self.strategy.solve(question, ctx)
+        emit(RunFinished(result))
+        return result
+
+    def run_sync(self, question: str, *, limits: Limits | str | None = None) -> RunResult:
+        return asyncio.run(self.run(question, limits=limits))
+
+    async def stream(self, question: str, *, limits: Limits | str | None = None) -> AsyncIterator[Event]:
+        """Yield events as the run proceeds; the last one is :class:`RunFinished`."""
+        queue: asyncio.Queue[Event | None] = asyncio.Queue()
+        task = asyncio.create_task(self.run(question, limits=limits, on_event=queue.put_nowait))
+        task.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            await task  # re-raise a failure of the run itself
+        finally:
+            if not task.done():
+                task.cancel()
+
+
+def _as_limits(limits: Limits | str | None) -> Limits:
+    if limits is None:
+        return Limits()
+    return parse_budget_spec(limits) if isinstance(limits, str) else limits

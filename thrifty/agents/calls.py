@@ -1,0 +1,70 @@
+"""Every model call goes through :class:`ModelCaller`: count → reserve → call (with timeout) → charge → emit.
+
+This is the only place that both calls a backend and charges the ledger, so the guarantee "checked
+before and after every model call" cannot be bypassed by a strategy or a tool (browse summaries use
+it too, through :class:`~thrifty.tools.base.ToolContext`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+
+from thrifty.agents.events import BudgetCharged, EventHandler, ModelCalled
+from thrifty.backends.base import Backend, ChatRequest, Completion, TokenCount
+from thrifty.budget import Ledger, Usage
+from thrifty.errors import BackendError, BackendTimeout
+
+
+class ModelCaller:
+    def __init__(self, backend: Backend, ledger: Ledger, emit: EventHandler) -> None:
+        self.backend = backend
+        self.ledger = ledger
+        self.emit = emit
+
+    async def count(self, request: ChatRequest) -> TokenCount:
+        return await self.backend.count_tokens(request)
+
+    async def __call__(
+        self,
+        request: ChatRequest,
+        *,
+        step: int,
+        purpose: str = "agent",
+        count: TokenCount | None = None,
+        min_output_tokens: int = 1,
+    ) -> Completion:
+        """Make one charged call. Raises :class:`BudgetExceeded` when it cannot be afforded."""
+        count = count or await self.count(request)
+        model = self.backend.model
+        reservation = self.ledger.reserve_model_call(
+            model, count.tokens, request.max_tokens, min_output_tokens=min_output_tokens
+        )
+        request = replace(request, max_tokens=reservation.max_tokens)
+        started = self.ledger.clock.now()
+        try:
+            completion = await asyncio.wait_for(self.backend.complete(request), reservation.timeout_seconds)
+        except TimeoutError:
+            # The server did work we cannot see: charge the request and its prompt, then stop on time.
+            entry = self.ledger.charge_model(
+                model, Usage(requests=1, input_tokens=count.tokens), estimated=True, reservation=reservation
+            )
+            self.emit(BudgetCharged(entry, self.ledger.view()))
+            self.ledger.check_time()
+            raise BackendTimeout("model call timed out") from None
+        except BackendError:
+            entry = self.ledger.charge_model(model, Usage(requests=1), estimated=True, reservation=reservation)
+            self.emit(BudgetCharged(entry, self.ledger.view()))
+            raise
+        except BaseException:
+            self.ledger.release(reservation)
+            raise
+        entry = self.ledger.charge_model(
+            model, completion.usage, estimated=completion.usage_estimated, reservation=reservation
+        )
+        seconds = self.ledger.clock.now() - started
+        self.emit(ModelCalled(step, purpose, completion, count.tokens, count.exact, request.max_tokens, seconds))
+        self.emit(BudgetCharged(entry, self.ledger.view()))
+        if entry.overrun and (error := self.ledger.exceeded()) is not None:
+            raise error
+        return completion

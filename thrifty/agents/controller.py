@@ -1,0 +1,350 @@
+"""The controller loop: model call → tool calls (concurrent) → observations → budget status → repeat.
+
+One trajectory, readable top to bottom in :func:`run_trajectory`. The loop ends when the model
+answers, when the budget can no longer pay for a step (then it forces a final answer without tools
+if that is still affordable), or on a backend failure. Running out of budget is a normal outcome:
+the result carries the best answer so far, ``stop_reason="budget_exhausted"`` and the limit that tripped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from thrifty.agents.calls import ModelCaller
+from thrifty.agents.events import BudgetCharged, EventHandler, StepStarted, ToolCalled
+from thrifty.agents.prompts import load_prompt
+from thrifty.agents.protocol import parse_text_reply, strip_answer_tags
+from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
+from thrifty.backends.base import Backend, ChatRequest, Completion, Message, TokenCount, ToolCall, ToolSpec
+from thrifty.budget import BudgetExceeded, Ledger, render_budget_block
+from thrifty.errors import BackendError, ToolError
+from thrifty.tools.base import ToolContext, Toolset, validate_arguments
+
+
+@dataclass(frozen=True, slots=True)
+class LoopConfig:
+    """Knobs of the loop itself (budgets live in :class:`~thrifty.budget.Limits`)."""
+
+    step_max_tokens: int = 768
+    final_max_tokens: int = 384
+    temperature: float | None = None
+    seed: int | None = None
+    tool_timeout_seconds: float = 120.0
+    keep_tool_responses: int | None = None
+    """Keep only the latest N tool responses verbatim in context (BATS keeps 1); None keeps all."""
+    max_repeats: int = 3
+    """The same reply this many times in a row means the model is stuck: it must answer now."""
+    max_format_misses: int = 1
+    """Prose replies with no tool call and no <answer> get this many nudges before the prose is taken as the answer."""
+    expected_observation_tokens: int = 400
+    """Prompt growth assumed per tool round when deciding whether one more step is affordable."""
+    stop_when_tool_exhausted: Literal["any", "all"] = "any"
+    """BATS ends the loop when *any* tool budget is exhausted; "all" keeps going while one tool has units."""
+
+
+@dataclass
+class RunContext:
+    """Everything one run needs; nothing lives on the agent between runs."""
+
+    backend: Backend
+    tools: Toolset
+    ledger: Ledger
+    emit: EventHandler
+    config: LoopConfig = field(default_factory=LoopConfig)
+
+
+@dataclass
+class _State:
+    messages: list[Message]
+    steps: list[TrajectoryStep] = field(default_factory=list)
+    best: str | None = None
+    misses: int = 0
+    tool_message_indices: list[int] = field(default_factory=list)
+    out_tokens: list[int] = field(default_factory=list)
+
+
+def _example_call(spec: ToolSpec) -> str:
+    """A filled-in call for the listing: tiny models copy schemas verbatim unless shown an example."""
+    samples = {"array": ["..."], "string": "...", "integer": 1, "number": 1.0, "boolean": True, "object": {}}
+    props = spec.parameters.get("properties", {})
+    args = {k: samples.get(props.get(k, {}).get("type", "string"), "...") for k in spec.parameters.get("required", ())}
+    return json.dumps({"name": spec.name, "arguments": args})
+
+
+def tools_listing(ctx: RunContext) -> str:
+    """One JSON schema line per tool (BATS C.1 style), each followed by an example call."""
+    lines = []
+    for spec in ctx.tools.specs():
+        lines.append(json.dumps({"name": spec.name, **spec.openai_schema()["function"]}))
+        lines.append(f"Example call: {_example_call(spec)}")
+    return "\n".join(lines)
+
+
+def protocol_block(ctx: RunContext) -> str:
+    name = "protocol_native" if ctx.backend.supports_native_tools else "protocol_text"
+    return load_prompt(name).render()
+
+
+def _trim(state: _State, keep: int | None) -> list[Message]:
+    """Old tool responses replaced by a stub when ``keep`` is set (context management)."""
+    if keep is None or len(state.tool_message_indices) <= keep:
+        return state.messages
+    stale = set(state.tool_message_indices[: len(state.tool_message_indices) - keep])
+    return [
+        Message(m.role, "[older tool response removed to save context]", tool_call_id=m.tool_call_id, name=m.name)
+        if i in stale
+        else m
+        for i, m in enumerate(state.messages)
+    ]
+
+
+TEXT_PROTOCOL_STOPS = ("</tool_code>", "<tool_response>", "</answer>")
+"""Stop after one tool call or the answer: the model must not write the tool's response itself."""
+
+
+def _request(ctx: RunContext, state: _State, *, final: bool, extra: tuple[Message, ...] = ()) -> ChatRequest:
+    cfg = ctx.config
+    return ChatRequest(
+        messages=(*_trim(state, cfg.keep_tool_responses), *extra),
+        tools=() if final else ctx.tools.specs(),
+        max_tokens=cfg.final_max_tokens if final else cfg.step_max_tokens,
+        temperature=cfg.temperature,
+        seed=cfg.seed,
+        stop=() if ctx.backend.supports_native_tools else TEXT_PROTOCOL_STOPS,
+    )
+
+
+def _must_finish(ctx: RunContext, state: _State, count: TokenCount) -> str | None:
+    """Why this step must be the last (answer without tools), or None to continue normally.
+
+    Projects the cost of this step plus a final answer after it; if the budget could not pay for
+    both, answering now beats being cut off mid-search with nothing.
+    """
+    view = ctx.ledger.view()
+    cfg = ctx.config
+    limited = [t for t in ctx.tools.names if view.tool_remaining(t) is not None]
+    spent = [t for t in limited if view.tool_remaining(t) == 0]
+    if spent and (cfg.stop_when_tool_exhausted == "any" or len(spent) == len(ctx.tools)):
+        return f"Your {', '.join(spent)} budget is exhausted."
+    texts = [s.text for s in state.steps[-cfg.max_repeats :]]
+    if len(texts) == cfg.max_repeats and len(set(texts)) == 1:
+        return "You are repeating the same step."
+    if view.remaining_requests is not None and view.remaining_requests <= 1:
+        return "This is your last allowed model call."
+    step_out = max(state.out_tokens[-3:], default=min(256, cfg.step_max_tokens))
+    next_prompt = count.tokens + step_out + cfg.expected_observation_tokens
+    if view.remaining_output_tokens is not None and view.remaining_output_tokens < step_out + cfg.final_max_tokens:
+        return "Your output-token budget is nearly spent."
+    need_total = count.tokens + step_out + next_prompt + cfg.final_max_tokens
+    if view.remaining_total_tokens is not None and view.remaining_total_tokens < need_total:
+        return "Your token budget is nearly spent."
+    if view.remaining_input_tokens is not None and view.remaining_input_tokens < count.tokens + next_prompt:
+        return "Your input-token budget is nearly spent."
+    if view.remaining_usd is not None:
+        price = ctx.ledger.prices.model(ctx.backend.model)
+        if view.remaining_usd < price.cost(count.tokens + next_prompt, 0, step_out + cfg.final_max_tokens):
+            return "Your dollar budget is nearly spent."
+    return None
+
+
+async def _run_tool(ctx: RunContext, caller: ModelCaller, call: ToolCall, step: int) -> dict[str, Any]:
+    """Dispatch one call; every failure becomes an error observation, never an exception."""
+    tool = ctx.tools.get(call.name)
+    record: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": dict(call.arguments), "units": 0}
+    requested = granted = 0
+    started = ctx.ledger.clock.now()
+    try:
+        if call.error:
+            raise ToolError(f"{call.name}: {call.error}")
+        if tool is None:
+            raise ToolError(f"unknown tool {call.name!r}; available tools: {', '.join(ctx.tools.names)}")
+        validate_arguments(tool.spec, call.arguments)
+        requested = tool.units(call.arguments)
+        try:
+            entry = ctx.ledger.spend_tool(call.name, requested)  # charged at dispatch, whatever the outcome
+        except BudgetExceeded as exc:
+            raise ToolError(
+                f"the {call.name} budget is exhausted ({exc.limit_name}); use another tool or answer"
+            ) from None
+        granted = entry.usage.tool(call.name)
+        record["units"] = granted
+        ctx.emit(BudgetCharged(entry, ctx.ledger.view()))
+        args: Mapping[str, Any] = call.arguments
+        if granted < requested:
+            args = tool.limit_units(call.arguments, granted)
+        tool_ctx = ToolContext(complete=lambda req: caller(req, step=step, purpose=f"tool:{call.name}"))
+        remaining = ctx.ledger.remaining("seconds")
+        timeout = (
+            min(ctx.config.tool_timeout_seconds, remaining)
+            if remaining is not None
+            else ctx.config.tool_timeout_seconds
+        )
+        result = await asyncio.wait_for(tool.run(args, tool_ctx), timeout)
+        output, is_error = result.content, result.is_error
+        if granted < requested:
+            output += f"\n(Budget allowed {granted} of the {requested} requested units; the rest were not run.)"
+    except ToolError as exc:
+        output, is_error = f"Error: {exc}", True
+    except TimeoutError:
+        output, is_error = f"Error: {call.name} timed out", True
+    except BudgetExceeded:
+        raise
+    except Exception as exc:  # a failing tool is the model's problem to route around, not a crash
+        output, is_error = f"Error: {call.name} failed: {type(exc).__name__}: {exc}", True
+    record.update(output=output, is_error=is_error)
+    ctx.emit(ToolCalled(step, call, output, is_error, requested, granted, ctx.ledger.clock.now() - started))
+    return record
+
+
+def _observations(ctx: RunContext, state: _State, completion: Completion, calls: tuple[ToolCall, ...],
+                  records: list[dict[str, Any]], budget_block: bool) -> None:  # fmt: skip
+    """Append the assistant turn and the tool responses (plus the ``<budget>`` block) to the history."""
+    status = "\n" + render_budget_block(ctx.ledger.view()) if budget_block else ""
+    if ctx.backend.supports_native_tools:
+        state.messages.append(Message("assistant", completion.text, tool_calls=calls))
+        for i, (call, rec) in enumerate(zip(calls, records, strict=True)):
+            tail = status if i == len(calls) - 1 else ""
+            state.tool_message_indices.append(len(state.messages))
+            state.messages.append(Message("tool", rec["output"] + tail, tool_call_id=call.id, name=call.name))
+        return
+    state.messages.append(Message("assistant", completion.text))
+    body = "\n\n".join(f"[{r['name']}]\n{r['output']}" for r in records)
+    state.tool_message_indices.append(len(state.messages))
+    state.messages.append(Message("user", f"<tool_response>\n{body}\n</tool_response>{status}"))
+
+
+def _record_step(state: _State, completion: Completion, records: list[dict[str, Any]], final: bool) -> None:
+    state.out_tokens.append(completion.usage.output_tokens)
+    state.steps.append(
+        TrajectoryStep(
+            index=len(state.steps),
+            text=completion.text,
+            reasoning=completion.reasoning,
+            tool_calls=tuple(records),
+            usage=completion.usage,
+            final=final,
+        )
+    )
+
+
+def _result(ctx: RunContext, state: _State, question: str, strategy: str, stop: StopReason, *,
+            answer: str | None, exhausted: str | None = None, error: str | None = None) -> RunResult:  # fmt: skip
+    return RunResult(
+        question=question,
+        answer=answer,
+        stop_reason=stop,
+        usage=ctx.ledger.used,
+        strategy=strategy,
+        model=ctx.backend.model,
+        exhausted=exhausted,
+        error=error,
+        seconds=ctx.ledger.elapsed(),
+        steps=tuple(state.steps),
+        messages=tuple(state.messages),
+        ledger=tuple(ctx.ledger.entries),
+    )
+
+
+async def _final_answer(ctx: RunContext, caller: ModelCaller, state: _State, reason: str) -> str | None:
+    """One tool-free call asking for the answer; None when even that cannot be afforded."""
+    ctx.emit(StepStarted(len(state.steps), final=True))
+    nudge = Message("user", load_prompt("final_answer").render(reason=reason))
+    request = _request(ctx, state, final=True, extra=(nudge,))
+    try:
+        completion = await caller(request, step=len(state.steps), purpose="final")
+    except BudgetExceeded:
+        return None
+    state.messages.extend([nudge, Message("assistant", completion.text)])
+    _record_step(state, completion, [], final=True)
+    answer = strip_answer_tags(completion.text)
+    # "None" is the prompt's way to say "cannot tell": an earlier candidate answer beats it.
+    return None if not answer or answer.strip().lower() == "none" else answer
+
+
+def _answer_from(ctx: RunContext, completion: Completion) -> tuple[tuple[ToolCall, ...], str | None, tuple[str, ...]]:
+    """Tool calls, answer and format errors from one completion, native or text protocol."""
+    if ctx.backend.supports_native_tools:
+        if completion.tool_calls:
+            return completion.tool_calls, None, ()
+        return (), strip_answer_tags(completion.text) or None, ()
+    parsed = parse_text_reply(completion.text, call_prefix=f"call_{id(completion) % 10_000}")
+    return parsed.tool_calls, parsed.answer or None, parsed.errors
+
+
+def _handle_miss(ctx: RunContext, state: _State, completion: Completion, errors: tuple[str, ...]) -> str | None:
+    """A reply with neither a usable tool call nor an answer: nudge, or accept prose as the answer."""
+    text = strip_answer_tags(completion.text)
+    if completion.finish_reason == "length":
+        errors = (*errors, "Your reply was cut off at the length limit; keep each reply short.")
+    if not errors and text and state.misses >= ctx.config.max_format_misses:
+        return text
+    state.misses += 1
+    problem = "; ".join(errors) if errors else "Your reply had neither a tool call nor an <answer>."
+    state.messages.append(Message("assistant", completion.text))
+    state.messages.append(Message("user", load_prompt("format_nudge").render(problem=problem)))
+    if text and not errors:
+        state.best = text
+    return None
+
+
+async def run_trajectory(
+    question: str, ctx: RunContext, *, system_prompt: str, strategy: str, budget_block: bool
+) -> RunResult:
+    """Run one agent trajectory under ``ctx.ledger`` and return its result (never raises on budget)."""
+    state = _State(messages=[Message("system", system_prompt), Message("user", question)])
+    caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
+    try:
+        while True:
+            request = _request(ctx, state, final=False)
+            count = await caller.count(request)
+            reason = _must_finish(ctx, state, count)
+            if reason is not None:
+                answer = await _final_answer(ctx, caller, state, reason)
+                error = ctx.ledger.exceeded()
+                return _result(ctx, state, question, strategy, "budget_exhausted", answer=answer or state.best,
+                               exhausted=error.limit_name if error else _exhausted_name(ctx))  # fmt: skip
+            ctx.emit(StepStarted(len(state.steps), final=False))
+            completion = await caller(request, step=len(state.steps), count=count)
+            calls, answer, errors = _answer_from(ctx, completion)
+            if calls:
+                records = await asyncio.gather(*(_run_tool(ctx, caller, c, len(state.steps)) for c in calls))
+                _observations(ctx, state, completion, calls, list(records), budget_block)
+                _record_step(state, completion, list(records), final=False)
+                continue
+            _record_step(state, completion, [], final=False)
+            if answer is None:
+                answer = _handle_miss(ctx, state, completion, errors)
+            if answer is not None:
+                state.messages.append(Message("assistant", completion.text))
+                return _result(ctx, state, question, strategy, "answered", answer=answer)
+    except BudgetExceeded as exc:
+        answer = await _final_answer(ctx, caller, state, f"Budget exhausted ({exc.limit_name}).")
+        return _result(ctx, state, question, strategy, "budget_exhausted", answer=answer or state.best,
+                       exhausted=exc.limit_name)  # fmt: skip
+    except BackendError as exc:
+        return _result(ctx, state, question, strategy, "error", answer=state.best, error=str(exc))
+
+
+def _exhausted_name(ctx: RunContext) -> str:
+    """The limit closest to running out, for the stop reason of a forced final answer."""
+    view = ctx.ledger.view()
+    for tool, left in view.remaining_tools.items():
+        if left == 0:
+            return f"tool:{tool}"
+    candidates: list[tuple[float, str]] = []
+    pairs: tuple[tuple[float | None, float | None, str], ...] = (
+        (view.limits.requests, view.remaining_requests, "requests"),
+        (view.limits.input_tokens, view.remaining_input_tokens, "input_tokens"),
+        (view.limits.output_tokens, view.remaining_output_tokens, "output_tokens"),
+        (view.limits.total_tokens, view.remaining_total_tokens, "tokens"),
+        (view.limits.usd, view.remaining_usd, "usd"),
+        (view.limits.seconds, view.remaining_seconds, "seconds"),
+    )
+    for limit, remaining, name in pairs:
+        if limit is not None and remaining is not None:
+            candidates.append((remaining / limit if limit else 0.0, name))
+    return min(candidates)[1] if candidates else "unknown"

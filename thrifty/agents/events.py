@@ -1,0 +1,69 @@
+"""Typed events emitted while a run proceeds. Displays, loggers and traces subscribe; none steer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from thrifty.backends.base import Completion, ToolCall
+from thrifty.budget import BudgetView, LedgerEntry, Limits
+
+if TYPE_CHECKING:
+    from thrifty.agents.result import RunResult
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    question: str
+    strategy: str
+    model: str
+    limits: Limits
+
+
+@dataclass(frozen=True, slots=True)
+class StepStarted:
+    step: int
+    final: bool
+    """True when this step must answer without tools (budget nearly or fully spent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCalled:
+    step: int
+    purpose: str
+    completion: Completion
+    prompt_tokens_counted: int
+    count_exact: bool
+    max_tokens: int | None
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCalled:
+    step: int
+    call: ToolCall
+    output: str
+    is_error: bool
+    units_requested: int
+    units_granted: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetCharged:
+    entry: LedgerEntry
+    view: BudgetView
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    result: RunResult
+
+
+Event = RunStarted | StepStarted | ModelCalled | ToolCalled | BudgetCharged | RunFinished
+EventHandler = Callable[[Event], None]
+
+
+def ignore_events(event: Event) -> None:
+    """The default handler."""

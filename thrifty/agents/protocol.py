@@ -1,0 +1,112 @@
+"""The text tool-call protocol for models without native tool calling (BATS Appendix C.1 syntax).
+
+The model writes ``<think>…</think>``, then either ``<tool_code>{"name": …, "arguments": {…}}</tool_code>``
+or ``<answer>…</answer>``. Small models drift from the format, so parsing is lenient: fenced or bare
+JSON objects with a ``name`` count as tool calls, ``Final Answer:`` counts as an answer, and anything
+the model writes after a ``<tool_response>`` tag is discarded (it is inventing the tool's reply).
+Malformed calls become ``errors`` for the model to read, never exceptions.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from thrifty.backends.base import ToolCall
+
+_THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
+_TOOL_TAG = re.compile(r"<(tool_code|tool_call)>(.*?)(?:</\1>|$)", re.DOTALL)
+_FENCE = re.compile(r"```(?:json|tool_code)?\s*\n?(.*?)```", re.DOTALL)
+_ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL)
+_FINAL = re.compile(r"final answer\s*[:：]\s*(.+)", re.IGNORECASE | re.DOTALL)
+_HALLUCINATED = re.compile(r"<tool_response>|<budget>", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedReply:
+    thought: str
+    tool_calls: tuple[ToolCall, ...]
+    answer: str | None
+    errors: tuple[str, ...]
+
+
+def _json_objects(text: str) -> list[tuple[Any, str]]:
+    """Every JSON value that starts at a ``{`` in ``text`` (decoded, raw)."""
+    decoder = json.JSONDecoder()
+    found: list[tuple[Any, str]] = []
+    i = text.find("{")
+    while i != -1:
+        try:
+            obj, end = decoder.raw_decode(text, i)
+        except ValueError:
+            i = text.find("{", i + 1)
+            continue
+        found.append((obj, text[i:end]))
+        i = text.find("{", end)
+    return found
+
+
+def _to_call(obj: Any, raw: str, call_id: str) -> ToolCall | str:
+    if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
+        return f'a tool call must be a JSON object with a "name" string, got: {raw[:200]}'
+    args: Any = obj.get("arguments", obj.get("parameters", obj.get("args", {})))
+    if isinstance(args, str):
+        try:
+            args = json.loads(args)
+        except ValueError:
+            return f"the arguments of {obj['name']!r} are not a JSON object: {args[:200]}"
+    if not isinstance(args, dict):
+        return f"the arguments of {obj['name']!r} must be a JSON object"
+    return ToolCall(id=call_id, name=obj["name"], arguments=args, raw_arguments=json.dumps(args))
+
+
+def _calls_from_payload(payload: str, prefix: str, start: int) -> tuple[list[ToolCall], list[str]]:
+    objects = _json_objects(payload.strip().strip("`"))
+    if not objects:
+        return [], [f"the tool call is not valid JSON: {payload.strip()[:200]}"]
+    calls: list[ToolCall] = []
+    errors: list[str] = []
+    for obj, raw in objects:
+        result = _to_call(obj, raw, f"{prefix}_{start + len(calls)}")
+        (calls if isinstance(result, ToolCall) else errors).append(result)  # type: ignore[arg-type]
+    return calls, errors
+
+
+def parse_text_reply(text: str, *, call_prefix: str = "call") -> ParsedReply:
+    """Split a model reply into thought, tool calls, answer and format errors."""
+    cut = _HALLUCINATED.search(text)
+    body = text[: cut.start()] if cut else text
+    thought = " ".join(m.group(1).strip() for m in _THINK.finditer(body))
+    visible = _THINK.sub("", body)
+
+    calls: list[ToolCall] = []
+    errors: list[str] = []
+    payloads = [m.group(2) for m in _TOOL_TAG.finditer(visible)]
+    if not payloads:  # lenient: fenced or bare JSON objects that look like calls
+        payloads = [m.group(1) for m in _FENCE.finditer(visible) if '"name"' in m.group(1)]
+    if not payloads and '"name"' in visible:
+        payloads = [raw for obj, raw in _json_objects(visible) if isinstance(obj, dict) and "name" in obj]
+        if not payloads:  # it tried to call a tool but the JSON does not parse
+            payloads = [visible[visible.find("{") :]] if "{" in visible else []
+    for payload in payloads:
+        c, e = _calls_from_payload(payload, call_prefix, len(calls))
+        calls.extend(c)
+        errors.extend(e)
+
+    answer: str | None = None
+    answers = _ANSWER.findall(_TOOL_TAG.sub("", visible))
+    if answers:
+        answer = answers[-1].strip()
+    elif not calls and (m := _FINAL.search(visible)):
+        answer = m.group(1).strip()
+    return ParsedReply(thought=thought, tool_calls=tuple(calls), answer=answer, errors=tuple(errors))
+
+
+def strip_answer_tags(text: str) -> str:
+    """The answer from a reply that is known to be final (no tool calls allowed)."""
+    parsed = parse_text_reply(text)
+    if parsed.answer is not None:
+        return parsed.answer
+    return _THINK.sub("", text).strip()

@@ -1,0 +1,73 @@
+"""What a run returns: answer, why it stopped, what it spent, and the full trajectory."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from thrifty.backends.base import Message
+from thrifty.budget import LedgerEntry, Usage
+
+StopReason = Literal["answered", "budget_exhausted", "error", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrajectoryStep:
+    """One model turn and the tool calls it triggered."""
+
+    index: int
+    text: str
+    reasoning: str | None
+    tool_calls: tuple[dict[str, Any], ...]
+    """Each: name, arguments, output, is_error, units."""
+    usage: Usage
+    final: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    question: str
+    answer: str | None
+    stop_reason: StopReason
+    usage: Usage
+    strategy: str
+    model: str
+    exhausted: str | None = None
+    """Which limit tripped (``"tokens"``, ``"usd"``, ``"tool:search"`` …) when the budget ran out."""
+    error: str | None = None
+    seconds: float = 0.0
+    steps: tuple[TrajectoryStep, ...] = ()
+    messages: tuple[Message, ...] = ()
+    ledger: tuple[LedgerEntry, ...] = field(default=(), repr=False)
+
+    @property
+    def cost_usd(self) -> float:
+        return self.usage.cost_usd
+
+    def to_dict(self, *, include_messages: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "question": self.question,
+            "answer": self.answer,
+            "stop_reason": self.stop_reason,
+            "exhausted": self.exhausted,
+            "error": self.error,
+            "strategy": self.strategy,
+            "model": self.model,
+            "seconds": round(self.seconds, 3),
+            "usage": self.usage.to_dict(),
+            "cost_usd": round(self.cost_usd, 9),
+            "steps": [
+                {
+                    "index": s.index,
+                    "text": s.text,
+                    "reasoning": s.reasoning,
+                    "tool_calls": list(s.tool_calls),
+                    "usage": s.usage.to_dict(),
+                    "final": s.final,
+                }
+                for s in self.steps
+            ],
+        }
+        if include_messages:
+            out["messages"] = [{"role": m.role, "content": m.content} for m in self.messages]
+        return out

@@ -1,0 +1,30 @@
+"""Strategies by name. New strategies register here (lazily, so optional ones cost nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from thrifty.agents.strategies.base import Strategy
+from thrifty.agents.strategies.single import ReactStrategy, TrackerStrategy
+from thrifty.errors import ConfigError
+
+_REGISTRY: dict[str, Callable[[], Strategy]] = {
+    "react": ReactStrategy,
+    "tracker": TrackerStrategy,
+}
+
+
+def strategy_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_strategy(name: str) -> Strategy:
+    try:
+        return _REGISTRY[name]()
+    except KeyError:
+        raise ConfigError(
+            "strategy", f"unknown strategy {name!r}; choose one of {', '.join(strategy_names())}"
+        ) from None
+
+
+__all__ = ["ReactStrategy", "Strategy", "TrackerStrategy", "get_strategy", "strategy_names"]

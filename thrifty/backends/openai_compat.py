@@ -1,0 +1,256 @@
+"""A backend for any OpenAI-compatible chat server: vLLM, llama.cpp's llama-server, OpenAI itself.
+
+Errors from ``openai``/``httpx`` are mapped to :mod:`thrifty.errors` here and nowhere else. Prompt
+token counts for budget pre-checks come from the server's own tokenizer and chat template when it
+offers one (llama.cpp ``/apply-template`` + ``/tokenize``; vLLM ``/tokenize`` with ``messages``), so
+the pre-check matches what the server will bill; otherwise a conservative offline estimate is used.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+import openai
+
+from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount, TokenLogprob, ToolCall
+from thrifty.backends.profiles import ModelProfile, profile_for
+from thrifty.backends.tokens import count_text_tokens, estimate_prompt_tokens, raw_prompt_tokens
+from thrifty.budget import Usage
+from thrifty.errors import (
+    BackendConnectionError,
+    BackendError,
+    BackendHTTPError,
+    BackendRateLimited,
+    BackendTimeout,
+)
+
+ServerKind = Literal["auto", "llamacpp", "vllm", "none"]
+_THINK = re.compile(r"^\s*<think>(.*?)(?:</think>|$)(.*)", re.DOTALL)
+
+
+def map_openai_error(exc: Exception) -> BackendError:
+    """Translate an ``openai``/``httpx`` exception into thrifty's error tree."""
+    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+        return BackendTimeout(str(exc) or "request timed out")
+    if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
+        return BackendConnectionError(str(exc) or "could not connect")
+    if isinstance(exc, openai.RateLimitError):
+        return BackendRateLimited(str(exc), body=exc.body)
+    if isinstance(exc, openai.APIStatusError):
+        return BackendHTTPError(exc.status_code, str(exc), body=exc.body)
+    if isinstance(exc, httpx.HTTPStatusError):
+        return BackendHTTPError(exc.response.status_code, str(exc), body=exc.response.text)
+    return BackendError(f"{type(exc).__name__}: {exc}")
+
+
+def to_openai_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        item: dict[str, Any] = {"role": m.role, "content": m.content}
+        if m.tool_calls:
+            item["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.raw_arguments or json.dumps(dict(c.arguments))},
+                }
+                for c in m.tool_calls
+            ]
+        if m.tool_call_id is not None:
+            item["tool_call_id"] = m.tool_call_id
+        if m.name is not None and m.role == "tool":
+            item["name"] = m.name
+        out.append(item)
+    return out
+
+
+def parse_tool_arguments(call_id: str, name: str, raw: str) -> ToolCall:
+    try:
+        args = json.loads(raw) if raw.strip() else {}
+        if not isinstance(args, dict):
+            raise ValueError("arguments must be a JSON object")
+        return ToolCall(id=call_id, name=name, arguments=args, raw_arguments=raw)
+    except ValueError as exc:
+        return ToolCall(id=call_id, name=name, arguments={}, raw_arguments=raw, error=f"invalid JSON arguments: {exc}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Split:
+    text: str
+    reasoning: str | None
+
+
+def split_reasoning(message: Any, profile: ModelProfile) -> _Split:
+    """Reasoning from the profile's field, or from inline ``<think>`` tags when the server left them."""
+    text = message.content or ""
+    extra = getattr(message, "model_extra", None) or {}
+    for name in profile.reasoning_fields:
+        value = extra.get(name) or getattr(message, name, None)
+        if isinstance(value, str) and value:
+            return _Split(text, value)
+    m = _THINK.match(text)
+    if m:
+        return _Split(m.group(2).lstrip(), m.group(1).strip())
+    return _Split(text, None)
+
+
+def _usage(resp: Any, request: ChatRequest, text: str) -> tuple[Usage, bool]:
+    u = getattr(resp, "usage", None)
+    if u is None:  # some servers omit usage: estimate, and say so
+        return Usage(requests=1, input_tokens=raw_prompt_tokens(request), output_tokens=count_text_tokens(text)), True
+    cached = getattr(getattr(u, "prompt_tokens_details", None), "cached_tokens", None) or 0
+    reasoning = getattr(getattr(u, "completion_tokens_details", None), "reasoning_tokens", None) or 0
+    usage = Usage(
+        requests=1,
+        input_tokens=u.prompt_tokens or 0,
+        cached_tokens=min(cached, u.prompt_tokens or 0),
+        output_tokens=u.completion_tokens or 0,
+        reasoning_tokens=min(reasoning, u.completion_tokens or 0),
+    )
+    return usage, False
+
+
+def _logprobs(choice: Any) -> tuple[TokenLogprob, ...] | None:
+    lp = getattr(choice, "logprobs", None)
+    content = getattr(lp, "content", None) if lp is not None else None
+    if not content:
+        return None
+    return tuple(
+        TokenLogprob(
+            token=t.token,
+            logprob=t.logprob,
+            top=tuple((a.token, a.logprob) for a in (t.top_logprobs or ())),
+        )
+        for t in content
+    )
+
+
+class OpenAICompatBackend:
+    """Chat completions through ``openai.AsyncOpenAI`` against any compatible server."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        api_key: str | None = None,
+        profile: ModelProfile | None = None,
+        timeout: float = 300.0,
+        max_retries: int = 2,
+        server_kind: ServerKind = "auto",
+        client: openai.AsyncOpenAI | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._model = model
+        self.profile = profile or profile_for(model)
+        # The openai client retries 408/429/5xx/connection errors with backoff itself; one logical
+        # call still yields one response, so the ledger charges it once.
+        self._client = client or openai.AsyncOpenAI(
+            base_url=self.base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=max_retries
+        )
+        self._http = httpx.AsyncClient(timeout=30.0)
+        self._server_kind: ServerKind = server_kind
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def supports_native_tools(self) -> bool:
+        return self.profile.native_tools
+
+    def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"model": self._model, "messages": to_openai_messages(request.messages)}
+        if request.tools and self.profile.native_tools:
+            kwargs["tools"] = [t.openai_schema() for t in request.tools]
+        optional = {
+            "max_tokens": request.max_tokens,
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "seed": request.seed,
+            "top_logprobs": request.top_logprobs if request.logprobs else None,
+            "response_format": dict(request.response_format) if request.response_format else None,
+        }
+        kwargs.update({k: v for k, v in optional.items() if v is not None})
+        if request.stop:
+            kwargs["stop"] = list(request.stop)
+        if request.logprobs:
+            kwargs["logprobs"] = True
+        if request.extra_body:
+            kwargs["extra_body"] = dict(request.extra_body)
+        return kwargs
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        try:
+            resp = await self._client.chat.completions.create(**self._kwargs(request))
+        except (openai.OpenAIError, httpx.HTTPError) as exc:
+            raise map_openai_error(exc) from exc
+        if not resp.choices:
+            raise BackendError("the server returned no choices")
+        choice = resp.choices[0]
+        split = split_reasoning(choice.message, self.profile)
+        calls = tuple(
+            parse_tool_arguments(tc.id or f"call_{i}", tc.function.name, tc.function.arguments or "")
+            for i, tc in enumerate(choice.message.tool_calls or ())
+            if getattr(tc, "function", None) is not None
+        )
+        usage, estimated = _usage(resp, request, split.text)
+        return Completion(
+            text=split.text,
+            model=resp.model or self._model,
+            usage=usage,
+            finish_reason=choice.finish_reason or "stop",
+            reasoning=split.reasoning,
+            tool_calls=calls,
+            logprobs=_logprobs(choice),
+            usage_estimated=estimated,
+            raw=resp.model_dump(exclude_none=True),
+        )
+
+    # ------------------------------------------------------------------ token counting
+    @property
+    def _root(self) -> str:
+        return re.sub(r"/v1$", "", self.base_url)
+
+    async def _count_llamacpp(self, body: dict[str, Any]) -> int:
+        r = await self._http.post(f"{self._root}/apply-template", json=body)
+        r.raise_for_status()
+        prompt = r.json()["prompt"]
+        r = await self._http.post(f"{self._root}/tokenize", json={"content": prompt, "add_special": True})
+        r.raise_for_status()
+        return len(r.json()["tokens"])
+
+    async def _count_vllm(self, body: dict[str, Any]) -> int:
+        r = await self._http.post(f"{self._root}/tokenize", json={"model": self._model, **body})
+        r.raise_for_status()
+        return int(r.json()["count"])
+
+    async def count_tokens(self, request: ChatRequest) -> TokenCount:
+        body: dict[str, Any] = {"messages": to_openai_messages(request.messages)}
+        if request.tools and self.profile.native_tools:
+            body["tools"] = [t.openai_schema() for t in request.tools]
+        counters: dict[str, Callable[[dict[str, Any]], Awaitable[int]]] = {
+            "llamacpp": self._count_llamacpp,
+            "vllm": self._count_vllm,
+        }
+        kinds = list(counters) if self._server_kind == "auto" else [self._server_kind]
+        for kind in kinds:
+            if kind not in counters:
+                continue
+            try:
+                n = await counters[kind](body)
+            except (httpx.HTTPError, KeyError, ValueError, TypeError):
+                continue
+            self._server_kind = kind  # type: ignore[assignment]
+            return TokenCount(n, exact=True)
+        self._server_kind = "none"
+        return TokenCount(estimate_prompt_tokens(request), exact=False)
+
+    async def aclose(self) -> None:
+        await self._client.close()
+        await self._http.aclose()

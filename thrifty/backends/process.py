@@ -1,0 +1,127 @@
+"""Managed server subprocesses (llama-server, ``vllm serve``): free port, health check, kept logs.
+
+The child runs in its own session so a Ctrl-C in the terminal reaches thrifty first; thrifty then
+terminates the child by its own PID only (never a process group it did not create).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import httpx
+
+from thrifty.errors import BackendUnavailable
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+class ManagedServer:
+    """A local OpenAI-compatible server process that thrifty started and will stop."""
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        port: int,
+        log_path: Path,
+        host: str = "127.0.0.1",
+        health_path: str = "/health",
+        env: Mapping[str, str] | None = None,
+        startup_timeout: float = 120.0,
+    ) -> None:
+        self.command = list(command)
+        self.host = host
+        self.port = port
+        self.log_path = log_path
+        self.health_path = health_path
+        self.env = dict(env) if env is not None else None
+        self.startup_timeout = startup_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.root_url}/v1"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                self.command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **self.env} if self.env is not None else None,
+                start_new_session=True,
+            )
+
+    async def wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self._proc is not None and self._proc.poll() is not None:
+                    raise BackendUnavailable(
+                        f"server exited with code {self._proc.returncode}; log {self.log_path}:\n"
+                        + log_tail(self.log_path)
+                    )
+                try:
+                    r = await client.get(self.root_url + self.health_path)
+                    if r.status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        self.stop()
+        raise BackendUnavailable(
+            f"server not healthy after {self.startup_timeout:.0f}s; log {self.log_path}:\n" + log_tail(self.log_path)
+        )
+
+    def stop(self, grace: float = 10.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+    async def __aenter__(self) -> ManagedServer:
+        self.start()
+        try:
+            await self.wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,50 @@
+"""Per-model-family quirks, kept as data instead of ``if`` branches in the backend.
+
+Which field carries reasoning text (vLLM renamed ``reasoning_content`` to ``reasoning``), whether
+reasoning arrives inline in ``<think>`` tags, whether the server parses native tool calls, and which
+switch controls thinking.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+ThinkingControl = Literal["none", "enable_thinking", "reasoning_effort", "think_tags"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelProfile:
+    family: str
+    native_tools: bool = True
+    """Send ``tools=`` and read ``tool_calls``; otherwise the text protocol (tagged JSON) is used."""
+    reasoning_fields: tuple[str, ...] = ("reasoning", "reasoning_content")
+    """Message fields that may hold reasoning text, tried in order."""
+    think_tags: bool = False
+    """Reasoning may arrive inline as ``<think>...</think>`` at the start of ``content``."""
+    thinking: ThinkingControl = "none"
+
+
+DEFAULT_PROFILE = ModelProfile(family="default")
+
+EMBEDDED_PROFILE = ModelProfile(family="qwen2.5-small-llamacpp", native_tools=False)
+"""Qwen2.5-Coder-0.5B on llama-server writes tool calls as plain JSON in ``content`` (runtime.md §3),
+so the embedded model always uses the text protocol."""
+
+_PATTERNS: tuple[tuple[str, ModelProfile], ...] = (
+    (r"qwen3", ModelProfile(family="qwen3", think_tags=True, thinking="enable_thinking")),
+    (r"gpt-oss", ModelProfile(family="gpt-oss", thinking="reasoning_effort")),
+    (r"deepseek-r1|r1-distill|qwq", ModelProfile(family="r1", think_tags=True, thinking="think_tags")),
+    (r"^(o1|o3|o4)", ModelProfile(family="openai-reasoning", thinking="reasoning_effort")),
+    (r"smollm|gemma-3-270m|qwen2\.5-coder-0\.5b|0\.5b", EMBEDDED_PROFILE),
+)
+
+
+def profile_for(model: str) -> ModelProfile:
+    """The profile for a served model name (case-insensitive pattern match; default otherwise)."""
+    name = model.lower().rsplit("/", 1)[-1]
+    for pattern, profile in _PATTERNS:
+        if re.search(pattern, name):
+            return profile
+    return DEFAULT_PROFILE

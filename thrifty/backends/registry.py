@@ -1,0 +1,82 @@
+"""Resolve what the user asked for (a URL, a vLLM model to spawn, or nothing) into a live backend.
+
+Order: an explicit ``base_url`` (or ``$THRIFTY_BASE_URL``) is attached to; ``vllm_model`` spawns
+``vllm serve``; otherwise the embedded llama-server is started for the duration of the block.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+
+import httpx
+
+from thrifty.backends.base import Backend
+from thrifty.backends.embedded import DEFAULT_MODEL, llama_server
+from thrifty.backends.openai_compat import OpenAICompatBackend
+from thrifty.backends.profiles import EMBEDDED_PROFILE, profile_for
+from thrifty.errors import BackendConnectionError, ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class BackendConfig:
+    base_url: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+    vllm_model: str | None = None
+    vllm_args: tuple[str, ...] = ()
+    native_tools: bool | None = None
+    """Override the profile's choice between native tool calls and the text protocol."""
+    embedded_context: int = 32768
+    embedded_parallel: int = 4
+    timeout: float = 300.0
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+async def discover_model(base_url: str, api_key: str | None = None) -> str:
+    """The first model a server lists at ``/v1/models``."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        async with httpx.AsyncClient(timeout=10.0) as client:
+            r = await client.get(base_url.rstrip("/") + "/models", headers=headers)
+            r.raise_for_status()
+            models = r.json().get("data") or []
+    except (httpx.HTTPError, ValueError) as exc:
+        raise BackendConnectionError(f"could not list models at {base_url}: {exc}") from exc
+    if not models:
+        raise ConfigError("model", f"{base_url} lists no models; pass --model")
+    return str(models[0]["id"])
+
+
+def _backend(config: BackendConfig, base_url: str, model: str, *, embedded: bool) -> OpenAICompatBackend:
+    from dataclasses import replace
+
+    profile = EMBEDDED_PROFILE if embedded else profile_for(model)
+    if config.native_tools is not None:
+        profile = replace(profile, native_tools=config.native_tools)
+    return OpenAICompatBackend(base_url, model, api_key=config.api_key, profile=profile, timeout=config.timeout)
+
+
+@asynccontextmanager
+async def open_backend(config: BackendConfig | None = None) -> AsyncIterator[Backend]:
+    """A ready backend; servers started here are stopped when the block exits."""
+    config = config or BackendConfig()
+    base_url = config.base_url or os.environ.get("THRIFTY_BASE_URL")
+    async with AsyncExitStack() as stack:
+        if base_url:
+            model = config.model or os.environ.get("THRIFTY_MODEL") or await discover_model(base_url, config.api_key)
+            backend = _backend(config, base_url, model, embedded=False)
+        elif config.vllm_model:
+            from thrifty.backends.vllm_server import vllm_server
+
+            server = await stack.enter_async_context(vllm_server(config.vllm_model, extra_args=config.vllm_args))
+            backend = _backend(config, server.base_url, config.vllm_model, embedded=False)
+        else:
+            server = await stack.enter_async_context(
+                llama_server(context=config.embedded_context, parallel=config.embedded_parallel)
+            )
+            backend = _backend(config, server.base_url, DEFAULT_MODEL.name, embedded=True)
+        stack.push_async_callback(backend.aclose)
+        yield backend

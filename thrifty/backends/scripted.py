@@ -1,0 +1,114 @@
+"""ScriptedBackend: a deterministic backend for tests, shipped in the library.
+
+A script is a queue of steps. Each step is a :class:`Completion`, a plain string (the text of a
+completion), an exception instance (raised), or a callable ``(request) -> Completion | str``
+(computed from the request). Every request is recorded. Calling past the end raises
+:class:`~thrifty.errors.ScriptExhausted`; ``assert_complete()`` fails when steps were left unused.
+When a step has no usage, plausible usage is estimated from the text so budget logic is exercised.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+
+from thrifty.backends.base import ChatRequest, Completion, TokenCount, ToolCall
+from thrifty.backends.tokens import count_text_tokens, raw_prompt_tokens
+from thrifty.budget import Usage
+from thrifty.errors import ScriptExhausted
+
+Responder = Callable[[ChatRequest], Completion | str | Awaitable[Completion | str]]
+Step = Completion | str | BaseException | Responder
+
+
+class ScriptedBackend:
+    """Plays back a script of completions, exceptions and responders."""
+
+    def __init__(
+        self,
+        steps: Iterable[Step] = (),
+        *,
+        model: str = "scripted",
+        native_tools: bool = False,
+        respect_max_tokens: bool = True,
+    ) -> None:
+        self._steps: deque[Step] = deque(steps)
+        self._model = model
+        self._native_tools = native_tools
+        self._respect_max_tokens = respect_max_tokens
+        self.requests: list[ChatRequest] = []
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    @property
+    def supports_native_tools(self) -> bool:
+        return self._native_tools
+
+    @property
+    def remaining_steps(self) -> int:
+        return len(self._steps)
+
+    @property
+    def last_request(self) -> ChatRequest:
+        if not self.requests:
+            raise AssertionError("the scripted backend was never called")
+        return self.requests[-1]
+
+    def extend(self, steps: Iterable[Step]) -> None:
+        self._steps.extend(steps)
+
+    def assert_complete(self) -> None:
+        if self._steps:
+            raise AssertionError(f"{len(self._steps)} scripted step(s) were never used")
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        self.requests.append(request)
+        if not self._steps:
+            raise ScriptExhausted(f"script exhausted after {len(self.requests) - 1} call(s)")
+        step = self._steps.popleft()
+        if isinstance(step, BaseException):
+            raise step
+        if callable(step) and not isinstance(step, Completion):
+            result = step(request)
+            step = await result if inspect.isawaitable(result) else result
+        completion = step if isinstance(step, Completion) else Completion(text=step, model=self._model, usage=Usage())
+        return self._finish(request, completion)
+
+    def _finish(self, request: ChatRequest, completion: Completion) -> Completion:
+        """Fill in usage when the script gave none, and honour ``max_tokens`` like a real server."""
+        text = completion.text
+        finish = completion.finish_reason
+        out_tokens = completion.usage.output_tokens or count_text_tokens(text) or 1
+        if self._respect_max_tokens and request.max_tokens is not None and out_tokens > request.max_tokens:
+            text = _truncate_tokens(text, request.max_tokens)
+            out_tokens, finish = request.max_tokens, "length"
+        if completion.usage.requests == 0:
+            usage = Usage(requests=1, input_tokens=raw_prompt_tokens(request), output_tokens=out_tokens)
+            return replace(completion, text=text, usage=usage, finish_reason=finish, usage_estimated=True)
+        usage = replace(completion.usage, output_tokens=min(completion.usage.output_tokens, out_tokens))
+        return replace(completion, text=text, usage=usage, finish_reason=finish)
+
+    async def count_tokens(self, request: ChatRequest) -> TokenCount:
+        """Exact by construction: the same count ``complete`` charges when usage is omitted."""
+        return TokenCount(raw_prompt_tokens(request), exact=True)
+
+    async def aclose(self) -> None:
+        return None
+
+
+def _truncate_tokens(text: str, n: int) -> str:
+    words = text.split(" ")
+    while words and count_text_tokens(" ".join(words)) > n:
+        words.pop()
+    return " ".join(words)
+
+
+def tool_call(name: str, _id: str | None = None, /, **arguments: object) -> ToolCall:
+    """Build a native :class:`ToolCall` for scripts: ``tool_call("search", query=["x"])``."""
+    import json
+
+    return ToolCall(id=_id or f"call_{name}", name=name, arguments=arguments, raw_arguments=json.dumps(arguments))

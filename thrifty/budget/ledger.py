@@ -1,0 +1,334 @@
+"""The ledger: the single mutable account of a run, checked before and charged after every call.
+
+Guarantee: with exact pre-call token counts a run never exceeds a hard limit. Before a model call
+the ledger checks requests, input tokens, time and money and *clips* ``max_tokens`` to what remains
+(output, total-token and dollar headroom); before a tool call it grants at most the units left. A
+call that cannot be afforded raises :class:`BudgetExceeded`, which strategies turn into a normal
+``stop_reason="budget_exhausted"`` result. After each call the authoritative usage is charged; if a
+server reports more than was estimated the overrun is recorded on the entry (``overrun=True``) so it
+is visible, never silent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Literal
+
+from thrifty.budget.clock import Clock, MonotonicClock
+from thrifty.budget.limits import LimitKind, Limits
+from thrifty.budget.pricing import PriceTable
+from thrifty.budget.usage import Usage
+from thrifty.budget.view import BudgetView
+
+
+class BudgetExceeded(Exception):
+    """The next call cannot be afforded (or a limit is already spent). Typed data, not a crash."""
+
+    def __init__(
+        self,
+        kind: LimitKind,
+        *,
+        limit: float,
+        used: float,
+        ledger: str,
+        tool: str | None = None,
+        detail: str = "",
+    ) -> None:
+        what = f"{kind.value}:{tool}" if tool else kind.value
+        message = f"budget exhausted: {what} (used {used:g} of {limit:g}) in ledger {ledger!r}"
+        super().__init__(message + (f"; {detail}" if detail else ""))
+        self.kind = kind
+        self.limit = limit
+        self.used = used
+        self.ledger = ledger
+        self.tool = tool
+
+    @property
+    def limit_name(self) -> str:
+        """``"tokens"``, ``"usd"``, ``"tool:search"`` ...: what tripped, as users name it."""
+        return f"tool:{self.tool}" if self.tool else self.kind.value
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One charge: who spent what, when (seconds since the ledger started)."""
+
+    kind: Literal["model", "tool"]
+    name: str
+    usage: Usage
+    at_seconds: float
+    ledger: str
+    estimated: bool = False
+    overrun: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ModelReservation:
+    """What the next model call may use: ``max_tokens`` clipped to the budget, time left as timeout.
+
+    Until it is charged or released, the reservation's worst case is held as ``pending`` usage.
+    """
+
+    max_tokens: int | None
+    input_tokens: int
+    timeout_seconds: float | None
+    held: Usage = field(default_factory=Usage)
+
+
+@dataclass
+class _Cap:
+    value: float
+    kind: LimitKind
+    limit: float
+    used: float
+
+
+class Ledger:
+    """The one mutable account. Children (sub-tasks) propagate every charge to their parent."""
+
+    def __init__(
+        self,
+        limits: Limits | None = None,
+        *,
+        prices: PriceTable | None = None,
+        clock: Clock | None = None,
+        label: str = "run",
+        parent: Ledger | None = None,
+    ) -> None:
+        self.limits = limits or Limits()
+        self.prices: PriceTable = prices or (parent.prices if parent else PriceTable())
+        self.clock: Clock = clock or (parent.clock if parent else MonotonicClock())
+        self.label = label
+        self.parent = parent
+        self.used = Usage()
+        self.pending = Usage()
+        """Reserved by model calls in flight (released when they are charged), so concurrent calls
+        can never be granted the same headroom twice."""
+        self.entries: list[LedgerEntry] = []
+        self._started = self.clock.now()
+
+    # ----------------------------------------------------------------- structure
+    def child(self, limits: Limits | None = None, label: str = "child") -> Ledger:
+        """A sub-budget: its own limits, and every charge also lands on this ledger."""
+        return Ledger(limits, label=f"{self.label}/{label}", parent=self)
+
+    def elapsed(self) -> float:
+        return self.clock.now() - self._started
+
+    # ----------------------------------------------------------------- remaining
+    def _own_caps(self) -> dict[str, _Cap | None]:
+        lim, u = self.limits, self.used + self.pending
+
+        def cap(limit: float | None, used: float, kind: LimitKind) -> _Cap | None:
+            return None if limit is None else _Cap(limit - used, kind, limit, used)
+
+        return {
+            "requests": cap(lim.requests, u.requests, LimitKind.REQUESTS),
+            "input_tokens": cap(lim.input_tokens, u.input_tokens, LimitKind.INPUT_TOKENS),
+            "output_tokens": cap(lim.output_tokens, u.output_tokens, LimitKind.OUTPUT_TOKENS),
+            "total_tokens": cap(lim.total_tokens, u.total_tokens, LimitKind.TOTAL_TOKENS),
+            "usd": cap(lim.usd, u.cost_usd, LimitKind.USD),
+            "seconds": cap(lim.seconds, self.elapsed(), LimitKind.SECONDS),
+        }
+
+    def _binding(self, name: str) -> tuple[_Cap | None, str]:
+        """The tightest cap for ``name`` over this ledger and its ancestors, and whose it is."""
+        best: _Cap | None = None
+        owner = self.label
+        for node in self._lineage():
+            c = node._own_caps()[name]
+            if c is not None and (best is None or c.value < best.value):
+                best, owner = c, node.label
+        return best, owner
+
+    def _tool_binding(self, tool: str) -> tuple[_Cap | None, str]:
+        best: _Cap | None = None
+        owner = self.label
+        for node in self._lineage():
+            limit = node.limits.tools.get(tool)
+            if limit is not None:
+                used = node.used.tool(tool)
+                c = _Cap(limit - used, LimitKind.TOOL, limit, used)
+                if best is None or c.value < best.value:
+                    best, owner = c, node.label
+        return best, owner
+
+    def remaining(self, name: str) -> float | None:
+        """Remaining amount of ``requests``/``input_tokens``/``output_tokens``/``total_tokens``/``usd``/``seconds``."""
+        c, _ = self._binding(name)
+        return None if c is None else max(0.0, c.value)
+
+    def tool_remaining(self, tool: str) -> int | None:
+        c, _ = self._tool_binding(tool)
+        return None if c is None else max(0, int(c.value))
+
+    def _all_tool_names(self) -> set[str]:
+        names: set[str] = set()
+        for node in self._lineage():
+            names.update(node.limits.tools)
+        return names
+
+    def view(self) -> BudgetView:
+        def as_int(x: float | None) -> int | None:
+            return None if x is None else int(x)
+
+        return BudgetView(
+            limits=self.limits,
+            used=self.used,
+            elapsed_seconds=self.elapsed(),
+            remaining_requests=as_int(self.remaining("requests")),
+            remaining_input_tokens=as_int(self.remaining("input_tokens")),
+            remaining_output_tokens=as_int(self.remaining("output_tokens")),
+            remaining_total_tokens=as_int(self.remaining("total_tokens")),
+            remaining_usd=self.remaining("usd"),
+            remaining_seconds=self.remaining("seconds"),
+            remaining_tools={t: self.tool_remaining(t) for t in sorted(self._all_tool_names())},
+        )
+
+    # ----------------------------------------------------------------- checks
+    def _raise(self, cap: _Cap, owner: str, tool: str | None = None, detail: str = "") -> BudgetExceeded:
+        return BudgetExceeded(cap.kind, limit=cap.limit, used=cap.used, ledger=owner, tool=tool, detail=detail)
+
+    def check_time(self) -> None:
+        c, owner = self._binding("seconds")
+        if c is not None and c.value <= 0:
+            raise self._raise(c, owner)
+
+    def reserve_model_call(
+        self, model: str, input_tokens: int, max_tokens: int | None = None, *, min_output_tokens: int = 1
+    ) -> ModelReservation:
+        """Check that a call with ``input_tokens`` of prompt fits, and clip its ``max_tokens``.
+
+        Raises :class:`BudgetExceeded` when fewer than ``min_output_tokens`` could be generated.
+        """
+        self.check_time()
+        for name, need in (("requests", 1), ("input_tokens", input_tokens)):
+            c, owner = self._binding(name)
+            if c is not None and c.value < need:
+                raise self._raise(c, owner, detail=f"the next call needs {need}")
+        caps: list[tuple[float, _Cap | None, str]] = []
+        if max_tokens is not None:
+            caps.append((max_tokens, None, self.label))
+        c, owner = self._binding("output_tokens")
+        if c is not None:
+            caps.append((c.value, c, owner))
+        c, owner = self._binding("total_tokens")
+        if c is not None:
+            caps.append((c.value - input_tokens, c, owner))
+        c, owner = self._binding("usd")
+        if c is not None:
+            price = self.prices.model(model)
+            headroom = c.value - price.cost(input_tokens, 0, 0)
+            if price.output_per_mtok > 0:
+                caps.append((math.floor(headroom * 1e6 / price.output_per_mtok), c, owner))
+            elif headroom < 0:
+                caps.append((-1, c, owner))
+        allowed: int | None = None
+        if caps:
+            value, cap, owner = min(caps, key=lambda t: t[0])
+            allowed = int(value)
+            if allowed < min_output_tokens and cap is not None:
+                raise self._raise(cap, owner, detail=f"only {max(allowed, 0)} output tokens affordable")
+        price = self.prices.model(model)
+        held = Usage(
+            requests=1,
+            input_tokens=input_tokens,
+            output_tokens=allowed or 0,
+            cost_usd=price.cost(input_tokens, 0, allowed or 0),
+        )
+        self._hold(held)
+        secs = self.remaining("seconds")
+        return ModelReservation(max_tokens=allowed, input_tokens=input_tokens, timeout_seconds=secs, held=held)
+
+    def _hold(self, usage: Usage) -> None:
+        for node in self._lineage():
+            node.pending = node.pending + usage
+
+    def release(self, reservation: ModelReservation) -> None:
+        """Give back a reservation whose call never happened (or failed before being billed)."""
+        for node in self._lineage():
+            p, h = node.pending, reservation.held
+            node.pending = Usage(
+                requests=max(0, p.requests - h.requests),
+                input_tokens=max(0, p.input_tokens - h.input_tokens),
+                output_tokens=max(0, p.output_tokens - h.output_tokens),
+                cost_usd=max(0.0, p.cost_usd - h.cost_usd),
+            )
+
+    def spend_tool(self, tool: str, units: int = 1) -> LedgerEntry:
+        """Grant and charge up to ``units`` of ``tool`` at once (BATS: a unit is spent when dispatched,
+        whatever the outcome). The entry's usage says how many were granted."""
+        return self.charge_tool(tool, self.reserve_tool(tool, units))
+
+    def reserve_tool(self, tool: str, units: int = 1) -> int:
+        """Grant up to ``units`` of ``tool`` (fewer when the budget is short); raise when none is left."""
+        self.check_time()
+        granted = units
+        c, owner = self._tool_binding(tool)
+        if c is not None:
+            if c.value < 1:
+                raise self._raise(c, owner, tool=tool)
+            granted = min(granted, int(c.value))
+        price = self.prices.tool(tool)
+        uc, uowner = self._binding("usd")
+        if uc is not None and price > 0:
+            affordable = math.floor(uc.value / price + 1e-9)
+            if affordable < 1:
+                raise self._raise(uc, uowner, detail=f"one {tool} unit costs ${price:g}")
+            granted = min(granted, affordable)
+        return granted
+
+    # ----------------------------------------------------------------- charges
+    def charge_model(
+        self, model: str, usage: Usage, *, estimated: bool = False, reservation: ModelReservation | None = None
+    ) -> LedgerEntry:
+        """Charge one model call (its ``usage`` as the server reported it), priced by the table."""
+        if reservation is not None:
+            self.release(reservation)
+        price = self.prices.model(model)
+        priced = usage.with_cost(
+            usage.cost_usd + price.cost(usage.input_tokens, usage.cached_tokens, usage.output_tokens)
+        )
+        return self._record("model", model, priced, estimated=estimated)
+
+    def charge_tool(self, tool: str, units: int) -> LedgerEntry:
+        usage = Usage(tool_units={tool: units}, cost_usd=units * self.prices.tool(tool))
+        return self._record("tool", tool, usage)
+
+    def _record(
+        self, kind: Literal["model", "tool"], name: str, usage: Usage, *, estimated: bool = False
+    ) -> LedgerEntry:
+        chain = list(self._lineage())
+        for node in chain:
+            node.used = node.used + usage
+        overrun = any(node._overrun() is not None for node in chain)
+        entry = LedgerEntry(kind, name, usage, self.elapsed(), self.label, estimated=estimated, overrun=overrun)
+        for node in chain:
+            node.entries.append(entry)
+        return entry
+
+    def _lineage(self) -> Iterator[Ledger]:
+        node: Ledger | None = self
+        while node is not None:
+            yield node
+            node = node.parent
+
+    def _overrun(self) -> BudgetExceeded | None:
+        for c in self._own_caps().values():
+            if c is not None and c.value < 0 and c.kind is not LimitKind.SECONDS:
+                return self._raise(c, self.label, detail="overrun: usage exceeded the limit")
+        for tool, limit in self.limits.tools.items():
+            used = self.used.tool(tool)
+            if used > limit:
+                return BudgetExceeded(LimitKind.TOOL, limit=limit, used=used, ledger=self.label, tool=tool)
+        return None
+
+    def exceeded(self) -> BudgetExceeded | None:
+        """A limit already overrun here or in an ancestor (only possible after a low estimate)."""
+        for node in self._lineage():
+            error = node._overrun()
+            if error is not None:
+                return error
+        return None

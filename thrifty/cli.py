@@ -1,0 +1,166 @@
+"""The ``thrifty`` command. Parses strings into typed configs and hands them to the library.
+
+``main(argv) -> int`` returns an exit code so tests call it without subprocesses.
+Subcommands: ``ask`` (one question, live view), ``serve`` (run the embedded model server),
+``index build`` (build the offline web index).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from thrifty.agents.agent import Agent
+from thrifty.agents.controller import LoopConfig
+from thrifty.agents.result import RunResult
+from thrifty.agents.strategies import strategy_names
+from thrifty.backends.registry import BackendConfig, open_backend
+from thrifty.budget import Limits, parse_budget_spec
+from thrifty.budget.limits import BudgetSpecError
+from thrifty.errors import ThriftyError
+from thrifty.tools.base import Tool
+
+DEFAULT_BUDGET = "search=5,browse=5,tokens=40000,seconds=600"
+
+
+def _add_backend_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("backend (default: the embedded CPU model)")
+    g.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:8000/v1 (vLLM)")
+    g.add_argument("--model", help="served model name (default: the server's first model)")
+    g.add_argument("--api-key", help="API key for --base-url (or set OPENAI_API_KEY)")
+    g.add_argument("--vllm", metavar="MODEL", help="spawn `vllm serve MODEL` (needs thrifty[vllm])")
+    g.add_argument("--vllm-arg", action="append", default=[], help="extra argument for vllm serve (repeatable)")
+    tools = g.add_mutually_exclusive_group()
+    tools.add_argument("--native-tools", dest="native_tools", action="store_true", default=None)
+    tools.add_argument("--text-tools", dest="native_tools", action="store_false", help="force the text protocol")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="thrifty", description="Budget-aware LLM agents.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ask = sub.add_parser("ask", help="answer one question with tools, within a budget")
+    ask.add_argument("question")
+    ask.add_argument("--budget", default=DEFAULT_BUDGET, help=f"limits, e.g. {DEFAULT_BUDGET!r}")
+    ask.add_argument("--strategy", default="tracker", choices=strategy_names())
+    ask.add_argument("--json", action="store_true", help="print the result as JSON (no live view)")
+    ask.add_argument("--no-tools", action="store_true", help="answer from the model alone")
+    ask.add_argument("--index", type=Path, help="offline web index (default: built on first use)")
+    ask.add_argument("--temperature", type=float, default=0.0)
+    ask.add_argument("--seed", type=int, default=0)
+    ask.add_argument("--max-step-tokens", type=int, default=LoopConfig().step_max_tokens)
+    ask.add_argument("--thoughts", action="store_true", help="show the model's text in the live view")
+    _add_backend_args(ask)
+
+    serve = sub.add_parser("serve", help="run the embedded model server until Ctrl-C")
+    serve.add_argument("--port", type=int, default=8090)
+    serve.add_argument("--context", type=int, default=32768)
+    serve.add_argument("--parallel", type=int, default=4)
+
+    index = sub.add_parser("index", help="offline web index")
+    index_sub = index.add_subparsers(dest="index_command", required=True)
+    build = index_sub.add_parser("build", help="build the default corpus index (or one from your files)")
+    build.add_argument("--path", type=Path, help="where to write the index (default: the user cache)")
+    build.add_argument("--jsonl", type=Path, help="a JSONL corpus of {url, title, text} objects")
+    build.add_argument("--folder", type=Path, help="a folder of .md/.txt/.html files")
+    return parser
+
+
+def _tools(args: argparse.Namespace) -> list[Tool]:
+    if args.no_tools:
+        return []
+    from thrifty.search.index import CorpusIndex
+    from thrifty.search.offline import default_index_path, open_default_index
+    from thrifty.tools.web import BrowseTool, SearchTool
+
+    if args.index is None and not default_index_path().is_file() and not args.json:
+        print("building the offline web index (first run, about a second)…", file=sys.stderr)
+    index = CorpusIndex(args.index) if args.index else open_default_index()
+    return [SearchTool(index), BrowseTool(index)]
+
+
+async def _ask(args: argparse.Namespace, limits: Limits) -> RunResult:
+    backend_config = BackendConfig(
+        base_url=args.base_url,
+        model=args.model,
+        api_key=args.api_key,
+        vllm_model=args.vllm,
+        vllm_args=tuple(args.vllm_arg),
+        native_tools=args.native_tools,
+    )
+    config = LoopConfig(temperature=args.temperature, seed=args.seed, step_max_tokens=args.max_step_tokens)
+    tools = _tools(args)
+    async with open_backend(backend_config) as backend:
+        agent = Agent(backend, tools=tools, strategy=args.strategy, limits=limits, config=config)
+        if args.json:
+            return await agent.run(args.question)
+        from rich.console import Console
+        from rich.live import Live
+
+        from thrifty.display import RunView
+
+        view = RunView(show_thoughts=args.thoughts)
+        console = Console(stderr=False)
+        with Live(view, console=console, refresh_per_second=8, transient=False):
+            return await agent.run(args.question, on_event=view)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from thrifty.backends.embedded import llama_server
+
+    async def run() -> None:
+        async with llama_server(port=args.port, context=args.context, parallel=args.parallel) as server:
+            print(f"embedded model serving at {server.base_url} (Ctrl-C to stop)", flush=True)
+            await asyncio.Event().wait()  # until Ctrl-C cancels the run
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from thrifty.search.corpus import corpus_version, folder_pages, jsonl_pages
+    from thrifty.search.index import build_index
+    from thrifty.search.offline import build_default_index, default_index_path
+
+    if args.jsonl or args.folder:
+        if not args.path:
+            raise BudgetSpecError("--path", "a custom corpus needs --path for its index")
+        pages = jsonl_pages(args.jsonl) if args.jsonl else folder_pages(args.folder)
+        stats = build_index(args.path, pages, version=f"user+{corpus_version()}")
+    else:
+        stats = build_default_index(args.path or default_index_path())
+    print(f"indexed {stats.pages:,} pages into {stats.path} in {stats.seconds:.2f}s")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "index":
+            return _index(args)
+        limits = parse_budget_spec(args.budget)
+        result = asyncio.run(_ask(args, limits))
+    except BudgetSpecError as exc:
+        print(f"thrifty: error: --budget: {exc}", file=sys.stderr)
+        return 2
+    except ThriftyError as exc:
+        print(f"thrifty: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("thrifty: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+    return 0 if result.stop_reason in ("answered", "budget_exhausted") else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

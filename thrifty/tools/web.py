@@ -1,0 +1,142 @@
+"""The BATS search agent's two tools: batched ``search`` and goal-directed ``browse``.
+
+Budget units follow BATS: each query string in ``search`` and each URL in ``browse`` is one unit,
+charged at dispatch whatever the outcome (an unknown URL still costs its unit). Browse summaries
+are written by the LLM through the *charged* model-call path, so their tokens land in the ledger.
+Fetched page text is data: it is delimited and labelled as such in the summary prompt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from thrifty.agents.prompts import load_prompt
+from thrifty.backends.base import ChatRequest, Message, ToolSpec
+from thrifty.budget import BudgetExceeded
+from thrifty.errors import BackendError
+from thrifty.search.base import PageFetcher, SearchBackend, SearchResult
+from thrifty.tools.base import ToolContext, ToolResult, as_string_list
+
+
+def format_results(query: str, results: list[SearchResult], snippet_chars: int) -> str:
+    if not results:
+        return f'No results for "{query}".'
+    lines = [f'Results for "{query}":']
+    for i, r in enumerate(results, 1):
+        snippet = " ".join(r.snippet.split())[:snippet_chars]
+        lines.append(f"{i}. {r.title} — {r.url}\n   {snippet}")
+    return "\n".join(lines)
+
+
+class SearchTool:
+    """``search(query: list[str])``: top-k results per query string, all queries run concurrently."""
+
+    def __init__(self, backend: SearchBackend, *, k: int = 5, snippet_chars: int = 240) -> None:
+        self.backend = backend
+        self.k = k
+        self.snippet_chars = snippet_chars
+        self._spec = ToolSpec(
+            name="search",
+            description=(
+                "Performs batched web searches: supply an array 'query'; the tool retrieves the top "
+                f"{k} results for each query in one call. Each string is a complete search query, "
+                'e.g. ["capital of Australia", "Canberra history"].'
+            ),
+            parameters={
+                "type": "object",
+                "properties": {
+                    "query": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Array of query strings. Include multiple complementary search queries "
+                        "in a single call.",
+                    }
+                },
+                "required": ["query"],
+            },
+        )
+
+    @property
+    def spec(self) -> ToolSpec:
+        return self._spec
+
+    def units(self, arguments: Mapping[str, Any]) -> int:
+        return len(as_string_list(arguments.get("query"), "query"))
+
+    def limit_units(self, arguments: Mapping[str, Any], units: int) -> Mapping[str, Any]:
+        return {**arguments, "query": as_string_list(arguments.get("query"), "query")[:units]}
+
+    async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
+        queries = as_string_list(arguments.get("query"), "query")
+        batches = await asyncio.gather(*(self.backend.search(q, k=self.k) for q in queries))
+        return ToolResult(
+            "\n\n".join(format_results(q, r, self.snippet_chars) for q, r in zip(queries, batches, strict=True))
+        )
+
+
+class BrowseTool:
+    """``browse(url: list[str], goal: str)``: fetch each page and return a goal-directed summary."""
+
+    def __init__(
+        self, fetcher: PageFetcher, *, max_page_chars: int = 6000, summary_max_tokens: int = 256, summarize: bool = True
+    ) -> None:
+        self.fetcher = fetcher
+        self.max_page_chars = max_page_chars
+        """Page text is truncated to this many characters before summarising (BATS: 150k; small models need less)."""
+        self.summary_max_tokens = summary_max_tokens
+        self.summarize = summarize
+        self._spec = ToolSpec(
+            name="browse",
+            description="Visit webpage(s) and return the summary of the content.",
+            parameters={
+                "type": "object",
+                "properties": {
+                    "url": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "The URL(s) of the webpage(s) to visit. "
+                        "Can be a single URL or an array of URLs.",
+                    },
+                    "goal": {"type": "string", "description": "The specific information goal for browsing webpage(s)."},
+                },
+                "required": ["url", "goal"],
+            },
+        )
+
+    @property
+    def spec(self) -> ToolSpec:
+        return self._spec
+
+    def units(self, arguments: Mapping[str, Any]) -> int:
+        return len(as_string_list(arguments.get("url"), "url"))
+
+    def limit_units(self, arguments: Mapping[str, Any], units: int) -> Mapping[str, Any]:
+        return {**arguments, "url": as_string_list(arguments.get("url"), "url")[:units]}
+
+    async def _one(self, url: str, goal: str, ctx: ToolContext) -> str:
+        try:
+            page = await self.fetcher.fetch(url)
+        except Exception as exc:  # network and extraction failures are the model's to route around
+            return f"[{url}] Error: could not fetch the page: {exc}"
+        if page is None:
+            return f"[{url}] Error: page not found (404). Use a URL from the search results."
+        text = page.text[: self.max_page_chars]
+        if not self.summarize:
+            return f"[{url}] {page.title}\n{text}"
+        prompt = load_prompt("browse_summary").render(url=page.url, title=page.title, goal=goal, page=text)
+        request = ChatRequest(messages=(Message("user", prompt),), max_tokens=self.summary_max_tokens, temperature=0.0)
+        try:
+            completion = await ctx.complete(request)
+            summary = completion.text.strip()
+        except (BudgetExceeded, BackendError):
+            # No budget (or no model) for a summary: hand back the start of the page instead.
+            summary = "(summary unavailable; page excerpt follows)\n" + text[:1500]
+        return f"[{url}] {page.title}\n{summary}"
+
+    async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
+        urls = as_string_list(arguments.get("url"), "url")
+        goal = str(arguments.get("goal") or "Summarise the page.")
+        parts = await asyncio.gather(*(self._one(u, goal, ctx) for u in urls))
+        return ToolResult("\n\n".join(parts), is_error=all("Error:" in p.split("\n", 1)[0] for p in parts))
