@@ -1,0 +1,84 @@
+"""thrifty: budget-aware LLM agents.
+
+from thrifty import Agent, ScriptedBackend
+result = Agent(backend, tools=[...], strategy="tracker", limits="search=10,tokens=20000").run_sync("...")
+"""
+
+from thrifty.agents.agent import Agent
+from thrifty.agents.controller import LoopConfig, RunContext
+from thrifty.agents.events import (
+    BudgetCharged,
+    Event,
+    ModelCalled,
+    RunFinished,
+    RunStarted,
+    StepStarted,
+    ToolCalled,
+)
+from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
+from thrifty.agents.strategies import Strategy, get_strategy
+from thrifty.backends import (
+    Backend,
+    ChatRequest,
+    Completion,
+    Message,
+    OpenAICompatBackend,
+    ScriptedBackend,
+    ToolCall,
+    ToolSpec,
+)
+from thrifty.backends.registry import BackendConfig, open_backend
+from thrifty.budget import BudgetExceeded, BudgetView, Ledger, LimitKind, Limits, PriceTable, Usage, parse_budget_spec
+from thrifty.errors import (
+    BackendError,
+    ConfigError,
+    ThriftyError,
+    ToolError,
+)
+from thrifty.tools.base import FunctionTool, Tool, ToolResult, Toolset
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Agent",
+    "Backend",
+    "BackendConfig",
+    "BackendError",
+    "BudgetCharged",
+    "BudgetExceeded",
+    "BudgetView",
+    "ChatRequest",
+    "Completion",
+    "ConfigError",
+    "Event",
+    "FunctionTool",
+    "Ledger",
+    "LimitKind",
+    "Limits",
+    "LoopConfig",
+    "Message",
+    "ModelCalled",
+    "OpenAICompatBackend",
+    "PriceTable",
+    "RunContext",
+    "RunFinished",
+    "RunResult",
+    "RunStarted",
+    "ScriptedBackend",
+    "StepStarted",
+    "StopReason",
+    "Strategy",
+    "ThriftyError",
+    "Tool",
+    "ToolCall",
+    "ToolCalled",
+    "ToolError",
+    "ToolResult",
+    "ToolSpec",
+    "Toolset",
+    "TrajectoryStep",
+    "Usage",
+    "get_strategy",
+    "open_backend",
+    "parse_budget_spec",
+]

@@ -20,7 +20,9 @@ replies = st.one_of(
     st.lists(st.sampled_from(["Paris", "capital", "France Germany", "x"]), min_size=1, max_size=6).map(
         lambda qs: "<tool_code>" + json.dumps({"name": "search", "arguments": {"query": qs}}) + "</tool_code>"
     ),
-    st.just('<tool_code>{"name": "browse", "arguments": {"url": ["https://en.wikipedia.org/wiki/Paris"], "goal": "g"}}</tool_code>'),
+    st.just(
+        '<tool_code>{"name": "browse", "arguments": {"url": ["https://en.wikipedia.org/wiki/Paris"], "goal": "g"}}</tool_code>'
+    ),
     st.text(max_size=300),
     st.just("<answer>Paris</answer>"),
     st.just("word " * 400),

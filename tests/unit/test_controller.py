@@ -51,7 +51,9 @@ async def test_react_shows_no_budget(web: list) -> None:
 
 async def test_batched_search_is_cut_to_the_remaining_units(web: list) -> None:
     backend = ScriptedBackend([call("search", query=["a", "b", "c", "d"]), "<answer>x</answer>"])
-    result = await Agent(backend, tools=web, limits="search=2", config=LoopConfig(stop_when_tool_exhausted="all")).run("q")
+    result = await Agent(backend, tools=web, limits="search=2", config=LoopConfig(stop_when_tool_exhausted="all")).run(
+        "q"
+    )
     assert result.usage.tool("search") == 2
     out = result.steps[0].tool_calls[0]["output"]
     assert 'Results for "a"' in out or 'No results for "a"' in out
@@ -156,7 +158,9 @@ async def test_native_tool_calls_run_concurrently() -> None:
             await asyncio.wait_for(both.wait(), 2)  # deadlocks unless both calls run at once
             return ToolResult("ok " + arguments["id"])
 
-    first = Completion(text="", model="s", usage=Usage(), tool_calls=(tool_call("slow", "c1", id="1"), tool_call("slow", "c2", id="2")))
+    first = Completion(
+        text="", model="s", usage=Usage(), tool_calls=(tool_call("slow", "c1", id="1"), tool_call("slow", "c2", id="2"))
+    )
     backend = ScriptedBackend([first, "<answer>both</answer>"], native_tools=True)
     result = await Agent(backend, tools=[Slow()], limits="slow=5").run("q")
     assert result.answer == "both"
@@ -173,7 +177,11 @@ async def test_browse_summary_is_a_charged_model_call(web: list) -> None:
 
     events: list[Event] = []
     backend = ScriptedBackend(
-        [call("browse", url=["https://en.wikipedia.org/wiki/Paris"], goal="capital"), summarise, "<answer>Paris</answer>"]
+        [
+            call("browse", url=["https://en.wikipedia.org/wiki/Paris"], goal="capital"),
+            summarise,
+            "<answer>Paris</answer>",
+        ]
     )
     result = await Agent(backend, tools=web, limits="browse=2").run("q", on_event=events.append)
     purposes = [e.purpose for e in events if isinstance(e, ModelCalled)]

@@ -4,7 +4,9 @@ from thrifty.agents.protocol import parse_text_reply, strip_answer_tags
 
 
 def test_tagged_tool_call_with_thought() -> None:
-    reply = parse_text_reply('<think>need data</think>\n<tool_code>\n{"name": "search", "arguments": {"query": ["a", "b"]}}\n</tool_code>')
+    reply = parse_text_reply(
+        '<think>need data</think>\n<tool_code>\n{"name": "search", "arguments": {"query": ["a", "b"]}}\n</tool_code>'
+    )
     assert reply.thought == "need data"
     assert [(c.name, dict(c.arguments)) for c in reply.tool_calls] == [("search", {"query": ["a", "b"]})]
     assert reply.answer is None and reply.errors == ()

@@ -23,6 +23,9 @@ class ModelCaller:
         self.emit = emit
 
     async def count(self, request: ChatRequest) -> TokenCount:
+        """Prompt tokens of ``request``; skipped (0, inexact) when no limit depends on prompt size."""
+        if not self.ledger.needs_prompt_counts():
+            return TokenCount(0, exact=False)
         return await self.backend.count_tokens(request)
 
     async def __call__(

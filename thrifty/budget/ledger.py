@@ -118,27 +118,41 @@ class Ledger:
         return self.clock.now() - self._started
 
     # ----------------------------------------------------------------- remaining
-    def _own_caps(self) -> dict[str, _Cap | None]:
-        lim, u = self.limits, self.used + self.pending
+    _KINDS: dict[str, LimitKind] = {
+        "requests": LimitKind.REQUESTS,
+        "input_tokens": LimitKind.INPUT_TOKENS,
+        "output_tokens": LimitKind.OUTPUT_TOKENS,
+        "total_tokens": LimitKind.TOTAL_TOKENS,
+        "usd": LimitKind.USD,
+        "seconds": LimitKind.SECONDS,
+    }
 
-        def cap(limit: float | None, used: float, kind: LimitKind) -> _Cap | None:
-            return None if limit is None else _Cap(limit - used, kind, limit, used)
-
-        return {
-            "requests": cap(lim.requests, u.requests, LimitKind.REQUESTS),
-            "input_tokens": cap(lim.input_tokens, u.input_tokens, LimitKind.INPUT_TOKENS),
-            "output_tokens": cap(lim.output_tokens, u.output_tokens, LimitKind.OUTPUT_TOKENS),
-            "total_tokens": cap(lim.total_tokens, u.total_tokens, LimitKind.TOTAL_TOKENS),
-            "usd": cap(lim.usd, u.cost_usd, LimitKind.USD),
-            "seconds": cap(lim.seconds, self.elapsed(), LimitKind.SECONDS),
-        }
+    def _own_cap(self, name: str) -> _Cap | None:
+        """This ledger's headroom for one resource (committed usage plus in-flight reservations)."""
+        limit: float | None = getattr(self.limits, name)
+        if limit is None:
+            return None
+        u, p = self.used, self.pending
+        if name == "seconds":
+            used: float = self.elapsed()
+        elif name == "requests":
+            used = u.requests + p.requests
+        elif name == "input_tokens":
+            used = u.input_tokens + p.input_tokens
+        elif name == "output_tokens":
+            used = u.output_tokens + p.output_tokens
+        elif name == "total_tokens":
+            used = u.total_tokens + p.total_tokens
+        else:
+            used = u.cost_usd + p.cost_usd
+        return _Cap(limit - used, self._KINDS[name], limit, used)
 
     def _binding(self, name: str) -> tuple[_Cap | None, str]:
         """The tightest cap for ``name`` over this ledger and its ancestors, and whose it is."""
         best: _Cap | None = None
         owner = self.label
         for node in self._lineage():
-            c = node._own_caps()[name]
+            c = node._own_cap(name)
             if c is not None and (best is None or c.value < best.value):
                 best, owner = c, node.label
         return best, owner
@@ -154,6 +168,16 @@ class Ledger:
                 if best is None or c.value < best.value:
                     best, owner = c, node.label
         return best, owner
+
+    def needs_prompt_counts(self) -> bool:
+        """Whether any limit here or above depends on prompt size (input/total tokens or dollars).
+
+        When none does, counting prompt tokens before a call buys nothing, and callers may skip it.
+        """
+        return any(
+            n.limits.input_tokens is not None or n.limits.total_tokens is not None or n.limits.usd is not None
+            for n in self._lineage()
+        )
 
     def remaining(self, name: str) -> float | None:
         """Remaining amount of ``requests``/``input_tokens``/``output_tokens``/``total_tokens``/``usd``/``seconds``."""
@@ -316,8 +340,9 @@ class Ledger:
             node = node.parent
 
     def _overrun(self) -> BudgetExceeded | None:
-        for c in self._own_caps().values():
-            if c is not None and c.value < 0 and c.kind is not LimitKind.SECONDS:
+        for name in ("requests", "input_tokens", "output_tokens", "total_tokens", "usd"):
+            c = self._own_cap(name)
+            if c is not None and c.value < 0:
                 return self._raise(c, self.label, detail="overrun: usage exceeded the limit")
         for tool, limit in self.limits.tools.items():
             used = self.used.tool(tool)

@@ -52,9 +52,12 @@ class Usage:
     def __add__(self, other: Usage) -> Usage:
         if not isinstance(other, Usage):
             return NotImplemented
-        units = dict(self.tool_units)
-        for k, v in other.tool_units.items():
-            units[k] = units.get(k, 0) + v
+        units: Mapping[str, int] = self.tool_units
+        if other.tool_units:
+            merged = dict(self.tool_units)
+            for k, v in other.tool_units.items():
+                merged[k] = merged.get(k, 0) + v
+            units = merged
         return Usage(
             requests=self.requests + other.requests,
             input_tokens=self.input_tokens + other.input_tokens,

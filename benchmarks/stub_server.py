@@ -1,0 +1,110 @@
+"""A loopback OpenAI-compatible stub that returns canned tool calls, for overhead benchmarks.
+
+Stateless: the reply depends only on the request. While the conversation holds fewer than
+``steps`` tool results it asks for the first offered tool; then it answers (by calling
+``final_answer`` when that tool is offered, as smolagents requires, else with plain text).
+Optional fixed ``latency`` simulates a model. Runs in a thread; HTTP/1.1 keep-alive.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def _reply(body: dict[str, Any], steps: int) -> dict[str, Any]:
+    messages = body.get("messages", [])
+    tools = [t["function"]["name"] for t in body.get("tools", [])]
+    done = sum(1 for m in messages if m.get("role") == "tool")
+    message: dict[str, Any] = {"role": "assistant", "content": None}
+    finish = "tool_calls"
+    if done < steps and tools:
+        name = next(t for t in tools if t != "final_answer")
+        message["tool_calls"] = [
+            {
+                "id": f"call_{done}",
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps({"query": f"q{done}"})},
+            }
+        ]
+    elif "final_answer" in tools:
+        message["tool_calls"] = [
+            {
+                "id": f"call_{done}",
+                "type": "function",
+                "function": {"name": "final_answer", "arguments": '{"answer": "42"}'},
+            }
+        ]
+    else:
+        message["content"], finish = "<answer>42</answer>", "stop"
+    return {
+        "id": "stub",
+        "object": "chat.completion",
+        "created": 0,
+        "model": body.get("model", "stub"),
+        "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
+    }
+
+
+class StubServer:
+    def __init__(self, steps: int = 5, latency: float = 0.0) -> None:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out in two writes; without NODELAY, Nagle + delayed ACK add ~40 ms.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _send(self, code: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path.endswith("/models"):
+                    self._send(200, {"object": "list", "data": [{"id": "stub", "object": "model"}]})
+                else:
+                    self._send(404, {"error": "not found"})
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                if not self.path.endswith("/chat/completions"):
+                    self._send(404, {"error": "not found"})
+                    return
+                stub.requests += 1
+                if stub.latency:
+                    time.sleep(stub.latency)
+                self._send(200, _reply(body, stub.steps))
+
+        self.steps = steps
+        self.latency = latency
+        self.requests = 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> StubServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

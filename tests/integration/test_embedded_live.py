@@ -1,0 +1,132 @@
+"""Against the real embedded server (llama-server + Qwen2.5-Coder-0.5B GGUF) and the real corpus index.
+
+Assertions are about properties (usage charged, counts exact, JSON parses, stop reasons, limits
+held), never about exact model wording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from thrifty.agents.agent import Agent
+from thrifty.agents.controller import LoopConfig
+from thrifty.agents.events import Event, ModelCalled
+from thrifty.agents.protocol import parse_text_reply
+from thrifty.backends import ChatRequest, Message, OpenAICompatBackend
+from thrifty.budget import Limits
+from thrifty.search.index import CorpusIndex
+from thrifty.tools.web import BrowseTool, SearchTool
+
+pytestmark = pytest.mark.live_model
+DETERMINISTIC = LoopConfig(temperature=0.0, seed=0, step_max_tokens=256, final_max_tokens=128)
+
+
+def web_tools(index_path: object) -> list:
+    index = CorpusIndex(Path(str(index_path)))
+    return [SearchTool(index), BrowseTool(index)]
+
+
+async def test_completion_usage_and_exact_prompt_count(live_backend: OpenAICompatBackend) -> None:
+    request = ChatRequest(
+        messages=(Message("system", "You are concise."), Message("user", "Name the capital of France.")),
+        max_tokens=24, temperature=0.0, seed=0, logprobs=True, top_logprobs=3,
+    )  # fmt: skip
+    count = await live_backend.count_tokens(request)
+    completion = await live_backend.complete(request)
+    assert count.exact
+    assert completion.usage.input_tokens == count.tokens  # the pre-check counts what the server bills
+    assert 0 < completion.usage.output_tokens <= 24
+    assert completion.finish_reason in ("stop", "length")
+    assert completion.logprobs and all(t.logprob <= 0 for t in completion.logprobs)
+    assert len(completion.logprobs[0].top) == 3
+    assert "paris" in completion.text.lower()  # the one semantic smoke check
+
+
+async def test_ledger_charges_exactly_what_the_server_reports(
+    live_backend: OpenAICompatBackend, default_index_path: object
+) -> None:
+    events: list[Event] = []
+    agent = Agent(live_backend, tools=web_tools(default_index_path), limits="search=2,browse=1,tokens=12000",
+                  config=DETERMINISTIC)  # fmt: skip
+    result = await agent.run("Who directed the film 2001: A Space Odyssey?", on_event=events.append)
+    calls = [e for e in events if isinstance(e, ModelCalled)]
+    assert calls, "the model was never called"
+    for e in calls:
+        raw_usage = (e.completion.raw or {})["usage"]
+        assert e.completion.usage.input_tokens == raw_usage["prompt_tokens"]
+        assert e.completion.usage.output_tokens == raw_usage["completion_tokens"]
+        assert e.count_exact and e.prompt_tokens_counted == raw_usage["prompt_tokens"]
+    assert result.usage.input_tokens == sum(e.completion.usage.input_tokens for e in calls)
+    assert result.usage.output_tokens == sum(e.completion.usage.output_tokens for e in calls)
+    assert result.usage.requests == len(calls)
+    assert result.stop_reason in ("answered", "budget_exhausted")
+    assert result.usage.total_tokens <= 12000
+
+
+async def test_tool_calls_from_the_real_model_parse(live_backend: OpenAICompatBackend) -> None:
+    system = (
+        'You call tools by writing <tool_code>{"name": "search", "arguments": {"query": ["..."]}}</tool_code>. '
+        "Always search before answering."
+    )
+    request = ChatRequest(
+        messages=(Message("system", system), Message("user", "Search for the capital of Peru.")),
+        max_tokens=80, temperature=0.0, seed=0, stop=("</tool_code>",),
+    )  # fmt: skip
+    completion = await live_backend.complete(request)
+    parsed = parse_text_reply(completion.text)
+    assert parsed.errors == ()
+    assert [c.name for c in parsed.tool_calls] == ["search"]
+    json.dumps(dict(parsed.tool_calls[0].arguments))  # arguments are plain JSON data
+
+
+async def test_budget_stop_is_honoured(live_backend: OpenAICompatBackend, default_index_path: object) -> None:
+    agent = Agent(live_backend, tools=web_tools(default_index_path), limits="search=1,browse=1,tokens=3000",
+                  config=DETERMINISTIC)  # fmt: skip
+    result = await agent.run("Which country has the larger population, Peru or Chile?")
+    assert result.stop_reason == "budget_exhausted"
+    assert result.exhausted is not None
+    assert result.usage.total_tokens <= 3000
+    assert result.usage.tool("search") <= 1 and result.usage.tool("browse") <= 1
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    limits=st.builds(
+        Limits,
+        total_tokens=st.integers(1200, 6000),
+        output_tokens=st.none() | st.integers(20, 400),
+        requests=st.none() | st.integers(1, 4),
+        tools=st.fixed_dictionaries({"search": st.integers(0, 3), "browse": st.integers(0, 2)}),
+    )
+)
+def test_limits_are_never_exceeded_on_the_real_model(
+    embedded_server: str, default_index_path: object, limits: Limits
+) -> None:
+    async def run() -> None:
+        from thrifty.backends.embedded import DEFAULT_MODEL
+        from thrifty.backends.profiles import EMBEDDED_PROFILE
+
+        backend = OpenAICompatBackend(embedded_server, DEFAULT_MODEL.name, profile=EMBEDDED_PROFILE)
+        try:
+            agent = Agent(backend, tools=web_tools(default_index_path), limits=limits, config=DETERMINISTIC)
+            result = await agent.run("What is the capital of Chile?")
+        finally:
+            await backend.aclose()
+        used = result.usage
+        assert result.stop_reason in ("answered", "budget_exhausted")
+        assert used.total_tokens <= limits.total_tokens  # type: ignore[operator]
+        if limits.output_tokens is not None:
+            assert used.output_tokens <= limits.output_tokens
+        if limits.requests is not None:
+            assert used.requests <= limits.requests
+        for tool, cap in limits.tools.items():
+            assert used.tool(tool) <= cap
+        assert not any(e.overrun for e in result.ledger)
+
+    asyncio.run(run())

