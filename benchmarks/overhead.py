@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stub_server import StubServer  # noqa: E402
+from stub_server import StubServer
 
 
 def per_call(total: float, calls: int) -> float:

@@ -12,9 +12,9 @@ is visible, never silent.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from thrifty.budget.clock import Clock, MonotonicClock
 from thrifty.budget.limits import LimitKind, Limits
@@ -118,7 +118,7 @@ class Ledger:
         return self.clock.now() - self._started
 
     # ----------------------------------------------------------------- remaining
-    _KINDS: dict[str, LimitKind] = {
+    _KINDS: ClassVar[Mapping[str, LimitKind]] = {
         "requests": LimitKind.REQUESTS,
         "input_tokens": LimitKind.INPUT_TOKENS,
         "output_tokens": LimitKind.OUTPUT_TOKENS,
