@@ -2,7 +2,7 @@
 
 ``main(argv) -> int`` returns an exit code so tests call it without subprocesses.
 Subcommands: ``ask`` (one question, live view), ``serve`` (run the embedded model server),
-``index build`` (build the offline web index).
+``index build`` (build the offline web index), ``web serve`` (the offline web over loopback HTTP).
 """
 
 from __future__ import annotations
@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8090)
     serve.add_argument("--context", type=int, default=32768)
     serve.add_argument("--parallel", type=int, default=4)
+
+    web = sub.add_parser("web", help="the offline web over loopback HTTP")
+    web_sub = web.add_subparsers(dest="web_command", required=True)
+    web_serve = web_sub.add_parser("serve", help="serve corpus pages as HTML (+ SearXNG-style /search)")
+    web_serve.add_argument("--port", type=int, default=8765)
+    web_serve.add_argument("--index", type=Path, help="index file (default: the built-in corpus)")
 
     index = sub.add_parser("index", help="offline web index")
     index_sub = index.add_subparsers(dest="index_command", required=True)
@@ -123,6 +129,21 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _web(args: argparse.Namespace) -> int:
+    import time
+
+    from thrifty.search.index import CorpusIndex
+    from thrifty.search.offline import open_default_index
+    from thrifty.search.web_server import CorpusWebServer
+
+    index = CorpusIndex(args.index) if args.index else open_default_index()
+    with CorpusWebServer(index, port=args.port) as server, contextlib.suppress(KeyboardInterrupt):
+        print(f"offline web at {server.base_url}/en.wikipedia.org/wiki/Paris · search: {server.base_url}/search?q=…")
+        while True:
+            time.sleep(3600)
+    return 0
+
+
 def _index(args: argparse.Namespace) -> int:
     from thrifty.search.corpus import corpus_version, folder_pages, jsonl_pages
     from thrifty.search.index import build_index
@@ -146,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "index":
             return _index(args)
+        if args.command == "web":
+            return _web(args)
         limits = parse_budget_spec(args.budget)
         result = asyncio.run(_ask(args, limits))
     except BudgetSpecError as exc:

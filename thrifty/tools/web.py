@@ -9,6 +9,7 @@ Fetched page text is data: it is delimited and labelled as such in the summary p
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -122,7 +123,8 @@ class BrowseTool:
             return f"[{url}] Error: could not fetch the page: {exc}"
         if page is None:
             return f"[{url}] Error: page not found (404). Use a URL from the search results."
-        text = page.text[: self.max_page_chars]
+        # A page must not be able to close the data block and speak as the prompt.
+        text = re.sub(r"(?i)</?\s*page", "[page]", page.text[: self.max_page_chars])
         if not self.summarize:
             return f"[{url}] {page.title}\n{text}"
         prompt = load_prompt("browse_summary").render(url=page.url, title=page.title, goal=goal, page=text)
