@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import platform
 import random
-import statistics
 import sqlite3
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -45,8 +45,12 @@ def main() -> None:
         size_mb = path.stat().st_size / 1e6
     q = statistics.quantiles(latencies, n=100)
     print(f"machine: {platform.machine()}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}")
-    print(f"corpus: {stats.pages:,} pages; read from packages {load:.2f} s; index build {stats.seconds:.2f} s; {size_mb:.1f} MB")
-    print(f"queries: {len(latencies)}; p50 {q[49]:.2f} ms; p95 {q[94]:.2f} ms; mean {statistics.fmean(latencies):.2f} ms")
+    print(
+        f"corpus: {stats.pages:,} pages; read from packages {load:.2f} s; index build {stats.seconds:.2f} s; {size_mb:.1f} MB"
+    )
+    print(
+        f"queries: {len(latencies)}; p50 {q[49]:.2f} ms; p95 {q[94]:.2f} ms; mean {statistics.fmean(latencies):.2f} ms"
+    )
     print(f"hit@10 {hits / len(latencies):.3f}")
 
 

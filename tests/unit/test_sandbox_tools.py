@@ -60,7 +60,14 @@ async def test_output_is_capped() -> None:
 
 @pytest.mark.parametrize(
     ("expr", "value"),
-    [("17 * 23", 391), ("2 ^ 10", 1024), ("(1 + 2) / 4", 0.75), ("sqrt(16) + pi - pi", 4.0), ("-3 // 2", -2), ("max(3, 9)", 9)],
+    [
+        ("17 * 23", 391),
+        ("2 ^ 10", 1024),
+        ("(1 + 2) / 4", 0.75),
+        ("sqrt(16) + pi - pi", 4.0),
+        ("-3 // 2", -2),
+        ("max(3, 9)", 9),
+    ],
 )
 def test_calculator(expr: str, value: float) -> None:
     assert evaluate(expr) == pytest.approx(value)

@@ -71,10 +71,16 @@ class SearchTool:
 
     async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
         queries = as_string_list(arguments.get("query"), "query")
-        batches = await asyncio.gather(*(self.backend.search(q, k=self.k) for q in queries))
-        return ToolResult(
-            "\n\n".join(format_results(q, r, self.snippet_chars) for q, r in zip(queries, batches, strict=True))
-        )
+        batches = await asyncio.gather(*(self.backend.search(q, k=self.k) for q in queries), return_exceptions=True)
+        parts = []
+        for q, r in zip(queries, batches, strict=True):
+            if isinstance(r, BaseException):  # one failing query (provider down) must not hide the others
+                if not isinstance(r, Exception):
+                    raise r
+                parts.append(f'Search for "{q}" failed: {r}')
+            else:
+                parts.append(format_results(q, r, self.snippet_chars))
+        return ToolResult("\n\n".join(parts), is_error=all(isinstance(r, BaseException) for r in batches))
 
 
 class BrowseTool:
