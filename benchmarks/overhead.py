@@ -73,7 +73,7 @@ def make_thrifty(url: str) -> Callable[[], Awaitable[int]]:
     tool = FunctionTool(
         "lookup", "Look something up.", {"type": "object", "properties": {"query": {"type": "string"}}}, lookup
     )
-    backend = OpenAICompatBackend(url, "stub", profile=ModelProfile(family="stub", native_tools=True))
+    backend = OpenAICompatBackend(url, "stub", profile=ModelProfile(family="stub", tool_protocol="native"))
     agent = Agent(backend, tools=[tool], strategy="react", limits="lookup=1000")
 
     async def run() -> int:

@@ -35,9 +35,11 @@ def _add_backend_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--api-key", help="API key for --base-url (or set OPENAI_API_KEY)")
     g.add_argument("--vllm", metavar="MODEL", help="spawn `vllm serve MODEL` (needs thrifty[vllm])")
     g.add_argument("--vllm-arg", action="append", default=[], help="extra argument for vllm serve (repeatable)")
-    tools = g.add_mutually_exclusive_group()
-    tools.add_argument("--native-tools", dest="native_tools", action="store_true", default=None)
-    tools.add_argument("--text-tools", dest="native_tools", action="store_false", help="force the text protocol")
+    g.add_argument(
+        "--tool-protocol",
+        choices=["native", "text", "json"],
+        help="how tool calls travel (default: from the model profile; the embedded model uses json)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +99,7 @@ async def _ask(args: argparse.Namespace, limits: Limits) -> RunResult:
         api_key=args.api_key,
         vllm_model=args.vllm,
         vllm_args=tuple(args.vllm_arg),
-        native_tools=args.native_tools,
+        tool_protocol=args.tool_protocol,
     )
     config = LoopConfig(temperature=args.temperature, seed=args.seed, step_max_tokens=args.max_step_tokens)
     tools = _tools(args)
@@ -182,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     if args.json:
         print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
-    return 0 if result.stop_reason in ("answered", "budget_exhausted") else 1
+    return 0 if result.stop_reason in ("answered", "budget_exhausted", "stalled") else 1
 
 
 if __name__ == "__main__":

@@ -65,7 +65,7 @@ async def test_ledger_charges_exactly_what_the_server_reports(
     assert result.usage.input_tokens == sum(e.completion.usage.input_tokens for e in calls)
     assert result.usage.output_tokens == sum(e.completion.usage.output_tokens for e in calls)
     assert result.usage.requests == len(calls)
-    assert result.stop_reason in ("answered", "budget_exhausted")
+    assert result.stop_reason in ("answered", "budget_exhausted", "stalled")
     assert result.usage.total_tokens <= 12000
 
 
@@ -119,7 +119,7 @@ def test_limits_are_never_exceeded_on_the_real_model(
         finally:
             await backend.aclose()
         used = result.usage
-        assert result.stop_reason in ("answered", "budget_exhausted")
+        assert result.stop_reason in ("answered", "budget_exhausted", "stalled")
         assert used.total_tokens <= limits.total_tokens  # type: ignore[operator]
         if limits.output_tokens is not None:
             assert used.output_tokens <= limits.output_tokens

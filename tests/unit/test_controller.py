@@ -124,7 +124,8 @@ async def test_none_as_final_answer_falls_back_to_the_best_so_far(web: list) -> 
 async def test_repeating_model_is_stopped(web: list) -> None:
     backend = ScriptedBackend([call("search", query=["same"])] * 3 + ["<answer>A</answer>"])
     result = await Agent(backend, tools=web, limits="search=10").run("q")
-    assert result.usage.tool("search") == 3
+    assert result.usage.tool("search") == 1  # repeats of an identical call are refused and cost nothing
+    assert "already made this exact call" in result.steps[1].tool_calls[0]["output"]
     assert "repeating" in backend.requests[-1].messages[-1].content
     assert result.answer == "A"
 
@@ -161,7 +162,7 @@ async def test_native_tool_calls_run_concurrently() -> None:
     first = Completion(
         text="", model="s", usage=Usage(), tool_calls=(tool_call("slow", "c1", id="1"), tool_call("slow", "c2", id="2"))
     )
-    backend = ScriptedBackend([first, "<answer>both</answer>"], native_tools=True)
+    backend = ScriptedBackend([first, "<answer>both</answer>"], tool_protocol="native")
     result = await Agent(backend, tools=[Slow()], limits="slow=5").run("q")
     assert result.answer == "both"
     tool_messages = [m for m in backend.requests[1].messages if m.role == "tool"]
@@ -219,3 +220,41 @@ async def test_stream_yields_events_and_ends_with_the_result(web: list) -> None:
     assert isinstance(events[-1], RunFinished)
     assert events[-1].result.answer == "Paris"
     assert any(isinstance(e, ToolCalled) for e in events)
+
+
+async def test_json_protocol_sends_a_schema_and_parses_steps(web: list) -> None:
+    backend = ScriptedBackend(
+        [
+            json.dumps({"think": "search first", "tool": "search", "arguments": {"query": ["capital of France"]}}),
+            json.dumps({"think": "found it", "answer": "Paris"}),
+        ],
+        tool_protocol="json",
+    )
+    result = await Agent(backend, tools=web, limits="search=3,browse=3").run("q")
+    assert (result.answer, result.stop_reason) == ("Paris", "answered")
+    fmt = backend.requests[0].response_format
+    assert fmt is not None and fmt["type"] == "json_schema"
+    assert "anyOf" in fmt["json_schema"]["schema"]
+    assert backend.requests[0].stop == ()
+    assert '"tool": "tool name"' in backend.requests[0].messages[0].content
+
+
+async def test_json_protocol_final_step_allows_only_an_answer(web: list) -> None:
+    backend = ScriptedBackend(
+        [
+            json.dumps({"think": "t", "tool": "search", "arguments": {"query": ["Paris"]}}),
+            json.dumps({"think": "t", "answer": "Paris"}),
+        ],
+        tool_protocol="json",
+    )
+    result = await Agent(backend, tools=web, limits="search=1").run("q")
+    assert result.answer == "Paris" and result.stop_reason == "budget_exhausted"
+    final_schema = backend.requests[-1].response_format["json_schema"]["schema"]  # type: ignore[index]
+    assert "anyOf" not in final_schema and "answer" in final_schema["properties"]
+
+
+async def test_an_unlimited_budget_still_ends() -> None:
+    backend = ScriptedBackend([""] * 10)
+    result = await Agent(backend, config=LoopConfig(max_idle_steps=3)).run("q")
+    assert result.usage.requests <= 5
+    assert result.stop_reason == "stalled"

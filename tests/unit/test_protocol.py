@@ -59,3 +59,28 @@ def test_text_after_a_hallucinated_tool_response_is_ignored() -> None:
 def test_strip_answer_tags_falls_back_to_text() -> None:
     assert strip_answer_tags("<think>x</think>Just prose.") == "Just prose."
     assert strip_answer_tags("<answer>A</answer>") == "A"
+
+
+def test_json_protocol_replies() -> None:
+    from thrifty.agents.protocol import parse_json_reply
+
+    call = parse_json_reply('{"think": "look it up", "tool": "search", "arguments": {"query": ["x"]}}')
+    assert call.thought == "look it up"
+    assert [(c.name, dict(c.arguments)) for c in call.tool_calls] == [("search", {"query": ["x"]})]
+    assert parse_json_reply('{"think": "known", "answer": " Lima "}').answer == "Lima"
+    assert parse_json_reply('{"think": "cut off", "tool": "sea').errors
+    assert parse_json_reply('{"think": "?"}').errors
+
+
+def test_step_schema_offers_each_tool_and_only_the_answer_when_final() -> None:
+    from thrifty.agents.protocol import step_schema
+    from thrifty.backends import ToolSpec
+
+    spec = ToolSpec(
+        "search", "s", {"type": "object", "properties": {"query": {"type": "array"}}, "required": ["query"]}
+    )
+    schema = step_schema((spec,))
+    tools = [o["properties"]["tool"]["const"] for o in schema["anyOf"] if "tool" in o["properties"]]
+    assert tools == ["search"]
+    final = step_schema((spec,), final=True)
+    assert final["required"] == ["answer"]

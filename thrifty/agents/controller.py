@@ -17,7 +17,7 @@ from typing import Any, Literal
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.events import BudgetCharged, EventHandler, StepStarted, ToolCalled
 from thrifty.agents.prompts import load_prompt
-from thrifty.agents.protocol import parse_text_reply, strip_answer_tags
+from thrifty.agents.protocol import json_response_format, parse_json_reply, parse_text_reply, strip_answer_tags
 from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
 from thrifty.backends.base import Backend, ChatRequest, Completion, Message, TokenCount, ToolCall, ToolSpec
 from thrifty.budget import BudgetExceeded, Ledger, render_budget_block
@@ -36,6 +36,12 @@ class LoopConfig:
     tool_timeout_seconds: float = 120.0
     keep_tool_responses: int | None = None
     """Keep only the latest N tool responses verbatim in context (BATS keeps 1); None keeps all."""
+    max_steps: int = 100
+    """A hard bound on model turns, whatever the budget says (an unlimited budget must still end)."""
+    max_idle_steps: int = 4
+    """Steps in a row that ran no tool and gave no answer; then the model must answer."""
+    repeat_temperature: float | None = 0.7
+    """After the model repeats a call, sample the next step at least this hot to break the loop (None: never)."""
     max_repeats: int = 3
     """The same reply this many times in a row means the model is stuck: it must answer now."""
     max_format_misses: int = 1
@@ -65,6 +71,11 @@ class _State:
     misses: int = 0
     tool_message_indices: list[int] = field(default_factory=list)
     out_tokens: list[int] = field(default_factory=list)
+    idle: int = 0
+    repeated: bool = False
+    """The last step repeated an earlier call."""
+    calls_made: dict[str, int] = field(default_factory=dict)
+    """Canonical JSON of each executed call → the step that made it (repeats are refused, not re-paid)."""
 
 
 def _example_call(spec: ToolSpec) -> str:
@@ -85,8 +96,7 @@ def tools_listing(ctx: RunContext) -> str:
 
 
 def protocol_block(ctx: RunContext) -> str:
-    name = "protocol_native" if ctx.backend.supports_native_tools else "protocol_text"
-    return load_prompt(name).render()
+    return load_prompt(f"protocol_{ctx.backend.tool_protocol}").render()
 
 
 def _trim(state: _State, keep: int | None) -> list[Message]:
@@ -108,14 +118,33 @@ TEXT_PROTOCOL_STOPS = ("</tool_code>", "<tool_response>", "</answer>")
 
 def _request(ctx: RunContext, state: _State, *, final: bool, extra: tuple[Message, ...] = ()) -> ChatRequest:
     cfg = ctx.config
+    protocol = ctx.backend.tool_protocol
+    tools = () if final else ctx.tools.specs()
+    temperature = cfg.temperature
+    if state.repeated and cfg.repeat_temperature is not None and not final:
+        temperature = max(temperature or 0.0, cfg.repeat_temperature)
     return ChatRequest(
         messages=(*_trim(state, cfg.keep_tool_responses), *extra),
-        tools=() if final else ctx.tools.specs(),
+        tools=tools,
         max_tokens=cfg.final_max_tokens if final else cfg.step_max_tokens,
-        temperature=cfg.temperature,
+        temperature=temperature,
         seed=cfg.seed,
-        stop=() if ctx.backend.supports_native_tools else TEXT_PROTOCOL_STOPS,
+        stop=TEXT_PROTOCOL_STOPS if protocol == "text" else (),
+        response_format=json_response_format(ctx.tools.specs(), final=final) if protocol == "json" else None,
     )
+
+
+def _stalled(ctx: RunContext, state: _State) -> str | None:
+    """Why the loop must end although budget remains (step cap, no progress, a repeating model)."""
+    cfg = ctx.config
+    if len(state.steps) >= cfg.max_steps - 1:
+        return f"This is your last step (at most {cfg.max_steps})."
+    if state.idle >= cfg.max_idle_steps:
+        return "Your recent steps made no progress."
+    texts = [s.text for s in state.steps[-cfg.max_repeats :]]
+    if len(texts) == cfg.max_repeats and len(set(texts)) == 1:
+        return "You are repeating the same step."
+    return None
 
 
 def _must_finish(ctx: RunContext, state: _State, count: TokenCount) -> str | None:
@@ -130,9 +159,6 @@ def _must_finish(ctx: RunContext, state: _State, count: TokenCount) -> str | Non
     spent = [t for t in limited if view.tool_remaining(t) == 0]
     if spent and (cfg.stop_when_tool_exhausted == "any" or len(spent) == len(ctx.tools)):
         return f"Your {', '.join(spent)} budget is exhausted."
-    texts = [s.text for s in state.steps[-cfg.max_repeats :]]
-    if len(texts) == cfg.max_repeats and len(set(texts)) == 1:
-        return "You are repeating the same step."
     if view.remaining_requests is not None and view.remaining_requests <= 1:
         return "This is your last allowed model call."
     step_out = max(state.out_tokens[-3:], default=min(256, cfg.step_max_tokens))
@@ -151,7 +177,11 @@ def _must_finish(ctx: RunContext, state: _State, count: TokenCount) -> str | Non
     return None
 
 
-async def _run_tool(ctx: RunContext, caller: ModelCaller, call: ToolCall, step: int) -> dict[str, Any]:
+def _call_key(call: ToolCall) -> str:
+    return json.dumps([call.name, call.arguments], sort_keys=True, default=str)
+
+
+async def _run_tool(ctx: RunContext, caller: ModelCaller, call: ToolCall, step: int, state: _State) -> dict[str, Any]:
     """Dispatch one call; every failure becomes an error observation, never an exception."""
     tool = ctx.tools.get(call.name)
     record: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": dict(call.arguments), "units": 0}
@@ -160,6 +190,12 @@ async def _run_tool(ctx: RunContext, caller: ModelCaller, call: ToolCall, step: 
     try:
         if call.error:
             raise ToolError(f"{call.name}: {call.error}")
+        if (earlier := state.calls_made.get(_call_key(call))) is not None:
+            record["repeat"] = True
+            raise ToolError(
+                f"you already made this exact call in step {earlier + 1}; its response is above. "
+                "Use it to answer, or make a different call (this repeat was not run and cost nothing)"
+            )
         if tool is None:
             raise ToolError(f"unknown tool {call.name!r}; available tools: {', '.join(ctx.tools.names)}")
         validate_arguments(tool.spec, call.arguments)
@@ -172,6 +208,7 @@ async def _run_tool(ctx: RunContext, caller: ModelCaller, call: ToolCall, step: 
             ) from None
         granted = entry.usage.tool(call.name)
         record["units"] = granted
+        state.calls_made[_call_key(call)] = step
         ctx.emit(BudgetCharged(entry, ctx.ledger.view()))
         args: Mapping[str, Any] = call.arguments
         if granted < requested:
@@ -204,7 +241,7 @@ def _observations(ctx: RunContext, state: _State, completion: Completion, calls:
                   records: list[dict[str, Any]], budget_block: bool) -> None:  # fmt: skip
     """Append the assistant turn and the tool responses (plus the ``<budget>`` block) to the history."""
     status = "\n" + render_budget_block(ctx.ledger.view()) if budget_block else ""
-    if ctx.backend.supports_native_tools:
+    if ctx.backend.tool_protocol == "native":
         state.messages.append(Message("assistant", completion.text, tool_calls=calls))
         for i, (call, rec) in enumerate(zip(calls, records, strict=True)):
             tail = status if i == len(calls) - 1 else ""
@@ -252,7 +289,8 @@ def _result(ctx: RunContext, state: _State, question: str, strategy: str, stop: 
 async def _final_answer(ctx: RunContext, caller: ModelCaller, state: _State, reason: str) -> str | None:
     """One tool-free call asking for the answer; None when even that cannot be afforded."""
     ctx.emit(StepStarted(len(state.steps), final=True))
-    nudge = Message("user", load_prompt("final_answer").render(reason=reason))
+    question = state.messages[1].content
+    nudge = Message("user", load_prompt("final_answer").render(reason=reason, question=question))
     request = _request(ctx, state, final=True, extra=(nudge,))
     try:
         completion = await caller(request, step=len(state.steps), purpose="final")
@@ -260,24 +298,35 @@ async def _final_answer(ctx: RunContext, caller: ModelCaller, state: _State, rea
         return None
     state.messages.extend([nudge, Message("assistant", completion.text)])
     _record_step(state, completion, [], final=True)
-    answer = strip_answer_tags(completion.text)
+    answer = final_answer_text(ctx, completion.text)
     # "None" is the prompt's way to say "cannot tell": an earlier candidate answer beats it.
     return None if not answer or answer.strip().lower() == "none" else answer
 
 
 def _answer_from(ctx: RunContext, completion: Completion) -> tuple[tuple[ToolCall, ...], str | None, tuple[str, ...]]:
-    """Tool calls, answer and format errors from one completion, native or text protocol."""
-    if ctx.backend.supports_native_tools:
+    """Tool calls, answer and format errors from one completion, whatever the protocol."""
+    protocol = ctx.backend.tool_protocol
+    if protocol == "native":
         if completion.tool_calls:
             return completion.tool_calls, None, ()
         return (), strip_answer_tags(completion.text) or None, ()
-    parsed = parse_text_reply(completion.text, call_prefix=f"call_{id(completion) % 10_000}")
+    parse = parse_json_reply if protocol == "json" else parse_text_reply
+    parsed = parse(completion.text, call_prefix=f"call_{id(completion) % 10_000}")
     return parsed.tool_calls, parsed.answer or None, parsed.errors
+
+
+def final_answer_text(ctx: RunContext, text: str) -> str:
+    """The answer in a reply known to be final, whatever the protocol."""
+    if ctx.backend.tool_protocol == "json":
+        parsed = parse_json_reply(text)
+        if parsed.answer is not None:
+            return parsed.answer
+    return strip_answer_tags(text)
 
 
 def _handle_miss(ctx: RunContext, state: _State, completion: Completion, errors: tuple[str, ...]) -> str | None:
     """A reply with neither a usable tool call nor an answer: nudge, or accept prose as the answer."""
-    text = strip_answer_tags(completion.text)
+    text = strip_answer_tags(completion.text) if ctx.backend.tool_protocol != "json" else ""
     if completion.finish_reason == "length":
         errors = (*errors, "Your reply was cut off at the length limit; keep each reply short.")
     if not errors and text and state.misses >= ctx.config.max_format_misses:
@@ -301,6 +350,10 @@ async def run_trajectory(
         while True:
             request = _request(ctx, state, final=False)
             count = await caller.count(request)
+            stalled = _stalled(ctx, state)
+            if stalled is not None:
+                answer = await _final_answer(ctx, caller, state, stalled)
+                return _result(ctx, state, question, strategy, "stalled", answer=answer or state.best)
             reason = _must_finish(ctx, state, count)
             if reason is not None:
                 answer = await _final_answer(ctx, caller, state, reason)
@@ -311,13 +364,16 @@ async def run_trajectory(
             completion = await caller(request, step=len(state.steps), count=count)
             calls, answer, errors = _answer_from(ctx, completion)
             if calls:
-                records = await asyncio.gather(*(_run_tool(ctx, caller, c, len(state.steps)) for c in calls))
+                records = await asyncio.gather(*(_run_tool(ctx, caller, c, len(state.steps), state) for c in calls))
                 _observations(ctx, state, completion, calls, list(records), budget_block)
+                state.idle = 0 if any(r["units"] for r in records) else state.idle + 1
+                state.repeated = any(r.get("repeat") for r in records)
                 _record_step(state, completion, list(records), final=False)
                 continue
             _record_step(state, completion, [], final=False)
             if answer is None:
                 answer = _handle_miss(ctx, state, completion, errors)
+                state.idle += 1
             if answer is not None:
                 state.messages.append(Message("assistant", completion.text))
                 return _result(ctx, state, question, strategy, "answered", answer=answer)

@@ -1,4 +1,4 @@
-"""The text tool-call protocol for models without native tool calling (BATS Appendix C.1 syntax).
+"""Tool-call protocols for models without native tool calling: BATS's tagged text and schema-bound JSON.
 
 The model writes ``<think>…</think>``, then either ``<tool_code>{"name": …, "arguments": {…}}</tool_code>``
 or ``<answer>…</answer>``. Small models drift from the format, so parsing is lenient: fenced or bare
@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from thrifty.backends.base import ToolCall
+from thrifty.backends.base import ToolCall, ToolSpec
 
 _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
 _TOOL_TAG = re.compile(r"<(tool_code|tool_call)>(.*?)(?:</\1>|$)", re.DOTALL)
@@ -110,3 +110,63 @@ def strip_answer_tags(text: str) -> str:
     if parsed.answer is not None:
         return parsed.answer
     return _THINK.sub("", text).strip()
+
+
+# ----------------------------------------------------------------------------- JSON protocol
+
+THINK_MAX_CHARS = 400
+
+
+def step_schema(tools: tuple[ToolSpec, ...], *, final: bool = False) -> dict[str, Any]:
+    """JSON schema of one step: a tool call ``{think, tool, arguments}`` or ``{think, answer}``.
+
+    Sent as ``response_format`` so the server's grammar keeps the reply valid; a final step
+    allows only the answer form.
+    """
+    think = {"type": "string", "maxLength": THINK_MAX_CHARS}
+    options: list[dict[str, Any]] = []
+    if not final:
+        for spec in tools:
+            params = dict(spec.parameters)
+            params.setdefault("type", "object")
+            params["additionalProperties"] = False
+            options.append(
+                {
+                    "type": "object",
+                    "properties": {"think": think, "tool": {"const": spec.name}, "arguments": params},
+                    "required": ["think", "tool", "arguments"],
+                    "additionalProperties": False,
+                }
+            )
+    # A forced final step answers straight away: thinking first invites small models to talk
+    # themselves out of an answer they already have.
+    answer_props = {"answer": {"type": "string"}} if final else {"think": think, "answer": {"type": "string"}}
+    options.append(
+        {"type": "object", "properties": answer_props, "required": list(answer_props), "additionalProperties": False}
+    )
+    return options[0] if len(options) == 1 else {"anyOf": options}
+
+
+def json_response_format(tools: tuple[ToolSpec, ...], *, final: bool = False) -> dict[str, Any]:
+    return {"type": "json_schema", "json_schema": {"name": "agent_step", "schema": step_schema(tools, final=final)}}
+
+
+def parse_json_reply(text: str, *, call_prefix: str = "call") -> ParsedReply:
+    """A JSON-protocol step. Servers enforce the schema, but a cut-off reply can still be invalid."""
+    objects = [obj for obj, _ in _json_objects(text) if isinstance(obj, dict)]
+    if not objects:
+        return ParsedReply(
+            thought="", tool_calls=(), answer=None, errors=(f"the reply is not a JSON object: {text[:200]}",)
+        )
+    obj = objects[0]
+    thought = str(obj.get("think", ""))
+    if isinstance(obj.get("tool"), str):
+        result = _to_call({"name": obj["tool"], "arguments": obj.get("arguments", {})}, text, f"{call_prefix}_0")
+        if isinstance(result, str):
+            return ParsedReply(thought=thought, tool_calls=(), answer=None, errors=(result,))
+        return ParsedReply(thought=thought, tool_calls=(result,), answer=None, errors=())
+    if "answer" in obj:
+        return ParsedReply(thought=thought, tool_calls=(), answer=str(obj["answer"]).strip(), errors=())
+    return ParsedReply(
+        thought=thought, tool_calls=(), answer=None, errors=('the JSON has neither "tool" nor "answer"',)
+    )

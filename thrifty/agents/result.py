@@ -8,7 +8,9 @@ from typing import Any, Literal
 from thrifty.backends.base import Message
 from thrifty.budget import LedgerEntry, Usage
 
-StopReason = Literal["answered", "budget_exhausted", "error", "cancelled"]
+StopReason = Literal["answered", "budget_exhausted", "stalled", "error", "cancelled"]
+"""``stalled``: budget remained but the model stopped making progress (step cap, repeats, idle steps);
+it was then asked for a final answer, as when the budget runs out."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
+from thrifty.backends.profiles import ToolProtocol
 from thrifty.budget import Usage
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -106,7 +107,7 @@ class Backend(Protocol):
     def model(self) -> str: ...
 
     @property
-    def supports_native_tools(self) -> bool: ...
+    def tool_protocol(self) -> ToolProtocol: ...
 
     async def complete(self, request: ChatRequest) -> Completion: ...
 

@@ -19,7 +19,7 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount, TokenLogprob, ToolCall
-from thrifty.backends.profiles import ModelProfile, profile_for
+from thrifty.backends.profiles import ModelProfile, ToolProtocol, profile_for
 from thrifty.backends.tokens import count_text_tokens, estimate_prompt_tokens, raw_prompt_tokens
 from thrifty.budget import Usage
 from thrifty.errors import (
@@ -162,12 +162,12 @@ class OpenAICompatBackend:
         return self._model
 
     @property
-    def supports_native_tools(self) -> bool:
-        return self.profile.native_tools
+    def tool_protocol(self) -> ToolProtocol:
+        return self.profile.tool_protocol
 
     def _kwargs(self, request: ChatRequest) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"model": self._model, "messages": to_openai_messages(request.messages)}
-        if request.tools and self.profile.native_tools:
+        if request.tools and self.profile.tool_protocol == "native":
             kwargs["tools"] = [t.openai_schema() for t in request.tools]
         optional = {
             "max_tokens": request.max_tokens,
@@ -237,7 +237,7 @@ class OpenAICompatBackend:
 
     async def count_tokens(self, request: ChatRequest) -> TokenCount:
         body: dict[str, Any] = {"messages": to_openai_messages(request.messages)}
-        if request.tools and self.profile.native_tools:
+        if request.tools and self.profile.tool_protocol == "native":
             body["tools"] = [t.openai_schema() for t in request.tools]
         counters: dict[str, Callable[[dict[str, Any]], Awaitable[int]]] = {
             "llamacpp": self._count_llamacpp,

@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 ThinkingControl = Literal["none", "enable_thinking", "reasoning_effort", "think_tags"]
+ToolProtocol = Literal["native", "text", "json"]
+"""How tool calls travel: the server's native ``tools``/``tool_calls``; BATS's tagged text
+(``<tool_code>{…}</tool_code>``); or one JSON object per step constrained by a JSON schema
+(``response_format``), which keeps even sub-1B models syntactically valid."""
 
 
 @dataclass(frozen=True, slots=True)
 class ModelProfile:
     family: str
-    native_tools: bool = True
-    """Send ``tools=`` and read ``tool_calls``; otherwise the text protocol (tagged JSON) is used."""
+    tool_protocol: ToolProtocol = "native"
     reasoning_fields: tuple[str, ...] = ("reasoning", "reasoning_content")
     """Message fields that may hold reasoning text, tried in order."""
     think_tags: bool = False
@@ -28,9 +31,10 @@ class ModelProfile:
 
 DEFAULT_PROFILE = ModelProfile(family="default")
 
-EMBEDDED_PROFILE = ModelProfile(family="qwen2.5-small-llamacpp", native_tools=False)
-"""Qwen2.5-Coder-0.5B on llama-server writes tool calls as plain JSON in ``content`` (runtime.md §3),
-so the embedded model always uses the text protocol."""
+EMBEDDED_PROFILE = ModelProfile(family="qwen2.5-small-llamacpp", tool_protocol="json")
+"""Qwen2.5-Coder-0.5B on llama-server writes tool calls as plain JSON in ``content`` rather than
+``tool_calls`` (runtime notes §3), and drifts from tagged formats; llama-server enforces
+``json_schema`` response formats, so the embedded model uses the schema-constrained JSON protocol."""
 
 _PATTERNS: tuple[tuple[str, ModelProfile], ...] = (
     (r"qwen3", ModelProfile(family="qwen3", think_tags=True, thinking="enable_thinking")),

@@ -16,7 +16,7 @@ import httpx
 from thrifty.backends.base import Backend
 from thrifty.backends.embedded import DEFAULT_MODEL, llama_server
 from thrifty.backends.openai_compat import OpenAICompatBackend
-from thrifty.backends.profiles import EMBEDDED_PROFILE, profile_for
+from thrifty.backends.profiles import EMBEDDED_PROFILE, ToolProtocol, profile_for
 from thrifty.errors import BackendConnectionError, ConfigError
 
 
@@ -27,8 +27,8 @@ class BackendConfig:
     api_key: str | None = None
     vllm_model: str | None = None
     vllm_args: tuple[str, ...] = ()
-    native_tools: bool | None = None
-    """Override the profile's choice between native tool calls and the text protocol."""
+    tool_protocol: ToolProtocol | None = None
+    """Override the profile's tool-call protocol (native, text or json)."""
     embedded_context: int = 32768
     embedded_parallel: int = 4
     timeout: float = 300.0
@@ -54,8 +54,8 @@ def _backend(config: BackendConfig, base_url: str, model: str, *, embedded: bool
     from dataclasses import replace
 
     profile = EMBEDDED_PROFILE if embedded else profile_for(model)
-    if config.native_tools is not None:
-        profile = replace(profile, native_tools=config.native_tools)
+    if config.tool_protocol is not None:
+        profile = replace(profile, tool_protocol=config.tool_protocol)
     return OpenAICompatBackend(base_url, model, api_key=config.api_key, profile=profile, timeout=config.timeout)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 
 from thrifty.backends.base import ChatRequest, Completion, TokenCount, ToolCall
+from thrifty.backends.profiles import ToolProtocol
 from thrifty.backends.tokens import count_text_tokens, raw_prompt_tokens
 from thrifty.budget import Usage
 from thrifty.errors import ScriptExhausted
@@ -31,12 +32,12 @@ class ScriptedBackend:
         steps: Iterable[Step] = (),
         *,
         model: str = "scripted",
-        native_tools: bool = False,
+        tool_protocol: ToolProtocol = "text",
         respect_max_tokens: bool = True,
     ) -> None:
         self._steps: deque[Step] = deque(steps)
         self._model = model
-        self._native_tools = native_tools
+        self._tool_protocol: ToolProtocol = tool_protocol
         self._respect_max_tokens = respect_max_tokens
         self.requests: list[ChatRequest] = []
 
@@ -45,8 +46,8 @@ class ScriptedBackend:
         return self._model
 
     @property
-    def supports_native_tools(self) -> bool:
-        return self._native_tools
+    def tool_protocol(self) -> ToolProtocol:
+        return self._tool_protocol
 
     @property
     def remaining_steps(self) -> int:
