@@ -86,6 +86,8 @@ class StubServer:
                     self._send(404, {"error": "not found"})
                     return
                 stub.requests += 1
+                if stub.record:
+                    stub.bodies.append(body)
                 if stub.latency:
                     time.sleep(stub.latency)
                 self._send(200, _reply(body, stub.steps))
@@ -93,6 +95,9 @@ class StubServer:
         self.steps = steps
         self.latency = latency
         self.requests = 0
+        self.record = False
+        self.bodies: list[dict[str, Any]] = []
+        """Request bodies seen while ``record`` is set (to replay them through a bare client)."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

@@ -130,3 +130,41 @@ def test_limits_are_never_exceeded_on_the_real_model(
         assert not any(e.overrun for e in result.ledger)
 
     asyncio.run(run())
+
+
+async def test_browse_summary_by_the_real_model_is_charged(
+    live_backend: OpenAICompatBackend, default_index_path: object
+) -> None:
+    events: list[Event] = []
+    agent = Agent(
+        live_backend, tools=web_tools(default_index_path), limits="browse=1,tokens=6000", config=DETERMINISTIC
+    )
+    from thrifty.agents.calls import ModelCaller
+    from thrifty.tools.base import ToolContext
+
+    ledger = agent.new_ledger()
+    caller = ModelCaller(live_backend, ledger, events.append)
+    browse = agent.tools.get("browse")
+    assert browse is not None
+    result = await browse.run(
+        {"url": ["https://en.wikipedia.org/wiki/Stanley_Kubrick"], "goal": "What is Kubrick known for?"},
+        ToolContext(complete=lambda req: caller(req, step=0, purpose="tool:browse")),
+    )
+    assert not result.is_error
+    assert "Stanley Kubrick" in result.content
+    summaries = [e for e in events if isinstance(e, ModelCalled)]
+    assert len(summaries) == 1 and summaries[0].purpose == "tool:browse"
+    assert ledger.used.requests == 1 and ledger.used.total_tokens == summaries[0].completion.usage.total_tokens
+
+
+async def test_the_agent_searches_the_offline_web(
+    live_backend: OpenAICompatBackend, default_index_path: object
+) -> None:
+    agent = Agent(
+        live_backend, tools=web_tools(default_index_path), limits="search=3,browse=2,tokens=15000", config=DETERMINISTIC
+    )
+    result = await agent.run("What is the capital of Chile?")
+    searches = [c for s in result.steps for c in s.tool_calls if c["name"] == "search" and not c["is_error"]]
+    assert searches, "the embedded agent never searched"
+    assert "Results for" in searches[0]["output"]
+    assert result.usage.tool("search") >= 1

@@ -258,3 +258,20 @@ async def test_an_unlimited_budget_still_ends() -> None:
     result = await Agent(backend, config=LoopConfig(max_idle_steps=3)).run("q")
     assert result.usage.requests <= 5
     assert result.stop_reason == "stalled"
+
+
+async def test_distinct_native_calls_with_empty_text_are_not_repeats() -> None:
+    calls = [
+        Completion(text="", model="s", usage=Usage(), tool_calls=(tool_call("lookup", f"c{i}", query=f"q{i}"),))
+        for i in range(5)
+    ]
+
+    async def lookup(args: object) -> str:
+        return "r"
+
+    from thrifty.tools.base import FunctionTool
+
+    tool = FunctionTool("lookup", "l", {"type": "object", "properties": {"query": {"type": "string"}}}, lookup)
+    backend = ScriptedBackend([*calls, "<answer>done</answer>"], tool_protocol="native")
+    result = await Agent(backend, tools=[tool]).run("q")
+    assert (result.stop_reason, result.usage.tool("lookup")) == ("answered", 5)

@@ -141,8 +141,11 @@ def _stalled(ctx: RunContext, state: _State) -> str | None:
         return f"This is your last step (at most {cfg.max_steps})."
     if state.idle >= cfg.max_idle_steps:
         return "Your recent steps made no progress."
-    texts = [s.text for s in state.steps[-cfg.max_repeats :]]
-    if len(texts) == cfg.max_repeats and len(set(texts)) == 1:
+    recent = [
+        json.dumps([s.text, [(c["name"], c["arguments"]) for c in s.tool_calls]], sort_keys=True, default=str)
+        for s in state.steps[-cfg.max_repeats :]
+    ]
+    if len(recent) == cfg.max_repeats and len(set(recent)) == 1:
         return "You are repeating the same step."
     return None
 

@@ -8,6 +8,7 @@ because prompts contain JSON braces.
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from dataclasses import dataclass
@@ -69,8 +70,9 @@ def _parse(name: str, text: str) -> Prompt:
     )
 
 
+@functools.cache
 def load_prompt(name: str) -> Prompt:
-    """Load ``thrifty/agents/prompts/{name}.md``."""
+    """Load ``thrifty/agents/prompts/{name}.md`` (memoised: package data does not change while running)."""
     try:
         text = resources.files("thrifty.agents.prompts").joinpath(f"{name}.md").read_text(encoding="utf-8")
     except FileNotFoundError:
