@@ -45,12 +45,16 @@ def _index(tmp: Path) -> CorpusIndex:
     return _INDEX["i"]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(limits=limits, script=st.lists(replies, min_size=1, max_size=12))
-def test_no_limit_is_ever_exceeded(tmp_path: Path, limits: Limits, script: list[str]) -> None:
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    limits=limits,
+    script=st.lists(replies, min_size=1, max_size=12),
+    strategy=st.sampled_from(["react", "tracker", "bats", "bats-early", "sequential", "parallel", "parallel-bon"]),
+)
+def test_no_limit_is_ever_exceeded(tmp_path: Path, limits: Limits, script: list[str], strategy: str) -> None:
     index = _index(tmp_path)
-    backend = ScriptedBackend(script * 10)
-    agent = Agent(backend, tools=[SearchTool(index), BrowseTool(index)], limits=limits, prices=PRICES)
+    backend = ScriptedBackend(script * 40)
+    agent = Agent(backend, tools=[SearchTool(index), BrowseTool(index)], strategy=strategy, limits=limits, prices=PRICES)
     result = asyncio.run(agent.run("What is the capital of France?"))
     used = result.usage
     assert result.stop_reason in ("answered", "budget_exhausted", "stalled")

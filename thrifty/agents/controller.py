@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -66,6 +66,7 @@ class RunContext:
 @dataclass
 class _State:
     messages: list[Message]
+    question: str = ""
     steps: list[TrajectoryStep] = field(default_factory=list)
     best: str | None = None
     misses: int = 0
@@ -292,8 +293,7 @@ def _result(ctx: RunContext, state: _State, question: str, strategy: str, stop: 
 async def _final_answer(ctx: RunContext, caller: ModelCaller, state: _State, reason: str) -> str | None:
     """One tool-free call asking for the answer; None when even that cannot be afforded."""
     ctx.emit(StepStarted(len(state.steps), final=True))
-    question = state.messages[1].content
-    nudge = Message("user", load_prompt("final_answer").render(reason=reason, question=question))
+    nudge = Message("user", load_prompt("final_answer").render(reason=reason, question=state.question))
     request = _request(ctx, state, final=True, extra=(nudge,))
     try:
         completion = await caller(request, step=len(state.steps), purpose="final")
@@ -343,11 +343,28 @@ def _handle_miss(ctx: RunContext, state: _State, completion: Completion, errors:
     return None
 
 
+AnswerHook = Callable[[str], Awaitable[str | None]]
+"""Called with each proposed answer; returns a message that sends the agent back to work (sequential
+scaling's "Wait, you still have budget…"), or None to accept the answer."""
+
+
 async def run_trajectory(
-    question: str, ctx: RunContext, *, system_prompt: str, strategy: str, budget_block: bool
+    question: str,
+    ctx: RunContext,
+    *,
+    system_prompt: str,
+    strategy: str,
+    budget_block: bool,
+    preamble: str | None = None,
+    on_answer: AnswerHook | None = None,
 ) -> RunResult:
-    """Run one agent trajectory under ``ctx.ledger`` and return its result (never raises on budget)."""
-    state = _State(messages=[Message("system", system_prompt), Message("user", question)])
+    """Run one agent trajectory under ``ctx.ledger`` and return its result (never raises on budget).
+
+    ``preamble`` is put before the question in the first user message (BATS: the summary of earlier
+    attempts replaces their raw trajectories).
+    """
+    opening = f"{preamble}\n\nQuestion: {question}" if preamble else question
+    state = _State(messages=[Message("system", system_prompt), Message("user", opening)], question=question)
     caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
     try:
         while True:
@@ -379,6 +396,10 @@ async def run_trajectory(
                 state.idle += 1
             if answer is not None:
                 state.messages.append(Message("assistant", completion.text))
+                if on_answer is not None and (nudge := await on_answer(answer)) is not None:
+                    state.best = answer
+                    state.messages.append(Message("user", nudge))
+                    continue
                 return _result(ctx, state, question, strategy, "answered", answer=answer)
     except BudgetExceeded as exc:
         answer = await _final_answer(ctx, caller, state, f"Budget exhausted ({exc.limit_name}).")

@@ -41,6 +41,10 @@ class RunResult:
     steps: tuple[TrajectoryStep, ...] = ()
     messages: tuple[Message, ...] = ()
     ledger: tuple[LedgerEntry, ...] = field(default=(), repr=False)
+    candidates: tuple[str, ...] = ()
+    """Every distinct answer a multi-attempt strategy produced (pass@N scoring reads these)."""
+    notes: tuple[str, ...] = ()
+    """Strategy decisions worth keeping (verdicts, votes, allocations), for traces and reports."""
 
     @property
     def cost_usd(self) -> float:
@@ -56,6 +60,8 @@ class RunResult:
             "strategy": self.strategy,
             "model": self.model,
             "seconds": round(self.seconds, 3),
+            "candidates": list(self.candidates),
+            "notes": list(self.notes),
             "usage": self.usage.to_dict(),
             "cost_usd": round(self.cost_usd, 9),
             "steps": [

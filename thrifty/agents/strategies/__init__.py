@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from thrifty.agents.strategies.base import Strategy
+from thrifty.agents.strategies.bats import BatsStrategy
+from thrifty.agents.strategies.scaling import ParallelStrategy, SequentialStrategy
 from thrifty.agents.strategies.single import ReactStrategy, TrackerStrategy
 from thrifty.errors import ConfigError
 
 _REGISTRY: dict[str, Callable[[], Strategy]] = {
     "react": ReactStrategy,
     "tracker": TrackerStrategy,
+    "bats": BatsStrategy,
+    "bats-early": lambda: BatsStrategy(early_stop=True),
+    "sequential": SequentialStrategy,
+    "parallel": lambda: ParallelStrategy(aggregate="majority"),
+    "parallel-bon": lambda: ParallelStrategy(aggregate="best_of_n"),
+    "parallel-pass": lambda: ParallelStrategy(aggregate="pass_at_n"),
 }
 
 
@@ -27,4 +35,13 @@ def get_strategy(name: str) -> Strategy:
         ) from None
 
 
-__all__ = ["ReactStrategy", "Strategy", "TrackerStrategy", "get_strategy", "strategy_names"]
+__all__ = [
+    "BatsStrategy",
+    "ParallelStrategy",
+    "ReactStrategy",
+    "SequentialStrategy",
+    "Strategy",
+    "TrackerStrategy",
+    "get_strategy",
+    "strategy_names",
+]

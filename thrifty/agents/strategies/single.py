@@ -43,8 +43,15 @@ class TrackerStrategy:
     name = "tracker"
 
     async def solve(self, question: str, ctx: RunContext) -> RunResult:
-        rows = "\n".join(budget_lines(ctx.ledger.view())) or "No limits set."
-        system = load_prompt("tracker_system").render(
-            tools=tools_listing(ctx), protocol=protocol_block(ctx), budget_names=_budget_names(ctx), budget_rows=rows
+        return await run_trajectory(
+            question, ctx, system_prompt=tracker_system_prompt(ctx), strategy=self.name, budget_block=True
         )
-        return await run_trajectory(question, ctx, system_prompt=system, strategy=self.name, budget_block=True)
+
+
+def tracker_system_prompt(ctx: RunContext, *, extra: str = "") -> str:
+    """The BATS Budget Tracker system prompt for this run's tools and limits (plus optional modules)."""
+    rows = "\n".join(budget_lines(ctx.ledger.view())) or "No limits set."
+    system = load_prompt("tracker_system").render(
+        tools=tools_listing(ctx), protocol=protocol_block(ctx), budget_names=_budget_names(ctx), budget_rows=rows
+    )
+    return f"{system}\n\n{extra}" if extra else system

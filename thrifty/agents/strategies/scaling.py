@@ -1,0 +1,134 @@
+"""The BATS paper's scaling baselines (§5.1): sequential ("Wait, you still have budget") and parallel.
+
+Sequential: when the agent answers while tool budget remains, it is told to keep exploring; it
+stops when it has answered without using a tool five times in a row, or the budget runs out.
+Parallel: N independent runs, each in a child ledger with its own share of the budget, aggregated
+by majority vote, an LLM best-of-N judge, or pass@N (all candidates kept for scoring).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from typing import Literal
+
+from thrifty.agents.calls import ModelCaller
+from thrifty.agents.controller import RunContext, run_trajectory
+from thrifty.agents.prompts import load_prompt
+from thrifty.agents.result import RunResult, StopReason
+from thrifty.agents.strategies.judging import Candidate, is_none, judge, majority
+from thrifty.agents.strategies.single import TrackerStrategy, tracker_system_prompt
+from thrifty.budget import Limits
+
+
+def tool_budget_left(ctx: RunContext) -> bool:
+    """Some limited tool still has units (or no tool is limited at all)."""
+    view = ctx.ledger.view()
+    limited = [view.tool_remaining(t) for t in ctx.tools.names if view.tool_remaining(t) is not None]
+    return bool(ctx.tools.names) and (not limited or any(r for r in limited))
+
+
+class SequentialStrategy:
+    name = "sequential"
+
+    def __init__(self, max_refusals: int = 5) -> None:
+        self.max_refusals = max_refusals
+
+    async def solve(self, question: str, ctx: RunContext) -> RunResult:
+        refusals = 0
+        units_at_last_answer = ctx.ledger.used.tool_calls
+        answers: list[str] = []
+
+        async def on_answer(answer: str) -> str | None:
+            nonlocal refusals, units_at_last_answer
+            answers.append(answer)
+            used = ctx.ledger.used.tool_calls
+            refusals = refusals + 1 if used == units_at_last_answer else 0
+            units_at_last_answer = used
+            if refusals >= self.max_refusals or not tool_budget_left(ctx):
+                return None
+            return load_prompt("sequential_wait").render()
+
+        result = await run_trajectory(
+            question, ctx, system_prompt=tracker_system_prompt(ctx), strategy=self.name, budget_block=True,
+            on_answer=on_answer,
+        )  # fmt: skip
+        return replace(result, candidates=tuple(dict.fromkeys(answers)))
+
+
+def split_limits(limits: Limits, n: int) -> Limits:
+    """An even share of every limit for one of ``n`` parallel runs (at least one unit of each tool)."""
+
+    def share(value: int | None) -> int | None:
+        return None if value is None else max(1, value // n)
+
+    return Limits(
+        requests=share(limits.requests),
+        input_tokens=share(limits.input_tokens),
+        output_tokens=share(limits.output_tokens),
+        total_tokens=share(limits.total_tokens),
+        usd=None if limits.usd is None else limits.usd / n,
+        seconds=limits.seconds,
+        tools={t: max(1, u // n) for t, u in limits.tools.items()},
+    )
+
+
+class ParallelStrategy:
+    """N independent tracker runs at sampling temperature, then one aggregate answer."""
+
+    def __init__(
+        self,
+        n: int = 4,
+        *,
+        aggregate: Literal["majority", "best_of_n", "pass_at_n"] = "majority",
+        per_run: Limits | None = None,
+        temperature: float = 0.7,
+    ) -> None:
+        self.n = n
+        self.aggregate = aggregate
+        self.per_run = per_run
+        self.temperature = temperature
+        self.name = f"parallel-{aggregate}"
+
+    async def solve(self, question: str, ctx: RunContext) -> RunResult:
+        per_run = self.per_run or split_limits(ctx.ledger.limits, self.n)
+        base = TrackerStrategy()
+
+        async def one(i: int) -> RunResult:
+            child = ctx.ledger.child(per_run, label=f"run{i}")
+            seed = None if ctx.config.seed is None else ctx.config.seed + i
+            config = replace(ctx.config, temperature=self.temperature, seed=seed)
+            return await base.solve(question, RunContext(ctx.backend, ctx.tools, child, ctx.emit, config))
+
+        results = await asyncio.gather(*(one(i) for i in range(self.n)))
+        answers = [r.answer for r in results if not is_none(r.answer)]
+        answer, notes = await self._choose(question, ctx, results, answers)
+        stop: StopReason = "answered" if any(r.stop_reason == "answered" for r in results) else results[0].stop_reason
+        return RunResult(
+            question=question, answer=answer, stop_reason=stop, usage=ctx.ledger.used, strategy=self.name,
+            model=ctx.backend.model, seconds=ctx.ledger.elapsed(),
+            steps=tuple(s for r in results for s in r.steps), ledger=tuple(ctx.ledger.entries),
+            candidates=tuple(a for a in answers if a is not None), notes=tuple(notes),
+            exhausted=next((r.exhausted for r in results if r.exhausted), None),
+        )  # fmt: skip
+
+    async def _choose(
+        self, question: str, ctx: RunContext, results: list[RunResult], answers: list[str | None]
+    ) -> tuple[str | None, list[str]]:
+        real = [a for a in answers if a is not None]
+        winner, tied = majority(real)
+        notes = [f"votes: {real}"]
+        if self.aggregate == "pass_at_n" or winner is None:
+            return winner, notes
+        caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
+        if self.aggregate == "majority" and not tied:
+            return winner, notes
+        pool = [
+            Candidate(r.answer or "", r.steps[-1].text[:600] if r.steps else "")
+            for r in results
+            if not is_none(r.answer)
+        ]
+        kind = "majority" if self.aggregate == "majority" else "best_of_n"
+        choice = await judge(caller, question, pool, kind=kind)
+        notes.append(f"judge ({kind}) chose {choice}")
+        return (pool[choice].answer if choice is not None else winner), notes
