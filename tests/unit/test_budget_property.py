@@ -49,7 +49,7 @@ def _index(tmp: Path) -> CorpusIndex:
 @given(
     limits=limits,
     script=st.lists(replies, min_size=1, max_size=12),
-    strategy=st.sampled_from(["react", "tracker", "bats", "bats-early", "sequential", "parallel", "parallel-bon"]),
+    strategy=st.sampled_from(["react", "tracker", "bats", "bats-early", "sequential", "parallel", "parallel-bon", "plan-budget"]),
 )
 def test_no_limit_is_ever_exceeded(tmp_path: Path, limits: Limits, script: list[str], strategy: str) -> None:
     index = _index(tmp_path)

@@ -6,7 +6,9 @@ from collections.abc import Callable
 
 from thrifty.agents.strategies.base import Strategy
 from thrifty.agents.strategies.bats import BatsStrategy
+from thrifty.agents.strategies.plan_budget import PlanAndBudgetStrategy
 from thrifty.agents.strategies.scaling import ParallelStrategy, SequentialStrategy
+from thrifty.agents.strategies.schedules import SCHEDULES
 from thrifty.agents.strategies.single import ReactStrategy, TrackerStrategy
 from thrifty.errors import ConfigError
 
@@ -19,6 +21,8 @@ _REGISTRY: dict[str, Callable[[], Strategy]] = {
     "parallel": lambda: ParallelStrategy(aggregate="majority"),
     "parallel-bon": lambda: ParallelStrategy(aggregate="best_of_n"),
     "parallel-pass": lambda: ParallelStrategy(aggregate="pass_at_n"),
+    "plan-budget": PlanAndBudgetStrategy,
+    **{f"plan-budget-{s}": (lambda s=s: PlanAndBudgetStrategy(schedule=s)) for s in SCHEDULES},  # type: ignore[misc]
 }
 
 
@@ -38,6 +42,7 @@ def get_strategy(name: str) -> Strategy:
 __all__ = [
     "BatsStrategy",
     "ParallelStrategy",
+    "PlanAndBudgetStrategy",
     "ReactStrategy",
     "SequentialStrategy",
     "Strategy",

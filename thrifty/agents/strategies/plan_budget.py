@@ -1,0 +1,146 @@
+"""Plan-and-Budget (Lin et al. 2025, arXiv 2505.16122) as an agent strategy.
+
+1. Plan: decompose the question into 2-5 sub-questions (the official ``break_down`` prompt).
+2. Estimate: a level (1-5) for the problem and a credit share per sub-question (JSON).
+3. Budget: split the token budget over sub-questions with a decaying schedule × credits
+   (:mod:`~thrifty.agents.strategies.schedules`), keeping a share for the synthesis.
+4. Solve each sub-question in a *child ledger* capped at its allocation (tools share the run's limits).
+5. Synthesise the final answer from the sub-answers.
+
+When the run has no token limit, the budget comes from the estimated level, like the official
+level map (200-600 per level there, in words for one call; here tokens for a whole tool-using
+sub-trajectory, so scaled up: 4k-16k).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from thrifty.agents.calls import ModelCaller
+from thrifty.agents.controller import RunContext, final_answer_text, run_trajectory
+from thrifty.agents.prompts import load_prompt
+from thrifty.agents.protocol import _json_objects
+from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
+from thrifty.agents.strategies.schedules import Schedule, allocate
+from thrifty.agents.strategies.single import tracker_system_prompt
+from thrifty.backends.base import ChatRequest, Message
+from thrifty.budget import BudgetExceeded, Limits
+from thrifty.errors import BackendError
+
+_SUBQ = re.compile(r"(\d+\..*?)(?=\nHint:)(?:\nHint:\s*(.*?))(?:\n|$)", re.DOTALL)
+_NUMBERED = re.compile(r"^\s*(\d+)[.)]\s+(.+)$", re.MULTILINE)
+LEVEL_TOKENS = {1: 4000, 2: 6000, 3: 8000, 4: 12000, 5: 16000}
+FALLBACK_STEP = "1. Directly solve the problem."
+
+
+def parse_subquestions(text: str, max_n: int = 5) -> list[str]:
+    """The official regex (sub-question + ``Hint:`` line), then plain numbered lines, then one step."""
+    found = [
+        m.group(1).strip() + (f" (Hint: {m.group(2).strip()})" if m.group(2) else "") for m in _SUBQ.finditer(text)
+    ]
+    if not found:
+        found = [f"{m.group(1)}. {m.group(2).strip()}" for m in _NUMBERED.finditer(text)]
+    return found[:max_n] or [FALLBACK_STEP]
+
+
+def parse_credits(text: str, n: int) -> tuple[list[float], int]:
+    """(credits per sub-question, problem level). Uniform credits and level 3 when unreadable."""
+    for obj, _ in _json_objects(text):
+        if not isinstance(obj, dict):
+            continue
+        credits = []
+        for i in range(1, n + 1):
+            item = obj.get(str(i))
+            value = item.get("credit") if isinstance(item, dict) else None
+            credits.append(float(value) if isinstance(value, int | float) and value > 0 else 0.0)
+        problem = obj.get("problem")
+        level = problem.get("evaluated_level") if isinstance(problem, dict) else None
+        level = int(level) if isinstance(level, int | float) and 1 <= level <= 5 else 3
+        if sum(credits) > 0:
+            return credits, level
+        return [1.0] * n, level
+    return [1.0] * n, 3
+
+
+@dataclass
+class _Plan:
+    subquestions: list[str]
+    credits: list[float]
+    level: int
+    allocation: list[int]
+
+
+class PlanAndBudgetStrategy:
+    def __init__(
+        self,
+        *,
+        schedule: Schedule = "polynomial",
+        domain: str = "multi-hop web research",
+        synthesis_share: float = 0.15,
+    ) -> None:
+        self.schedule = schedule
+        self.domain = domain
+        self.synthesis_share = synthesis_share
+        self.name = f"plan-budget-{schedule}"
+
+    async def _ask(self, caller: ModelCaller, prompt: str, purpose: str, max_tokens: int = 400) -> str:
+        request = ChatRequest(messages=(Message("user", prompt),), max_tokens=max_tokens, temperature=0.0)
+        return (await caller(request, step=0, purpose=purpose)).text
+
+    async def plan(self, question: str, ctx: RunContext, caller: ModelCaller) -> _Plan:
+        decompose = load_prompt("pb_decompose").render(domain=self.domain, problem=question, level="3")
+        subs = parse_subquestions(await self._ask(caller, decompose, "plan:decompose"))
+        rate = load_prompt("pb_credits").render(domain=self.domain, problem=question, subquestions="\n".join(subs))
+        text = await self._ask(caller, rate, "plan:credits")
+        credits, level = parse_credits(text, len(subs))
+        remaining = ctx.ledger.remaining("total_tokens")
+        total = int(remaining) if remaining is not None else LEVEL_TOKENS[level]
+        spendable = int(total * (1 - self.synthesis_share))
+        return _Plan(subs, credits, level, allocate(spendable, credits, self.schedule))
+
+    async def solve(self, question: str, ctx: RunContext) -> RunResult:
+        caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
+        notes: list[str] = []
+        steps: list[TrajectoryStep] = []
+        try:
+            plan = await self.plan(question, ctx, caller)
+        except (BudgetExceeded, BackendError) as exc:
+            return self._result(question, ctx, None, "budget_exhausted", steps, [f"planning failed: {exc}"])
+        notes.append(f"level {plan.level}; schedule {self.schedule}; allocation {plan.allocation}")
+        answers: list[str] = []
+        system = tracker_system_prompt(ctx)
+        for i, (sub, budget) in enumerate(zip(plan.subquestions, plan.allocation, strict=True), 1):
+            previous = "\n".join(f"{j}. {a}" for j, a in enumerate(answers, 1)) or "(none yet)"
+            preamble = load_prompt("pb_subquestion").render(
+                problem=question, index=str(i), count=str(len(plan.subquestions)), budget=str(budget), previous=previous
+            )
+            child = ctx.ledger.child(Limits(total_tokens=budget), label=f"sub{i}")
+            sub_ctx = RunContext(ctx.backend, ctx.tools, child, ctx.emit, ctx.config)
+            result = await run_trajectory(sub, sub_ctx, system_prompt=system, strategy=self.name, budget_block=True,
+                                          preamble=preamble)  # fmt: skip
+            steps.extend(result.steps)
+            answers.append(result.answer or "unknown")
+            notes.append(
+                f"sub {i} ({budget} tokens, used {child.used.total_tokens}): {result.answer!r} [{result.stop_reason}]"
+            )
+        return await self._synthesize(question, ctx, caller, plan, answers, steps, notes)
+
+    async def _synthesize(self, question: str, ctx: RunContext, caller: ModelCaller, plan: _Plan, answers: list[str],
+                          steps: list[TrajectoryStep], notes: list[str]) -> RunResult:  # fmt: skip
+        listing = "\n".join(f"{s}\nAnswer: {a}" for s, a in zip(plan.subquestions, answers, strict=True))
+        try:
+            text = await self._ask(caller, load_prompt("pb_synthesize").render(problem=question, answers=listing),
+                                   "synthesize", max_tokens=200)  # fmt: skip
+        except (BudgetExceeded, BackendError) as exc:
+            notes.append(f"synthesis unaffordable: {exc}")
+            return self._result(question, ctx, answers[-1] if answers else None, "budget_exhausted", steps, notes)
+        return self._result(question, ctx, final_answer_text(ctx, text) or None, "answered", steps, notes)
+
+    def _result(self, question: str, ctx: RunContext, answer: str | None, stop: StopReason,
+                steps: list[TrajectoryStep], notes: list[str]) -> RunResult:  # fmt: skip
+        return RunResult(
+            question=question, answer=answer, stop_reason=stop, usage=ctx.ledger.used, strategy=self.name,
+            model=ctx.backend.model, seconds=ctx.ledger.elapsed(), steps=tuple(steps),
+            ledger=tuple(ctx.ledger.entries), notes=tuple(notes),
+        )  # fmt: skip
