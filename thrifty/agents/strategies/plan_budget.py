@@ -105,8 +105,10 @@ class PlanAndBudgetStrategy:
         steps: list[TrajectoryStep] = []
         try:
             plan = await self.plan(question, ctx, caller)
-        except (BudgetExceeded, BackendError) as exc:
-            return self._result(question, ctx, None, "budget_exhausted", steps, [f"planning failed: {exc}"])
+        except BudgetExceeded as exc:
+            return self._result(question, ctx, None, "budget_exhausted", steps, [f"planning: {exc}"], exc.limit_name)
+        except BackendError as exc:
+            return self._result(question, ctx, None, "error", steps, [f"planning failed: {exc}"])
         notes.append(f"level {plan.level}; schedule {self.schedule}; allocation {plan.allocation}")
         answers: list[str] = []
         system = tracker_system_prompt(ctx)
@@ -132,15 +134,20 @@ class PlanAndBudgetStrategy:
         try:
             text = await self._ask(caller, load_prompt("pb_synthesize").render(problem=question, answers=listing),
                                    "synthesize", max_tokens=200)  # fmt: skip
-        except (BudgetExceeded, BackendError) as exc:
+        except BudgetExceeded as exc:
             notes.append(f"synthesis unaffordable: {exc}")
-            return self._result(question, ctx, answers[-1] if answers else None, "budget_exhausted", steps, notes)
+            fallback = answers[-1] if answers else None
+            return self._result(question, ctx, fallback, "budget_exhausted", steps, notes, exc.limit_name)
+        except BackendError as exc:
+            notes.append(f"synthesis failed: {exc}")
+            return self._result(question, ctx, answers[-1] if answers else None, "error", steps, notes)
         return self._result(question, ctx, final_answer_text(ctx, text) or None, "answered", steps, notes)
 
     def _result(self, question: str, ctx: RunContext, answer: str | None, stop: StopReason,
-                steps: list[TrajectoryStep], notes: list[str]) -> RunResult:  # fmt: skip
+                steps: list[TrajectoryStep], notes: list[str], exhausted: str | None = None) -> RunResult:  # fmt: skip
         return RunResult(
             question=question, answer=answer, stop_reason=stop, usage=ctx.ledger.used, strategy=self.name,
+            exhausted=exhausted,
             model=ctx.backend.model, seconds=ctx.ledger.elapsed(), steps=tuple(steps),
             ledger=tuple(ctx.ledger.entries), notes=tuple(notes),
         )  # fmt: skip
