@@ -57,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--seed", type=int, default=0)
     ask.add_argument("--max-step-tokens", type=int, default=LoopConfig().step_max_tokens)
     ask.add_argument("--thoughts", action="store_true", help="show the model's text in the live view")
+    ask.add_argument(
+        "--think",
+        choices=["none", "low", "medium", "high", "auto"],
+        help="thinking dial, mapped to the model family's mechanism (auto: chosen per question)",
+    )
     _add_backend_args(ask)
 
     serve = sub.add_parser("serve", help="run the embedded model server until Ctrl-C")
@@ -101,7 +106,9 @@ async def _ask(args: argparse.Namespace, limits: Limits) -> RunResult:
         vllm_args=tuple(args.vllm_arg),
         tool_protocol=args.tool_protocol,
     )
-    config = LoopConfig(temperature=args.temperature, seed=args.seed, step_max_tokens=args.max_step_tokens)
+    config = LoopConfig(
+        temperature=args.temperature, seed=args.seed, step_max_tokens=args.max_step_tokens, thinking=args.think
+    )
     tools = _tools(args)
     async with open_backend(backend_config) as backend:
         agent = Agent(backend, tools=tools, strategy=args.strategy, limits=limits, config=config)

@@ -36,6 +36,7 @@ class ModelCaller:
         purpose: str = "agent",
         count: TokenCount | None = None,
         min_output_tokens: int = 1,
+        reasoning_output: bool = False,
     ) -> Completion:
         """Make one charged call. Raises :class:`BudgetExceeded` when it cannot be afforded."""
         count = count or await self.count(request)
@@ -62,6 +63,10 @@ class ModelCaller:
         except BaseException:
             self.ledger.release(reservation)
             raise
+        if reasoning_output:  # a thinking phase: all of its output is reasoning, charged as such
+            completion = replace(
+                completion, usage=replace(completion.usage, reasoning_tokens=completion.usage.output_tokens)
+            )
         entry = self.ledger.charge_model(
             model, completion.usage, estimated=completion.usage_estimated, reservation=reservation
         )

@@ -19,6 +19,16 @@ from thrifty.agents.events import BudgetCharged, EventHandler, StepStarted, Tool
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.protocol import json_response_format, parse_json_reply, parse_text_reply, strip_answer_tags
 from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
+from thrifty.agents.thinking import (
+    THINKING_TOKENS,
+    ThinkingMode,
+    dial_for_budget,
+    force_thinking_budget,
+    mode_for_difficulty,
+    needs_forcing,
+    probe_difficulty,
+    thinking_request,
+)
 from thrifty.backends.base import Backend, ChatRequest, Completion, Message, TokenCount, ToolCall, ToolSpec
 from thrifty.budget import BudgetExceeded, Ledger, render_budget_block
 from thrifty.errors import BackendError, ToolError
@@ -48,6 +58,9 @@ class LoopConfig:
     """Prose replies with no tool call and no <answer> get this many nudges before the prose is taken as the answer."""
     expected_observation_tokens: int = 400
     """Prompt growth assumed per tool round when deciding whether one more step is affordable."""
+    thinking: Literal["none", "low", "medium", "high", "auto"] | None = None
+    """Thinking dial: None leaves the model's default; a mode is stepped down as the budget regime
+    falls; "auto" picks the mode per question from a cheap difficulty probe."""
     stop_when_tool_exhausted: Literal["any", "all"] = "any"
     """BATS ends the loop when *any* tool budget is exhausted; "all" keeps going while one tool has units."""
 
@@ -73,6 +86,7 @@ class _State:
     tool_message_indices: list[int] = field(default_factory=list)
     out_tokens: list[int] = field(default_factory=list)
     idle: int = 0
+    thinking: ThinkingMode | None = None
     repeated: bool = False
     """The last step repeated an earlier call."""
     calls_made: dict[str, int] = field(default_factory=dict)
@@ -381,7 +395,7 @@ async def run_trajectory(
                 return _result(ctx, state, question, strategy, "budget_exhausted", answer=answer or state.best,
                                exhausted=error.limit_name if error else _exhausted_name(ctx))  # fmt: skip
             ctx.emit(StepStarted(len(state.steps), final=False))
-            completion = await caller(request, step=len(state.steps), count=count)
+            completion = await _model_step(ctx, caller, state, request, count)
             calls, answer, errors = _answer_from(ctx, completion)
             if calls:
                 records = await asyncio.gather(*(_run_tool(ctx, caller, c, len(state.steps), state) for c in calls))
@@ -407,6 +421,26 @@ async def run_trajectory(
                        exhausted=exc.limit_name)  # fmt: skip
     except BackendError as exc:
         return _result(ctx, state, question, strategy, "error", answer=state.best, error=str(exc))
+
+
+async def _model_step(ctx: RunContext, caller: ModelCaller, state: _State, request: ChatRequest,
+                      count: TokenCount) -> Completion:  # fmt: skip
+    """One agent step through the thinking dial (when set): server-side switches or budget forcing."""
+    step = len(state.steps)
+    if ctx.config.thinking is None:
+        return await caller(request, step=step, count=count)
+    if state.thinking is None:
+        if ctx.config.thinking == "auto":
+            level, _ = await probe_difficulty(caller, state.question, step=step)
+            state.thinking = mode_for_difficulty(level)
+        else:
+            state.thinking = ThinkingMode(ctx.config.thinking)
+    mode = dial_for_budget(state.thinking, ctx.ledger.view())
+    profile = ctx.backend.profile
+    request = thinking_request(request, profile, mode)
+    if needs_forcing(profile, mode):
+        return await force_thinking_budget(caller, request, THINKING_TOKENS[mode], step=step)
+    return await caller(request, step=step, count=count)
 
 
 def _exhausted_name(ctx: RunContext) -> str:

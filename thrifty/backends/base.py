@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
-from thrifty.backends.profiles import ToolProtocol
+from thrifty.backends.profiles import ModelProfile, ToolProtocol
 from thrifty.budget import Usage
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -108,6 +108,11 @@ class Backend(Protocol):
 
     @property
     def tool_protocol(self) -> ToolProtocol: ...
+
+    @property
+    def profile(self) -> ModelProfile:
+        """Model-family quirks: reasoning fields, thinking switch, tool protocol."""
+        ...
 
     async def complete(self, request: ChatRequest) -> Completion: ...
 

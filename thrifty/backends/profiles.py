@@ -27,6 +27,8 @@ class ModelProfile:
     think_tags: bool = False
     """Reasoning may arrive inline as ``<think>...</think>`` at the start of ``content``."""
     thinking: ThinkingControl = "none"
+    thinking_token_budget: bool = False
+    """The server honours vLLM's per-request ``thinking_token_budget`` (vLLM >= 0.20 with a reasoning parser)."""
 
 
 DEFAULT_PROFILE = ModelProfile(family="default")

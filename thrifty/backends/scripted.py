@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 
 from thrifty.backends.base import ChatRequest, Completion, TokenCount, ToolCall
-from thrifty.backends.profiles import ToolProtocol
+from thrifty.backends.profiles import DEFAULT_PROFILE, ModelProfile, ToolProtocol
 from thrifty.backends.tokens import count_text_tokens, raw_prompt_tokens
 from thrifty.budget import Usage
 from thrifty.errors import ScriptExhausted
@@ -33,11 +33,12 @@ class ScriptedBackend:
         *,
         model: str = "scripted",
         tool_protocol: ToolProtocol = "text",
+        profile: ModelProfile | None = None,
         respect_max_tokens: bool = True,
     ) -> None:
         self._steps: deque[Step] = deque(steps)
         self._model = model
-        self._tool_protocol: ToolProtocol = tool_protocol
+        self._profile = replace(profile or DEFAULT_PROFILE, tool_protocol=tool_protocol)
         self._respect_max_tokens = respect_max_tokens
         self.requests: list[ChatRequest] = []
 
@@ -47,7 +48,11 @@ class ScriptedBackend:
 
     @property
     def tool_protocol(self) -> ToolProtocol:
-        return self._tool_protocol
+        return self._profile.tool_protocol
+
+    @property
+    def profile(self) -> ModelProfile:
+        return self._profile
 
     @property
     def remaining_steps(self) -> int:

@@ -1,0 +1,113 @@
+"""Thinking dials: per-profile mapping, budget forcing, adaptive stepping, difficulty probe."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from thrifty.agents.agent import Agent
+from thrifty.agents.calls import ModelCaller
+from thrifty.agents.controller import LoopConfig
+from thrifty.agents.events import ignore_events
+from thrifty.agents.thinking import (
+    END_THINKING,
+    ThinkingMode,
+    dial_for_budget,
+    force_thinking_budget,
+    mode_for_difficulty,
+    needs_forcing,
+    probe_difficulty,
+    thinking_request,
+)
+from thrifty.backends import ChatRequest, Message, ScriptedBackend, profile_for
+from thrifty.backends.base import Completion, TokenLogprob
+from thrifty.backends.profiles import ModelProfile
+from thrifty.budget import Ledger, Limits, Usage
+
+REQ = ChatRequest(messages=(Message("user", "q"),), max_tokens=100)
+
+
+def test_qwen3_switch_and_vllm_budget() -> None:
+    qwen3 = profile_for("Qwen/Qwen3-8B")
+    off = thinking_request(REQ, qwen3, ThinkingMode.NONE)
+    assert off.extra_body["chat_template_kwargs"] == {"enable_thinking": False}
+    assert "thinking_token_budget" not in off.extra_body
+    vllm_qwen3 = ModelProfile(family="qwen3", thinking="enable_thinking", thinking_token_budget=True)
+    high = thinking_request(REQ, vllm_qwen3, ThinkingMode.HIGH)
+    assert high.extra_body == {"chat_template_kwargs": {"enable_thinking": True}, "thinking_token_budget": 8192}
+    assert thinking_request(REQ, vllm_qwen3, ThinkingMode.LOW, budget=77).extra_body["thinking_token_budget"] == 77
+
+
+def test_reasoning_effort_and_defaults() -> None:
+    gpt_oss = profile_for("openai/gpt-oss-20b")
+    assert thinking_request(REQ, gpt_oss, ThinkingMode.NONE).extra_body == {"reasoning_effort": "low"}
+    assert thinking_request(REQ, gpt_oss, ThinkingMode.MEDIUM).extra_body == {"reasoning_effort": "medium"}
+    assert thinking_request(REQ, profile_for("llama-3-8b"), ThinkingMode.HIGH).extra_body == {}
+    r1 = profile_for("deepseek-r1-distill-qwen-7b")
+    assert needs_forcing(r1, ThinkingMode.LOW) and not needs_forcing(r1, ThinkingMode.NONE)
+    assert not needs_forcing(ModelProfile(family="r1", thinking="think_tags", thinking_token_budget=True), ThinkingMode.LOW)
+
+
+async def test_forcing_closes_the_think_block_at_the_budget() -> None:
+    long_thought = " ".join(f"step{i}" for i in range(200))
+
+    def answer(request: ChatRequest) -> str:
+        last = request.messages[-1]
+        assert last.role == "assistant" and last.content.endswith(END_THINKING)
+        return last.content + "Final: 42"  # llama-server echoes the prefill; only the continuation is kept
+
+    backend = ScriptedBackend([long_thought, answer], profile=profile_for("deepseek-r1"))
+    ledger = Ledger()
+    caller = ModelCaller(backend, ledger, ignore_events)
+    completion = await force_thinking_budget(caller, REQ, budget=20)
+    first = backend.requests[0]
+    assert first.max_tokens == 20 and first.stop == ("</think>",)
+    assert first.messages[-1].content == "<think>\n"
+    assert completion.text == "Final: 42"
+    assert completion.reasoning and completion.reasoning.startswith("step0")
+    assert completion.usage.reasoning_tokens == 20
+    assert ledger.used.reasoning_tokens == 20 and ledger.used.requests == 2
+
+
+async def test_wait_extends_thinking_below_the_minimum() -> None:
+    backend = ScriptedBackend(["short", "more thoughts", "the answer"], profile=profile_for("deepseek-r1"))
+    caller = ModelCaller(backend, Ledger(), ignore_events)
+    completion = await force_thinking_budget(caller, REQ, budget=500, min_tokens=50, max_waits=1)
+    assert backend.requests[1].messages[-1].content == "<think>\nshort\nWait"
+    assert backend.requests[2].messages[-1].content.endswith("\n</think>\n\n")
+    assert completion.text == "the answer"
+
+
+def test_dial_steps_down_with_the_budget_regime() -> None:
+    ledger = Ledger(Limits(tools={"search": 10}))
+    assert dial_for_budget(ThinkingMode.HIGH, ledger.view()) is ThinkingMode.HIGH
+    ledger.spend_tool("search", 5)
+    assert dial_for_budget(ThinkingMode.HIGH, ledger.view()) is ThinkingMode.MEDIUM
+    ledger.spend_tool("search", 3)
+    assert dial_for_budget(ThinkingMode.HIGH, ledger.view()) is ThinkingMode.LOW
+    ledger.spend_tool("search", 2)
+    assert dial_for_budget(ThinkingMode.HIGH, ledger.view()) is ThinkingMode.NONE
+    assert [mode_for_difficulty(i) for i in range(1, 6)] == ["none", "low", "medium", "high", "high"]
+
+
+async def test_difficulty_probe_reads_the_rating_and_its_entropy() -> None:
+    top = (("4", math.log(0.5)), ("3", math.log(0.5)))
+    rated = Completion(text="4", model="s", usage=Usage(requests=1, input_tokens=5, output_tokens=1),
+                       logprobs=(TokenLogprob("4", math.log(0.5), top),))  # fmt: skip
+    caller = ModelCaller(ScriptedBackend([rated, "no idea"]), Ledger(), ignore_events)
+    level, entropy = await probe_difficulty(caller, "q")
+    assert level == 4 and entropy == pytest.approx(math.log(2))
+    assert (await probe_difficulty(caller, "q"))[0] == 3
+
+
+async def test_agent_with_a_thinking_dial_charges_reasoning_tokens() -> None:
+    backend = ScriptedBackend(["thinking " * 50, "<answer>7</answer>"], profile=profile_for("deepseek-r1"))
+    agent = Agent(backend, config=LoopConfig(thinking="low"))
+    result = await agent.run("q")
+    assert result.answer == "7"
+    assert result.usage.reasoning_tokens > 0
+    assert result.steps[0].reasoning
+    qwen = ScriptedBackend(["<answer>8</answer>"], profile=profile_for("qwen3-8b"))
+    await Agent(qwen, config=LoopConfig(thinking="none")).run("q")
+    assert qwen.requests[0].extra_body["chat_template_kwargs"] == {"enable_thinking": False}

@@ -1,0 +1,145 @@
+"""Thinking-mode dials: one portable setting (none/low/medium/high), mapped per model family.
+
+- Qwen3-style templates: ``chat_template_kwargs.enable_thinking`` (off for ``none``), plus vLLM's
+  hard ``thinking_token_budget`` where the server supports it (``ModelProfile.thinking_token_budget``).
+- gpt-oss / o-series: ``reasoning_effort`` low/medium/high (``none`` maps to ``low``: it cannot be off).
+- Models that think in ``<think>`` tags on servers without a budget: portable budget forcing
+  (s1, arXiv 2501.19393): generate the thinking with ``max_tokens = budget`` and ``</think>`` as a
+  stop; if the budget runs out, close the block with a transition phrase and generate the answer as
+  a continuation; ``min_tokens`` extends early stops with "Wait".
+- The adaptive dial picks a mode per question from a cheap difficulty probe and steps it down per
+  step as the budget regime falls (HIGH → as set, MEDIUM → one lower, LOW → two lower, CRITICAL → none).
+
+Reasoning tokens are charged separately: thinking-phase output is recorded as ``reasoning_tokens``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import replace
+from enum import StrEnum
+
+from thrifty.agents.calls import ModelCaller
+from thrifty.backends.base import ChatRequest, Completion, Message
+from thrifty.backends.profiles import ModelProfile
+from thrifty.budget import BudgetView, Regime, Usage
+
+
+class ThinkingMode(StrEnum):
+    NONE = "none"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    def lower(self, steps: int = 1) -> ThinkingMode:
+        order = list(ThinkingMode)
+        return order[max(0, order.index(self) - steps)]
+
+
+THINKING_TOKENS = {ThinkingMode.NONE: 0, ThinkingMode.LOW: 512, ThinkingMode.MEDIUM: 2048, ThinkingMode.HIGH: 8192}
+"""Default thinking budgets per mode (ThinkDial's medium/low ≈ 50% / 25% of high, rounded)."""
+END_THINKING = (
+    "\n\nConsidering the limited time, I have to give the solution based on the thinking directly now.\n</think>\n\n"
+)
+OPEN_THINKING = "<think>\n"
+
+
+def thinking_request(
+    request: ChatRequest, profile: ModelProfile, mode: ThinkingMode, budget: int | None = None
+) -> ChatRequest:
+    """``request`` with the server-side controls for ``mode`` that this model family understands."""
+    budget = THINKING_TOKENS[mode] if budget is None else budget
+    extra = dict(request.extra_body)
+    if profile.thinking == "enable_thinking":
+        kwargs = dict(extra.get("chat_template_kwargs", {}))
+        kwargs["enable_thinking"] = mode is not ThinkingMode.NONE
+        extra["chat_template_kwargs"] = kwargs
+    elif profile.thinking == "reasoning_effort":
+        extra["reasoning_effort"] = "low" if mode in (ThinkingMode.NONE, ThinkingMode.LOW) else mode.value
+    if profile.thinking_token_budget and mode is not ThinkingMode.NONE and profile.thinking != "reasoning_effort":
+        extra["thinking_token_budget"] = budget
+    return replace(request, extra_body=extra)
+
+
+def needs_forcing(profile: ModelProfile, mode: ThinkingMode) -> bool:
+    """Client-side budget forcing is needed for think-tag models on servers without a hard budget."""
+    return profile.thinking == "think_tags" and not profile.thinking_token_budget and mode is not ThinkingMode.NONE
+
+
+def _continuation(text: str, prefix: str) -> str:
+    """Servers differ: llama-server echoes an assistant prefill, vLLM returns only the continuation."""
+    return text[len(prefix) :] if text.startswith(prefix) else text
+
+
+async def force_thinking_budget(
+    caller: ModelCaller, request: ChatRequest, budget: int, *, step: int = 0, min_tokens: int = 0, max_waits: int = 2
+) -> Completion:
+    """Think for at most ``budget`` tokens (at least ``min_tokens``), then answer. Both phases are charged."""
+    thinking = ""
+    phase_usage = Usage()
+    finish = "stop"
+    for wait in range(max_waits + 1):
+        prefix = OPEN_THINKING + thinking
+        phase = replace(request, messages=(*request.messages, Message("assistant", prefix)),
+                        max_tokens=max(1, budget - phase_usage.output_tokens), stop=("</think>",))  # fmt: skip
+        c = await caller(phase, step=step, purpose="think", reasoning_output=True)
+        thinking += _continuation(c.text, prefix).split("</think>")[0]
+        phase_usage = phase_usage + c.usage
+        finish = c.finish_reason
+        if finish == "length" or phase_usage.output_tokens >= min_tokens or wait == max_waits:
+            break
+        thinking += "\nWait"  # s1: suppress the early end of thinking and keep going
+    closing = END_THINKING if finish == "length" else "\n</think>\n\n"
+    prefix = OPEN_THINKING + thinking + closing
+    answer = await caller(replace(request, messages=(*request.messages, Message("assistant", prefix))), step=step,
+                          purpose="answer")  # fmt: skip
+    return replace(answer, text=_continuation(answer.text, prefix).strip(), reasoning=thinking.strip(),
+                   usage=phase_usage + answer.usage)  # fmt: skip
+
+
+def dial_for_budget(base: ThinkingMode, view: BudgetView) -> ThinkingMode:
+    """Step the mode down as the budget regime falls."""
+    regime = Regime.of(view)
+    if regime is Regime.CRITICAL:
+        return ThinkingMode.NONE
+    return base.lower({Regime.HIGH: 0, Regime.MEDIUM: 1, Regime.LOW: 2}[regime])
+
+
+def mode_for_difficulty(level: int) -> ThinkingMode:
+    """Self-rated difficulty 1-5 → mode (easy questions skip thinking: AdaptThink's observation)."""
+    return (
+        ThinkingMode.NONE
+        if level <= 1
+        else ThinkingMode.LOW
+        if level == 2
+        else ThinkingMode.MEDIUM
+        if level == 3
+        else ThinkingMode.HIGH
+    )
+
+
+async def probe_difficulty(caller: ModelCaller, question: str, *, step: int = 0) -> tuple[int, float | None]:
+    """(self-rated difficulty 1-5, mean token entropy of the rating in nats when logprobs are available).
+
+    One short, cheap call. Unreadable ratings count as 3 (medium).
+    """
+    prompt = (
+        "How hard is this question to answer correctly, from 1 (trivial, answer from memory) to 5 (needs "
+        f"extensive research)? Reply with a single digit.\n\nQuestion: {question}"
+    )
+    request = ChatRequest(
+        messages=(Message("user", prompt),), max_tokens=3, temperature=0.0, logprobs=True, top_logprobs=5
+    )
+    completion = await caller(request, step=step, purpose="probe:difficulty")
+    m = re.search(r"[1-5]", completion.text)
+    level = int(m.group()) if m else 3
+    entropy = None
+    if completion.logprobs:
+        values = []
+        for token in completion.logprobs:
+            probs = [math.exp(lp) for _, lp in token.top] or [math.exp(token.logprob)]
+            total = sum(probs)
+            values.append(-sum(p / total * math.log(p / total) for p in probs if p > 0))
+        entropy = sum(values) / len(values)
+    return level, entropy
