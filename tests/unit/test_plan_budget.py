@@ -11,7 +11,6 @@ from hypothesis import strategies as st
 
 from tests.helpers import small_index
 from thrifty.agents.agent import Agent
-from thrifty.agents.strategies import PlanAndBudgetStrategy
 from thrifty.agents.strategies.plan_budget import parse_credits, parse_subquestions
 from thrifty.agents.strategies.schedules import SCHEDULES, allocate, schedule_weight
 from thrifty.backends import ChatRequest, ScriptedBackend
