@@ -126,7 +126,7 @@ class BatsStrategy:
                 break
             answer = last.answer or ""
             proposed.append(answer)
-            if last.stop_reason != "answered":  # the budget ran out mid-attempt: nothing left to verify with
+            if last.stop_reason in ("budget_exhausted", "error"):  # nothing left to verify with
                 unverified.append(Candidate(answer, render_trajectory(last.steps)[-600:]))
                 break
             try:

@@ -117,6 +117,10 @@ class PlanAndBudgetStrategy:
             preamble = load_prompt("pb_subquestion").render(
                 problem=question, index=str(i), count=str(len(plan.subquestions)), budget=str(budget), previous=previous
             )
+            if budget <= 0:  # zero credit (or weight) for this sub-question: the schedule gave it nothing
+                answers.append("(skipped: no budget allocated)")
+                notes.append(f"sub {i}: skipped, 0 tokens allocated")
+                continue
             child = ctx.ledger.child(Limits(total_tokens=budget), label=f"sub{i}")
             sub_ctx = RunContext(ctx.backend, ctx.tools, child, ctx.emit, ctx.config)
             result = await run_trajectory(sub, sub_ctx, system_prompt=system, strategy=self.name, budget_block=True,
