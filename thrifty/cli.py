@@ -13,6 +13,7 @@ import contextlib
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from thrifty.agents.agent import Agent
@@ -69,6 +70,27 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--context", type=int, default=32768)
     serve.add_argument("--parallel", type=int, default=4)
 
+    tasks = sub.add_parser("tasks", help="offline task sets")
+    tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True)
+    gen = tasks_sub.add_parser("generate", help="synthesize verifiable questions over the offline corpus")
+    gen.add_argument("--n", type=int, default=300)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("-o", "--output", type=Path, required=True)
+
+    ev = sub.add_parser("eval", help="batch evaluation: strategies x budgets over a task file")
+    ev.add_argument("tasks", type=Path, help="JSONL tasks (e.g. from `thrifty tasks generate`)")
+    ev.add_argument("--strategies", default="react,tracker")
+    ev.add_argument("--budgets", default="3,10", help="tool units per tool (search and browse), comma-separated")
+    ev.add_argument("--extra-budget", default="", help="limits added to every condition, e.g. tokens=30000")
+    ev.add_argument("--log", type=Path, default=Path("eval-log.jsonl"), help="append-only log; rerun to resume")
+    ev.add_argument("--report", type=Path, help="write the Markdown report here too")
+    ev.add_argument("--limit", type=int, help="only the first N tasks")
+    ev.add_argument("--concurrency", type=int, default=2)
+    ev.add_argument("--index", type=Path)
+    ev.add_argument("--temperature", type=float, default=0.0)
+    ev.add_argument("--seed", type=int, default=0)
+    _add_backend_args(ev)
+
     web = sub.add_parser("web", help="the offline web over loopback HTTP")
     web_sub = web.add_subparsers(dest="web_command", required=True)
     web_serve = web_sub.add_parser("serve", help="serve corpus pages as HTML (+ SearXNG-style /search)")
@@ -97,8 +119,8 @@ def _tools(args: argparse.Namespace) -> list[Tool]:
     return [SearchTool(index), BrowseTool(index)]
 
 
-async def _ask(args: argparse.Namespace, limits: Limits) -> RunResult:
-    backend_config = BackendConfig(
+def _backend_config(args: argparse.Namespace) -> BackendConfig:
+    return BackendConfig(
         base_url=args.base_url,
         model=args.model,
         api_key=args.api_key,
@@ -106,6 +128,10 @@ async def _ask(args: argparse.Namespace, limits: Limits) -> RunResult:
         vllm_args=tuple(args.vllm_arg),
         tool_protocol=args.tool_protocol,
     )
+
+
+async def _ask(args: argparse.Namespace, limits: Limits) -> RunResult:
+    backend_config = _backend_config(args)
     config = LoopConfig(
         temperature=args.temperature, seed=args.seed, step_max_tokens=args.max_step_tokens, thinking=args.think
     )
@@ -153,6 +179,55 @@ def _web(args: argparse.Namespace) -> int:
     return 0
 
 
+def _tasks(args: argparse.Namespace) -> int:
+    from thrifty.evals.tasks import generate, write_tasks
+
+    tasks = generate(args.n, args.seed)
+    write_tasks(tasks, args.output)
+    print(f"wrote {len(tasks)} tasks to {args.output}")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from itertools import islice
+
+    from thrifty.evals.log import SampleLog, read_log
+    from thrifty.evals.report import markdown, summarize
+    from thrifty.evals.runner import Condition, Progress, run_eval
+    from thrifty.evals.tasks import read_tasks
+
+    tasks = list(islice(read_tasks(args.tasks), args.limit))
+    extra = parse_budget_spec(args.extra_budget)
+    conditions: list[Condition] = []
+    for budget in (int(b) for b in args.budgets.split(",") if b.strip()):
+        limits = replace(extra, tools={**extra.tools, "search": budget, "browse": budget})
+        conditions.extend(Condition(s.strip(), f"{budget}", limits) for s in args.strategies.split(",") if s.strip())
+    args.no_tools = False
+    args.json = True
+    tools = _tools(args)
+    config = LoopConfig(temperature=args.temperature, seed=args.seed)
+
+    def progress(sample: SampleLog, p: Progress) -> None:
+        eta = f", eta {p.eta_seconds:.0f}s" if p.eta_seconds is not None else ""
+        done = p.done + p.skipped
+        print(
+            f"[{done}/{p.total}] accuracy {p.accuracy:.2f}, ${p.cost_usd:.4f}, {p.tokens:,} tokens{eta}",
+            file=sys.stderr,
+        )
+
+    async def run() -> None:
+        async with open_backend(_backend_config(args)) as backend:
+            await run_eval(tasks, conditions, backends=[backend], tools=tools, log_path=args.log,
+                           concurrency=args.concurrency, config=config, on_sample=progress)  # fmt: skip
+
+    asyncio.run(run())
+    report = markdown(summarize(read_log(args.log)))
+    print(report)
+    if args.report:
+        args.report.write_text(report + "\n", encoding="utf-8")
+    return 0
+
+
 def _index(args: argparse.Namespace) -> int:
     from thrifty.search.corpus import corpus_version, folder_pages, jsonl_pages
     from thrifty.search.index import build_index
@@ -178,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _index(args)
         if args.command == "web":
             return _web(args)
+        if args.command == "tasks":
+            return _tasks(args)
+        if args.command == "eval":
+            return _eval(args)
         limits = parse_budget_spec(args.budget)
         result = asyncio.run(_ask(args, limits))
     except BudgetSpecError as exc:

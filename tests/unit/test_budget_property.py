@@ -49,12 +49,16 @@ def _index(tmp: Path) -> CorpusIndex:
 @given(
     limits=limits,
     script=st.lists(replies, min_size=1, max_size=12),
-    strategy=st.sampled_from(["react", "tracker", "bats", "bats-early", "sequential", "parallel", "parallel-bon", "plan-budget"]),
+    strategy=st.sampled_from(
+        ["react", "tracker", "bats", "bats-early", "sequential", "parallel", "parallel-bon", "plan-budget"]
+    ),
 )
 def test_no_limit_is_ever_exceeded(tmp_path: Path, limits: Limits, script: list[str], strategy: str) -> None:
     index = _index(tmp_path)
     backend = ScriptedBackend(script * 40)
-    agent = Agent(backend, tools=[SearchTool(index), BrowseTool(index)], strategy=strategy, limits=limits, prices=PRICES)
+    agent = Agent(
+        backend, tools=[SearchTool(index), BrowseTool(index)], strategy=strategy, limits=limits, prices=PRICES
+    )
     result = asyncio.run(agent.run("What is the capital of France?"))
     used = result.usage
     assert result.stop_reason in ("answered", "budget_exhausted", "stalled")

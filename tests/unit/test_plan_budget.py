@@ -45,7 +45,9 @@ def test_parsing_plans_and_credits() -> None:
     assert parse_subquestions(official) == ["1. Find X. (Hint: look it up.)", "2. Use X to get Y. (Hint: combine.)"]
     assert parse_subquestions("1) first\n2) second") == ["1. first", "2. second"]
     assert parse_subquestions("no list at all") == ["1. Directly solve the problem."]
-    credits, level = parse_credits(json.dumps({"problem": {"evaluated_level": 4}, "1": {"credit": 70}, "2": {"credit": 30}}), 2)
+    credits, level = parse_credits(
+        json.dumps({"problem": {"evaluated_level": 4}, "1": {"credit": 70}, "2": {"credit": 30}}), 2
+    )
     assert (credits, level) == ([70.0, 30.0], 4)
     assert parse_credits("garbage", 3) == ([1.0, 1.0, 1.0], 3)
 
@@ -64,7 +66,12 @@ async def test_plan_and_budget_solves_each_subquestion_in_its_own_child_ledger(t
             lambda r: "<answer>Paris</answer>" if "Answer: France" in r.messages[0].content else "<answer>?</answer>",
         ]
     )
-    agent = Agent(backend, tools=[SearchTool(small_index(tmp_path))], strategy="plan-budget-linear", limits="tokens=20000,search=4")
+    agent = Agent(
+        backend,
+        tools=[SearchTool(small_index(tmp_path))],
+        strategy="plan-budget-linear",
+        limits="tokens=20000,search=4",
+    )
     result = await agent.run("What is the capital of the country whose capital is Paris?")
     assert (result.answer, result.stop_reason) == ("Paris", "answered")
     allocation = next(n for n in result.notes if n.startswith("level 2"))

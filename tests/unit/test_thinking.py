@@ -46,7 +46,9 @@ def test_reasoning_effort_and_defaults() -> None:
     assert thinking_request(REQ, profile_for("llama-3-8b"), ThinkingMode.HIGH).extra_body == {}
     r1 = profile_for("deepseek-r1-distill-qwen-7b")
     assert needs_forcing(r1, ThinkingMode.LOW) and not needs_forcing(r1, ThinkingMode.NONE)
-    assert not needs_forcing(ModelProfile(family="r1", thinking="think_tags", thinking_token_budget=True), ThinkingMode.LOW)
+    assert not needs_forcing(
+        ModelProfile(family="r1", thinking="think_tags", thinking_token_budget=True), ThinkingMode.LOW
+    )
 
 
 async def test_forcing_closes_the_think_block_at_the_budget() -> None:
