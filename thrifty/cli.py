@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output", type=Path, required=True)
 
     ev = sub.add_parser("eval", help="batch evaluation: strategies x budgets over a task file")
-    ev.add_argument("tasks", type=Path, help="JSONL tasks (e.g. from `thrifty tasks generate`)")
+    ev.add_argument("tasks", type=Path, help="tasks: thrifty JSONL, a GAIA folder, a BrowseComp or SimpleQA CSV")
+    ev.add_argument("--format", choices=["jsonl", "gaia", "browsecomp", "simpleqa"], help="default: from the path")
     ev.add_argument("--strategies", default="react,tracker")
     ev.add_argument("--budgets", default="3,10", help="tool units per tool (search and browse), comma-separated")
     ev.add_argument("--extra-budget", default="", help="limits added to every condition, e.g. tokens=30000")
@@ -194,9 +195,9 @@ def _eval(args: argparse.Namespace) -> int:
     from thrifty.evals.log import SampleLog, read_log
     from thrifty.evals.report import markdown, summarize
     from thrifty.evals.runner import Condition, Progress, run_eval
-    from thrifty.evals.tasks import read_tasks
+    from thrifty.evals.datasets import load
 
-    tasks = list(islice(read_tasks(args.tasks), args.limit))
+    tasks = list(islice(load(args.tasks, args.format), args.limit))
     extra = parse_budget_spec(args.extra_budget)
     conditions: list[Condition] = []
     for budget in (int(b) for b in args.budgets.split(",") if b.strip()):

@@ -19,7 +19,7 @@ from thrifty.agents.result import RunResult
 from thrifty.backends.base import Backend
 from thrifty.budget import Limits, PriceTable
 from thrifty.evals.log import SampleLog, append, done_keys, open_log
-from thrifty.evals.scorers import alias_match
+from thrifty.evals.scorers import alias_match, gaia_scorer
 from thrifty.evals.tasks import Task
 from thrifty.tools.base import Tool
 
@@ -126,10 +126,17 @@ async def _with_retries(agent: Agent, question: str, retries: int) -> tuple[RunR
     raise AssertionError("unreachable")
 
 
+def score(task: Task, answer: str | None) -> bool:
+    """GAIA tasks use the official GAIA rules; everything else matches the answer or an alias."""
+    if task.meta.get("scorer") == "gaia":
+        return gaia_scorer(answer, task.answer)
+    return alias_match(answer, (task.answer, *task.aliases))
+
+
 def _sample(task: Task, cond: Condition, result: RunResult, attempts: int) -> SampleLog:
     return SampleLog(
         task_id=task.id, strategy=cond.strategy, budget=cond.budget_label, question=task.question,
-        target=task.answer, answer=result.answer, correct=alias_match(result.answer, (task.answer, *task.aliases)),
+        target=task.answer, answer=result.answer, correct=score(task, result.answer),
         stop_reason=result.stop_reason, exhausted=result.exhausted, usage=result.usage.to_dict(),
         cost_usd=result.cost_usd, seconds=result.seconds, error=result.error, attempts=attempts,
         candidates=list(result.candidates),
