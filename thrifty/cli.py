@@ -192,10 +192,10 @@ def _tasks(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from itertools import islice
 
+    from thrifty.evals.datasets import load
     from thrifty.evals.log import SampleLog, read_log
     from thrifty.evals.report import markdown, summarize
     from thrifty.evals.runner import Condition, Progress, run_eval
-    from thrifty.evals.datasets import load
 
     tasks = list(islice(load(args.tasks, args.format), args.limit))
     extra = parse_budget_spec(args.extra_budget)
