@@ -113,3 +113,20 @@ class StubServer:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def main() -> None:
+    """Serve in the foreground (a separate process keeps the stub off the measured process's GIL)."""
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args()
+    server = StubServer(steps=args.steps, latency=args.latency)
+    print(server.base_url, flush=True)
+    server._server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

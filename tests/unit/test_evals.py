@@ -160,3 +160,18 @@ def test_killed_mid_run_then_rerun_completes_every_sample_exactly_once(tmp_path:
     subprocess.run([sys.executable, str(script), str(SAMPLE), str(log)], env=env, check=True, timeout=120)
     keys = [s.key for s in read_log(log)]
     assert len(keys) == 8 and len(set(keys)) == 8
+
+
+async def test_samples_are_balanced_over_several_endpoints(tmp_path: Path) -> None:
+    import asyncio
+
+    async def slow(request) -> str:  # type: ignore[no-untyped-def]
+        await asyncio.sleep(0.05)
+        return "<answer>x</answer>"
+
+    first, second = ScriptedBackend([slow] * 8), ScriptedBackend([slow] * 8)
+    tasks = list(read_tasks(SAMPLE))[:8]
+    progress = await run_eval(tasks, [Condition("react", "1", Limits())], backends=[first, second], tools=[],
+                              log_path=tmp_path / "log.jsonl", concurrency=4)  # fmt: skip
+    assert progress.done == 8
+    assert len(first.requests) == len(second.requests) == 4

@@ -145,15 +145,22 @@ class OpenAICompatBackend:
         max_retries: int = 2,
         server_kind: ServerKind = "auto",
         client: openai.AsyncOpenAI | None = None,
+        connection_shards: int = 8,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._model = model
         self.profile = profile or profile_for(model)
         # The openai client retries 408/429/5xx/connection errors with backoff itself; one logical
         # call still yields one response, so the ledger charges it once.
-        self._client = client or openai.AsyncOpenAI(
-            base_url=self.base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=max_retries
-        )
+        # Requests are spread over several clients: the HTTP connection pool scans all of its
+        # connections for every request, which dominates at high concurrency (64 in flight: 25% of
+        # the runner's CPU in one pool; see benchmarks/eval_throughput.py).
+        self._clients = [client] if client is not None else [
+            openai.AsyncOpenAI(base_url=self.base_url, api_key=api_key or "not-needed", timeout=timeout,
+                               max_retries=max_retries)
+            for _ in range(max(1, connection_shards))
+        ]  # fmt: skip
+        self._next_client = 0
         self._http = httpx.AsyncClient(timeout=30.0)
         self._server_kind: ServerKind = server_kind
 
@@ -192,7 +199,9 @@ class OpenAICompatBackend:
         # without the per-call TypedDict transform, whose cost grows with the conversation
         # (about 1 ms per step at 20 messages; see benchmarks/overhead.py).
         try:
-            resp = await self._client.post("/chat/completions", body=self._kwargs(request), cast_to=ChatCompletion)
+            client = self._clients[self._next_client]
+            self._next_client = (self._next_client + 1) % len(self._clients)
+            resp = await client.post("/chat/completions", body=self._kwargs(request), cast_to=ChatCompletion)
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise map_openai_error(exc) from exc
         if not resp.choices:
@@ -257,5 +266,6 @@ class OpenAICompatBackend:
         return TokenCount(estimate_prompt_tokens(request), exact=False)
 
     async def aclose(self) -> None:
-        await self._client.close()
+        for client in self._clients:
+            await client.close()
         await self._http.aclose()

@@ -91,6 +91,7 @@ async def run_eval(
     balancer = _Balancer(backends)
     semaphore = asyncio.Semaphore(concurrency)
     log = open_log(log_path)
+    write_lock = asyncio.Lock()
 
     async def one(task: Task, cond: Condition) -> None:
         async with semaphore:
@@ -102,7 +103,8 @@ async def run_eval(
             finally:
                 balancer.release(index)
         sample = _sample(task, cond, result, attempts)
-        append(log, sample)  # one finished sample per line, durable before the next is counted
+        async with write_lock:  # whole lines, one writer; the fsync runs off the event loop
+            await asyncio.to_thread(append, log, sample)
         progress.done += 1
         progress.correct += sample.correct
         progress.cost_usd += sample.cost_usd
