@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
+from thrifty.backends.process import free_port
 from thrifty.cli import main
 
 pytestmark = pytest.mark.live_model
@@ -33,3 +38,26 @@ def test_ask_attaches_to_a_running_server(embedded_server: str, capsys: pytest.C
     assert code == 0
     assert out["stop_reason"] in ("answered", "budget_exhausted", "stalled")
     assert out["usage"]["requests"] >= 1
+
+
+def test_thrifty_serve_runs_the_embedded_model_until_interrupted(embedded_server: str) -> None:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "thrifty.cli", "serve", "--port", str(port), "--context", "4096",
+                             "--parallel", "1"], stdout=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.3)
+        else:
+            pytest.fail("thrifty serve never became healthy")
+        models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=5).json()
+        assert models["data"][0]["id"] == "qwen2.5-coder-0.5b-instruct"
+    finally:
+        proc.send_signal(2)  # Ctrl-C
+        proc.wait(30)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
