@@ -45,6 +45,9 @@ def corpus_version() -> str:
             parts.append(f"{dist}-{importlib.metadata.version(dist)}")
         except importlib.metadata.PackageNotFoundError:
             parts.append(f"{dist}-missing")
+    from thrifty.search.dictd import installed_sites
+
+    parts.extend(f"{name}-{index.stat().st_size}" for name, index, _ in installed_sites())
     return "v1+" + "+".join(parts)
 
 
@@ -112,9 +115,12 @@ def factbook_pages() -> Iterator[Page]:
 
 
 def default_pages() -> Iterator[Page]:
-    """The default corpus (~12.9k pages). Duplicate URLs keep their first page."""
+    """The default corpus (~12.9k pages, plus dictd "sites" found on the machine). Duplicate URLs keep
+    their first page."""
+    from thrifty.search.dictd import site_pages
+
     seen: set[str] = set()
-    for page in (*wiki_pages(), *factbook_pages()):
+    for page in (*wiki_pages(), *factbook_pages(), *site_pages()):
         if page.url not in seen:
             seen.add(page.url)
             yield page
