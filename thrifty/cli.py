@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--budgets", default="3,10", help="tool units per tool (search and browse), comma-separated")
     ev.add_argument("--extra-budget", default="", help="limits added to every condition, e.g. tokens=30000")
     ev.add_argument("--log", type=Path, default=Path("eval-log.jsonl"), help="append-only log; rerun to resume")
-    ev.add_argument("--report", type=Path, help="write the Markdown report here too")
+    ev.add_argument("--report-dir", type=Path, help="write report.md, report.html and plots (needs thrifty[evals])")
     ev.add_argument("--limit", type=int, help="only the first N tasks")
     ev.add_argument("--concurrency", type=int, default=2)
     ev.add_argument("--index", type=Path)
@@ -222,10 +222,13 @@ def _eval(args: argparse.Namespace) -> int:
                            concurrency=args.concurrency, config=config, on_sample=progress)  # fmt: skip
 
     asyncio.run(run())
-    report = markdown(summarize(read_log(args.log)))
-    print(report)
-    if args.report:
-        args.report.write_text(report + "\n", encoding="utf-8")
+    rows = summarize(read_log(args.log))
+    print(markdown(rows))
+    if args.report_dir:
+        from thrifty.evals.plots import write_report
+
+        for path in write_report(rows, args.report_dir):
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 

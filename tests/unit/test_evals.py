@@ -175,3 +175,23 @@ async def test_samples_are_balanced_over_several_endpoints(tmp_path: Path) -> No
                               log_path=tmp_path / "log.jsonl", concurrency=4)  # fmt: skip
     assert progress.done == 8
     assert len(first.requests) == len(second.requests) == 4
+
+
+def test_plots_and_html_report(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from thrifty.evals.plots import pareto_front, write_report
+    from thrifty.evals.report import Row
+
+    rows = [
+        Row("react", "3", 10, 0.2, 0.0, 0.4, 1000, 3, 0.01, 0.05, 4e-5, 5.0),
+        Row("react", "10", 10, 0.3, 0.1, 0.5, 3000, 8, 0.03, 0.1, 3e-5, 9.0),
+        Row("tracker", "3", 10, 0.4, 0.1, 0.7, 1200, 3, 0.01, 0.025, 1.3e-4, 5.0),
+    ]
+    written = write_report(rows, tmp_path / "report")
+    names = {p.name for p in written}
+    assert {"accuracy_vs_budget.png", "pareto.svg", "report.md", "report.html"} <= names
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "<svg" in page and "<td>tracker</td>" in page
+    assert "<link" not in page and "src=" not in page  # self-contained: nothing fetched when opened
+    assert (tmp_path / "report" / "accuracy_vs_budget.png").read_bytes().startswith(b"\x89PNG")
+    assert pareto_front([(1000, 0.2), (3000, 0.3), (1200, 0.4)]) == [(1000, 0.2), (1200, 0.4)]
