@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 
 import httpx
 
@@ -29,10 +29,11 @@ class BackendConfig:
     vllm_args: tuple[str, ...] = ()
     tool_protocol: ToolProtocol | None = None
     """Override the profile's tool-call protocol (native, text or json)."""
+    thinking_token_budget: bool | None = None
+    """Whether the server honours vLLM's ``thinking_token_budget``; None: detected when thrifty spawns vLLM."""
     embedded_context: int = 32768
     embedded_parallel: int = 4
     timeout: float = 300.0
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 async def discover_model(base_url: str, api_key: str | None = None) -> str:
@@ -51,11 +52,11 @@ async def discover_model(base_url: str, api_key: str | None = None) -> str:
 
 
 def _backend(config: BackendConfig, base_url: str, model: str, *, embedded: bool) -> OpenAICompatBackend:
-    from dataclasses import replace
-
     profile = EMBEDDED_PROFILE if embedded else profile_for(model)
     if config.tool_protocol is not None:
         profile = replace(profile, tool_protocol=config.tool_protocol)
+    if config.thinking_token_budget is not None:
+        profile = replace(profile, thinking_token_budget=config.thinking_token_budget)
     return OpenAICompatBackend(base_url, model, api_key=config.api_key, profile=profile, timeout=config.timeout)
 
 
@@ -68,11 +69,13 @@ async def open_backend(config: BackendConfig | None = None) -> AsyncIterator[Bac
         if base_url:
             model = config.model or os.environ.get("THRIFTY_MODEL") or await discover_model(base_url, config.api_key)
             backend = _backend(config, base_url, model, embedded=False)
-        elif config.vllm_model:
-            from thrifty.backends.vllm_server import vllm_server
+        elif (vllm_model := config.vllm_model) is not None:
+            from thrifty.backends.vllm_server import vllm_server, vllm_supports_thinking_budget
 
-            server = await stack.enter_async_context(vllm_server(config.vllm_model, extra_args=config.vllm_args))
-            backend = _backend(config, server.base_url, config.vllm_model, embedded=False)
+            server = await stack.enter_async_context(vllm_server(vllm_model, extra_args=config.vllm_args))
+            if config.thinking_token_budget is None:
+                config = replace(config, thinking_token_budget=vllm_supports_thinking_budget())
+            backend = _backend(config, server.base_url, vllm_model, embedded=False)
         else:
             server = await stack.enter_async_context(
                 llama_server(context=config.embedded_context, parallel=config.embedded_parallel)

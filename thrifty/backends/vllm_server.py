@@ -19,6 +19,21 @@ def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
+def vllm_supports_thinking_budget() -> bool:
+    """Feature detection: the installed vLLM has ``SamplingParams.thinking_token_budget`` (vLLM >= 0.20).
+
+    Imports vllm, so call it only where vllm is meant to run (spawn mode).
+    """
+    if not vllm_available():
+        return False
+    try:
+        from vllm import SamplingParams  # type: ignore[import-not-found,unused-ignore]
+    except Exception:  # a broken install (e.g. mismatched torch) means no feature, not a crash
+        return False
+    fields = getattr(SamplingParams, "__struct_fields__", None) or getattr(SamplingParams, "__annotations__", {})
+    return "thinking_token_budget" in fields
+
+
 def vllm_server(
     model: str,
     *,
