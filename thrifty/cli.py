@@ -192,6 +192,8 @@ def _tasks(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from itertools import islice
 
+    from rich.console import Console
+
     from thrifty.evals.datasets import load
     from thrifty.evals.log import SampleLog, read_log
     from thrifty.evals.report import markdown, summarize
@@ -208,20 +210,24 @@ def _eval(args: argparse.Namespace) -> int:
     tools = _tools(args)
     config = LoopConfig(temperature=args.temperature, seed=args.seed)
 
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+    from rich.progress import Progress as Bar
+
+    bar = Bar(TextColumn("eval"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[stats]}"),
+              TimeRemainingColumn(), console=Console(stderr=True))  # fmt: skip
+    bar_task = bar.add_task("eval", total=len(tasks) * len(conditions), stats="")
+
     def progress(sample: SampleLog, p: Progress) -> None:
-        eta = f", eta {p.eta_seconds:.0f}s" if p.eta_seconds is not None else ""
-        done = p.done + p.skipped
-        print(
-            f"[{done}/{p.total}] accuracy {p.accuracy:.2f}, ${p.cost_usd:.4f}, {p.tokens:,} tokens{eta}",
-            file=sys.stderr,
-        )
+        stats = f"accuracy {p.accuracy:.2f} · ${p.cost_usd:.4f} · {p.tokens:,} tokens"
+        bar.update(bar_task, completed=p.done + p.skipped, stats=stats)
 
     async def run() -> None:
         async with open_backend(_backend_config(args)) as backend:
             await run_eval(tasks, conditions, backends=[backend], tools=tools, log_path=args.log,
                            concurrency=args.concurrency, config=config, on_sample=progress)  # fmt: skip
 
-    asyncio.run(run())
+    with bar:
+        asyncio.run(run())
     rows = summarize(read_log(args.log))
     print(markdown(rows))
     if args.report_dir:
