@@ -1,0 +1,43 @@
+"""The curated public API, pinned; and imports that must stay lazy."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import thrifty
+
+EXPECTED = [
+    "Agent", "Backend", "BackendConfig", "BackendError", "BudgetCharged", "BudgetExceeded", "BudgetView",
+    "ChatRequest", "Completion", "ConfigError", "Event", "FunctionTool", "Ledger", "LimitKind", "Limits",
+    "LoopConfig", "Message", "ModelCalled", "OpenAICompatBackend", "PriceTable", "RunContext", "RunFinished",
+    "RunResult", "RunStarted", "ScriptedBackend", "StepStarted", "StopReason", "Strategy", "ThriftyError", "Tool",
+    "ToolCall", "ToolCalled", "ToolError", "ToolResult", "ToolSpec", "Toolset", "TrajectoryStep", "Usage",
+    "get_strategy", "open_backend", "parse_budget_spec",
+]  # fmt: skip
+
+
+def test_all_is_pinned_and_importable() -> None:
+    assert sorted(thrifty.__all__) == sorted(EXPECTED)
+    for name in thrifty.__all__:
+        assert getattr(thrifty, name) is not None
+
+
+def test_importing_thrifty_pulls_in_no_heavy_or_optional_modules() -> None:
+    code = "import sys, thrifty; print(sorted(m for m in ('vllm', 'rich', 'matplotlib', 'tantivy', 'langgraph') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_the_budget_package_is_a_leaf() -> None:
+    import ast
+    from pathlib import Path
+
+    root = Path(thrifty.__file__).parent / "budget"
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert not name.startswith("thrifty.") or name.startswith("thrifty.budget"), (path.name, name)
