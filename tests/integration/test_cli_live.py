@@ -68,12 +68,12 @@ def test_every_strategy_runs_end_to_end_through_ask(
     strategy: str, embedded_server: str, default_index_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = main(["ask", "What is the capital of Chile?", "--strategy", strategy, "--base-url", embedded_server,
-                 "--tool-protocol", "json", "--index", str(default_index_path), "--max-step-tokens", "200",
-                 "--budget", "search=2,browse=1,tokens=9000,seconds=300", "--json"])  # fmt: skip
+                 "--tool-protocol", "json", "--index", str(default_index_path), "--max-step-tokens", "160",
+                 "--budget", "search=2,browse=1,tokens=6000,seconds=300", "--json"])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert out["strategy"].startswith(strategy.split("-")[0])
     assert out["stop_reason"] in ("answered", "budget_exhausted", "stalled")
     usage = out["usage"]
-    assert 0 < usage["input_tokens"] + usage["output_tokens"] <= 9000
+    assert 0 < usage["input_tokens"] + usage["output_tokens"] <= 6000
     assert usage["tool_units"].get("search", 0) <= 2 and usage["tool_units"].get("browse", 0) <= 1
