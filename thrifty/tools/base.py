@@ -108,7 +108,23 @@ class Toolset:
         return len(self._tools)
 
 
-class FunctionTool:
+class OneUnitTool:
+    """Base for tools that cost one budget unit per call (no batching to cut down)."""
+
+    _spec: ToolSpec
+
+    @property
+    def spec(self) -> ToolSpec:
+        return self._spec
+
+    def units(self, arguments: Mapping[str, Any]) -> int:
+        return 1
+
+    def limit_units(self, arguments: Mapping[str, Any], units: int) -> Mapping[str, Any]:
+        return arguments
+
+
+class FunctionTool(OneUnitTool):
     """A tool from an async function ``(arguments) -> str`` that costs one unit per call."""
 
     def __init__(
@@ -120,16 +136,6 @@ class FunctionTool:
     ) -> None:
         self._spec = ToolSpec(name=name, description=description, parameters=parameters)
         self._fn = fn
-
-    @property
-    def spec(self) -> ToolSpec:
-        return self._spec
-
-    def units(self, arguments: Mapping[str, Any]) -> int:
-        return 1
-
-    def limit_units(self, arguments: Mapping[str, Any], units: int) -> Mapping[str, Any]:
-        return arguments
 
     async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
         return ToolResult(await self._fn(arguments))

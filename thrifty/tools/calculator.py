@@ -10,7 +10,7 @@ from typing import Any
 
 from thrifty.backends.base import ToolSpec
 from thrifty.errors import ToolError
-from thrifty.tools.base import ToolContext, ToolResult
+from thrifty.tools.base import OneUnitTool, ToolContext, ToolResult
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -67,7 +67,7 @@ def _eval(node: ast.AST) -> Any:
     raise ToolError(f"unsupported syntax: {ast.dump(node)[:80]}")
 
 
-class CalculatorTool:
+class CalculatorTool(OneUnitTool):
     def __init__(self) -> None:
         self._spec = ToolSpec(
             name="calculator",
@@ -78,16 +78,6 @@ class CalculatorTool:
                 "required": ["expression"],
             },
         )
-
-    @property
-    def spec(self) -> ToolSpec:
-        return self._spec
-
-    def units(self, arguments: Mapping[str, Any]) -> int:
-        return 1
-
-    def limit_units(self, arguments: Mapping[str, Any], units: int) -> Mapping[str, Any]:
-        return arguments
 
     async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
         value = evaluate(str(arguments["expression"]))

@@ -15,7 +15,7 @@ from typing import Any
 
 from thrifty.backends.base import ToolSpec
 from thrifty.errors import ToolError
-from thrifty.tools.base import ToolContext, ToolResult
+from thrifty.tools.base import OneUnitTool, ToolContext, ToolResult
 
 MAX_ROWS = 200
 
@@ -112,7 +112,7 @@ def read_file(path: Path, *, max_chars: int = 20_000) -> str:
     return text
 
 
-class ReadFileTool:
+class ReadFileTool(OneUnitTool):
     """``read_file(path)``: read an attachment from ``root`` (paths may not leave it)."""
 
     def __init__(self, root: Path, *, max_chars: int = 20_000) -> None:
@@ -127,16 +127,6 @@ class ReadFileTool:
                 "required": ["path"],
             },
         )
-
-    @property
-    def spec(self) -> ToolSpec:
-        return self._spec
-
-    def units(self, arguments: Mapping[str, Any]) -> int:
-        return 1
-
-    def limit_units(self, arguments: Mapping[str, Any], units: int) -> Mapping[str, Any]:
-        return arguments
 
     def resolve(self, name: str) -> Path:
         path = (self.root / name).resolve()

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from thrifty.backends.base import ToolSpec
-from thrifty.tools.base import ToolContext, ToolResult
+from thrifty.tools.base import OneUnitTool, ToolContext, ToolResult
 
 _CLONE_NEWUSER = 0x10000000
 _CLONE_NEWNET = 0x40000000
@@ -47,7 +47,7 @@ def _prepare(folder: str, code: str) -> None:
     Path(folder, "_prelude.py").write_text(prelude, encoding="utf-8")
 
 
-class PythonTool:
+class PythonTool(OneUnitTool):
     def __init__(
         self,
         *,
@@ -72,16 +72,6 @@ class PythonTool:
                 "required": ["code"],
             },
         )
-
-    @property
-    def spec(self) -> ToolSpec:
-        return self._spec
-
-    def units(self, arguments: Mapping[str, Any]) -> int:
-        return 1
-
-    def limit_units(self, arguments: Mapping[str, Any], units: int) -> Mapping[str, Any]:
-        return arguments
 
     async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
         output, code = await self.execute(str(arguments.get("code", "")))
