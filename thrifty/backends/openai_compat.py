@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
 import openai
-from openai.types.chat import ChatCompletion
 
 from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount, TokenLogprob, ToolCall
 from thrifty.backends.profiles import ModelProfile, ToolProtocol, profile_for
@@ -86,12 +85,11 @@ class _Split:
     reasoning: str | None
 
 
-def split_reasoning(message: Any, profile: ModelProfile) -> _Split:
+def split_reasoning(message: Mapping[str, Any], profile: ModelProfile) -> _Split:
     """Reasoning from the profile's field, or from inline ``<think>`` tags when the server left them."""
-    text = message.content or ""
-    extra = getattr(message, "model_extra", None) or {}
+    text = message.get("content") or ""
     for name in profile.reasoning_fields:
-        value = extra.get(name) or getattr(message, name, None)
+        value = message.get(name)
         if isinstance(value, str) and value:
             return _Split(text, value)
     m = _THINK.match(text)
@@ -100,35 +98,45 @@ def split_reasoning(message: Any, profile: ModelProfile) -> _Split:
     return _Split(text, None)
 
 
-def _usage(resp: Any, request: ChatRequest, text: str) -> tuple[Usage, bool]:
-    u = getattr(resp, "usage", None)
-    if u is None:  # some servers omit usage: estimate, and say so
+def _usage(resp: Mapping[str, Any], request: ChatRequest, text: str) -> tuple[Usage, bool]:
+    u = resp.get("usage")
+    if not isinstance(u, dict):  # some servers omit usage: estimate, and say so
         return Usage(requests=1, input_tokens=raw_prompt_tokens(request), output_tokens=count_text_tokens(text)), True
-    cached = getattr(getattr(u, "prompt_tokens_details", None), "cached_tokens", None) or 0
-    reasoning = getattr(getattr(u, "completion_tokens_details", None), "reasoning_tokens", None) or 0
+    prompt = int(u.get("prompt_tokens") or 0)
+    completion = int(u.get("completion_tokens") or 0)
+    cached = int((u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
+    reasoning = int((u.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
     usage = Usage(
         requests=1,
-        input_tokens=u.prompt_tokens or 0,
-        cached_tokens=min(cached, u.prompt_tokens or 0),
-        output_tokens=u.completion_tokens or 0,
-        reasoning_tokens=min(reasoning, u.completion_tokens or 0),
+        input_tokens=prompt,
+        cached_tokens=min(cached, prompt),
+        output_tokens=completion,
+        reasoning_tokens=min(reasoning, completion),
     )
     return usage, False
 
 
-def _logprobs(choice: Any) -> tuple[TokenLogprob, ...] | None:
-    lp = getattr(choice, "logprobs", None)
-    content = getattr(lp, "content", None) if lp is not None else None
+def _logprobs(choice: Mapping[str, Any]) -> tuple[TokenLogprob, ...] | None:
+    content = (choice.get("logprobs") or {}).get("content")
     if not content:
         return None
     return tuple(
         TokenLogprob(
-            token=t.token,
-            logprob=t.logprob,
-            top=tuple((a.token, a.logprob) for a in (t.top_logprobs or ())),
+            token=t["token"],
+            logprob=float(t["logprob"]),
+            top=tuple((a["token"], float(a["logprob"])) for a in (t.get("top_logprobs") or ())),
         )
         for t in content
     )
+
+
+def _tool_calls(message: Mapping[str, Any]) -> tuple[ToolCall, ...]:
+    calls = []
+    for i, tc in enumerate(message.get("tool_calls") or ()):
+        fn = tc.get("function") if isinstance(tc, dict) else None
+        if isinstance(fn, dict) and fn.get("name"):
+            calls.append(parse_tool_arguments(tc.get("id") or f"call_{i}", fn["name"], fn.get("arguments") or ""))
+    return tuple(calls)
 
 
 class OpenAICompatBackend:
@@ -194,36 +202,33 @@ class OpenAICompatBackend:
         return kwargs
 
     async def complete(self, request: ChatRequest) -> Completion:
-        # The body is built here already in wire format, so it goes through the client's generic
-        # ``post`` (same retries, error types and response parsing as ``chat.completions.create``)
-        # without the per-call TypedDict transform, whose cost grows with the conversation
-        # (about 1 ms per step at 20 messages; see benchmarks/overhead.py).
+        # The body is built here already in wire format and the reply is read as plain JSON, so it
+        # goes through the client's generic ``post`` (same retries and error types as
+        # ``chat.completions.create``) without the per-call TypedDict transform and pydantic model
+        # construction, whose cost grows with the conversation (see benchmarks/overhead.py).
+        client = self._clients[self._next_client]
+        self._next_client = (self._next_client + 1) % len(self._clients)
         try:
-            client = self._clients[self._next_client]
-            self._next_client = (self._next_client + 1) % len(self._clients)
-            resp = await client.post("/chat/completions", body=self._kwargs(request), cast_to=ChatCompletion)
+            resp: dict[str, Any] = await client.post("/chat/completions", body=self._kwargs(request), cast_to=dict)
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise map_openai_error(exc) from exc
-        if not resp.choices:
+        choices = resp.get("choices") if isinstance(resp, dict) else None
+        if not choices:
             raise BackendError("the server returned no choices")
-        choice = resp.choices[0]
-        split = split_reasoning(choice.message, self.profile)
-        calls = tuple(
-            parse_tool_arguments(tc.id or f"call_{i}", fn.name, fn.arguments or "")
-            for i, tc in enumerate(choice.message.tool_calls or ())
-            if (fn := getattr(tc, "function", None)) is not None
-        )
+        choice = choices[0]
+        message = choice.get("message") or {}
+        split = split_reasoning(message, self.profile)
         usage, estimated = _usage(resp, request, split.text)
         return Completion(
             text=split.text,
-            model=resp.model or self._model,
+            model=resp.get("model") or self._model,
             usage=usage,
-            finish_reason=choice.finish_reason or "stop",
+            finish_reason=choice.get("finish_reason") or "stop",
             reasoning=split.reasoning,
-            tool_calls=calls,
+            tool_calls=_tool_calls(message),
             logprobs=_logprobs(choice),
             usage_estimated=estimated,
-            raw=resp.model_dump(exclude_none=True),
+            raw=resp,
         )
 
     # ------------------------------------------------------------------ token counting
