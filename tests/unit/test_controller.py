@@ -275,3 +275,10 @@ async def test_distinct_native_calls_with_empty_text_are_not_repeats() -> None:
     backend = ScriptedBackend([*calls, "<answer>done</answer>"], tool_protocol="native")
     result = await Agent(backend, tools=[tool]).run("q")
     assert (result.stop_reason, result.usage.tool("lookup")) == ("answered", 5)
+
+
+async def test_a_server_failure_during_the_forced_final_answer_keeps_the_best_answer(web: list) -> None:
+    backend = ScriptedBackend(["It is Paris.", call("search", query=["x"]), BackendConnectionError("gone")])
+    result = await Agent(backend, tools=web, limits="search=1").run("q")
+    assert result.stop_reason == "budget_exhausted"
+    assert result.answer == "It is Paris."

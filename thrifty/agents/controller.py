@@ -311,7 +311,7 @@ async def _final_answer(ctx: RunContext, caller: ModelCaller, state: _State, rea
     request = _request(ctx, state, final=True, extra=(nudge,))
     try:
         completion = await caller(request, step=len(state.steps), purpose="final")
-    except BudgetExceeded:
+    except (BudgetExceeded, BackendError):  # nothing left to pay with, or the server is gone: keep the best so far
         return None
     state.messages.extend([nudge, Message("assistant", completion.text)])
     _record_step(state, completion, [], final=True)
