@@ -210,9 +210,10 @@ async def _run_tool(ctx: RunContext, caller: ModelCaller, call: ToolCall, step: 
             raise ToolError(f"{call.name}: {call.error}")
         if (earlier := state.calls_made.get(_call_key(call))) is not None:
             record["repeat"] = True
+            browse = " (for example, browse a URL from the results)" if "browse" in ctx.tools.names else ""
             raise ToolError(
                 f"you already made this exact call in step {earlier + 1}; its response is above. "
-                "Use it to answer, or make a different call (this repeat was not run and cost nothing)"
+                f"Use it to answer, or make a different call{browse}. This repeat was not run and cost nothing"
             )
         if tool is None:
             raise ToolError(f"unknown tool {call.name!r}; available tools: {', '.join(ctx.tools.names)}")
