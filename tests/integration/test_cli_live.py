@@ -77,3 +77,15 @@ def test_every_strategy_runs_end_to_end_through_ask(
     usage = out["usage"]
     assert 0 < usage["input_tokens"] + usage["output_tokens"] <= 6000
     assert usage["tool_units"].get("search", 0) <= 2 and usage["tool_units"].get("browse", 0) <= 1
+
+
+def test_the_embedded_agent_searches_and_browses_on_its_own(
+    embedded_server: str, default_index_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["ask", "What is the capital of Chile?", "--base-url", embedded_server, "--tool-protocol", "json",
+                 "--index", str(default_index_path), "--json"])  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    used = [c["name"] for s in out["steps"] for c in s["tool_calls"] if not c["is_error"]]
+    assert "search" in used and "browse" in used, used
+    assert out["usage"]["tool_units"]["browse"] >= 1

@@ -70,7 +70,7 @@ async def test_malformed_and_unknown_calls_become_observations(web: list) -> Non
             "<answer>done</answer>",
         ]
     )
-    result = await Agent(backend, tools=web, limits="search=5").run("q")
+    result = await Agent(backend, tools=web, limits="search=5", config=LoopConfig(max_idle_steps=5)).run("q")
     assert result.stop_reason == "answered"
     assert "not valid JSON" in backend.requests[1].messages[-1].content
     tool_outputs = [c["output"] for s in result.steps for c in s.tool_calls]
@@ -282,3 +282,25 @@ async def test_a_server_failure_during_the_forced_final_answer_keeps_the_best_an
     result = await Agent(backend, tools=web, limits="search=1").run("q")
     assert result.stop_reason == "budget_exhausted"
     assert result.answer == "It is Paris."
+
+
+async def test_a_tool_whose_repeat_was_refused_is_withheld_for_one_step(web: list) -> None:
+    search = json.dumps({"think": "t", "tool": "search", "arguments": {"query": ["Paris"]}})
+    backend = ScriptedBackend(
+        [search, search, json.dumps({"think": "t", "tool": "browse", "arguments": {"url": ["https://en.wikipedia.org/wiki/Paris"], "goal": "g"}}),
+         "Paris is the capital.", json.dumps({"think": "t", "answer": "Paris"})],
+        tool_protocol="json",
+    )  # fmt: skip
+    result = await Agent(backend, tools=web, limits="search=5,browse=5").run("q")
+    assert result.answer == "Paris"
+
+    def offered(r):
+        return [
+            o["properties"]["tool"]["const"]
+            for o in r.response_format["json_schema"]["schema"].get("anyOf", [])
+            if "tool" in o["properties"]
+        ]
+
+    assert offered(backend.requests[1]) == ["search", "browse"]
+    assert offered(backend.requests[2]) == ["browse"]  # search withheld after the refused repeat
+    assert [t.name for t in backend.requests[2].tools] == ["browse"]

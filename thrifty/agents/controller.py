@@ -48,7 +48,7 @@ class LoopConfig:
     """Keep only the latest N tool responses verbatim in context (BATS keeps 1); None keeps all."""
     max_steps: int = 100
     """A hard bound on model turns, whatever the budget says (an unlimited budget must still end)."""
-    max_idle_steps: int = 4
+    max_idle_steps: int = 3
     """Steps in a row that ran no tool and gave no answer; then the model must answer."""
     repeat_temperature: float | None = 0.7
     """After the model repeats a call, sample the next step at least this hot to break the loop (None: never)."""
@@ -89,6 +89,8 @@ class _State:
     thinking: ThinkingMode | None = None
     repeated: bool = False
     """The last step repeated an earlier call."""
+    withheld: frozenset[str] = frozenset()
+    """Tools not offered in the next step (their last call was a refused repeat)."""
     calls_made: dict[str, int] = field(default_factory=dict)
     """Canonical JSON of each executed call → the step that made it (repeats are refused, not re-paid)."""
 
@@ -134,7 +136,9 @@ TEXT_PROTOCOL_STOPS = ("</tool_code>", "<tool_response>", "</answer>")
 def _request(ctx: RunContext, state: _State, *, final: bool, extra: tuple[Message, ...] = ()) -> ChatRequest:
     cfg = ctx.config
     protocol = ctx.backend.tool_protocol
-    tools = () if final else ctx.tools.specs()
+    # A tool whose identical call was just refused is withheld for one step: with the JSON protocol the
+    # grammar then makes a looping small model pick another tool (e.g. browse a result) or answer.
+    tools = () if final else tuple(t for t in ctx.tools.specs() if t.name not in state.withheld)
     temperature = cfg.temperature
     if state.repeated and cfg.repeat_temperature is not None and not final:
         temperature = max(temperature or 0.0, cfg.repeat_temperature)
@@ -145,7 +149,7 @@ def _request(ctx: RunContext, state: _State, *, final: bool, extra: tuple[Messag
         temperature=temperature,
         seed=cfg.seed,
         stop=TEXT_PROTOCOL_STOPS if protocol == "text" else (),
-        response_format=json_response_format(ctx.tools.specs(), final=final) if protocol == "json" else None,
+        response_format=json_response_format(tools, final=final or not tools) if protocol == "json" else None,
     )
 
 
@@ -403,6 +407,7 @@ async def run_trajectory(
                 _observations(ctx, state, completion, calls, list(records), budget_block)
                 state.idle = 0 if any(r["units"] for r in records) else state.idle + 1
                 state.repeated = any(r.get("repeat") for r in records)
+                state.withheld = frozenset(r["name"] for r in records if r.get("repeat"))
                 _record_step(state, completion, list(records), final=False)
                 continue
             _record_step(state, completion, [], final=False)

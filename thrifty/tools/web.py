@@ -145,6 +145,8 @@ class BrowseTool:
 
     async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
         urls = as_string_list(arguments.get("url"), "url")
-        goal = str(arguments.get("goal") or "Summarise the page.")
+        goal = str(arguments.get("goal") or "").strip()
+        if goal.lower() in ("", "none", "null", "n/a"):  # small models fill the field with placeholders
+            goal = "Summarise the key facts on the page."
         parts = await asyncio.gather(*(self._one(u, goal, ctx) for u in urls))
         return ToolResult("\n\n".join(parts), is_error=all("Error:" in p.split("\n", 1)[0] for p in parts))
