@@ -387,12 +387,12 @@ async def run_trajectory(
     caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
     try:
         while True:
-            request = _request(ctx, state, final=False)
-            count = await caller.count(request)
             stalled = _stalled(ctx, state)
             if stalled is not None:
                 answer = await _final_answer(ctx, caller, state, stalled)
                 return _result(ctx, state, question, strategy, "stalled", answer=answer or state.best)
+            request = _request(ctx, state, final=False)
+            count = await caller.count(request)
             reason = _must_finish(ctx, state, count)
             if reason is not None:
                 answer = await _final_answer(ctx, caller, state, reason)

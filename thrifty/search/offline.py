@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from thrifty.paths import cache_dir
 from thrifty.search.corpus import corpus_version, default_pages
 from thrifty.search.index import BuildStats, CorpusIndex, build_index
 
@@ -12,10 +13,7 @@ from thrifty.search.index import BuildStats, CorpusIndex, build_index
 def default_index_path() -> Path:
     if env := os.environ.get("THRIFTY_INDEX"):
         return Path(env)
-    base = os.environ.get("THRIFTY_CACHE_DIR") or str(
-        Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "thrifty"
-    )
-    return Path(base) / "web" / "default.sqlite"
+    return cache_dir() / "web" / "default.sqlite"
 
 
 def build_default_index(path: Path | None = None) -> BuildStats:
