@@ -455,16 +455,5 @@ def _exhausted_name(ctx: RunContext) -> str:
     for tool, left in view.remaining_tools.items():
         if left == 0:
             return f"tool:{tool}"
-    candidates: list[tuple[float, str]] = []
-    pairs: tuple[tuple[float | None, float | None, str], ...] = (
-        (view.limits.requests, view.remaining_requests, "requests"),
-        (view.limits.input_tokens, view.remaining_input_tokens, "input_tokens"),
-        (view.limits.output_tokens, view.remaining_output_tokens, "output_tokens"),
-        (view.limits.total_tokens, view.remaining_total_tokens, "tokens"),
-        (view.limits.usd, view.remaining_usd, "usd"),
-        (view.limits.seconds, view.remaining_seconds, "seconds"),
-    )
-    for limit, remaining, name in pairs:
-        if limit is not None and remaining is not None:
-            candidates.append((remaining / limit if limit else 0.0, name))
-    return min(candidates)[1] if candidates else "unknown"
+    candidates = sorted((fraction, name) for name, fraction in view.resource_fractions().items())
+    return candidates[0][1] if candidates else "unknown"

@@ -32,7 +32,7 @@ class ParsedReply:
     errors: tuple[str, ...]
 
 
-def _json_objects(text: str) -> list[tuple[Any, str]]:
+def json_objects(text: str) -> list[tuple[Any, str]]:
     """Every JSON value that starts at a ``{`` in ``text`` (decoded, raw)."""
     decoder = json.JSONDecoder()
     found: list[tuple[Any, str]] = []
@@ -63,7 +63,7 @@ def _to_call(obj: Any, raw: str, call_id: str) -> ToolCall | str:
 
 
 def _calls_from_payload(payload: str, prefix: str, start: int) -> tuple[list[ToolCall], list[str]]:
-    objects = _json_objects(payload.strip().strip("`"))
+    objects = json_objects(payload.strip().strip("`"))
     if not objects:
         return [], [f"the tool call is not valid JSON: {payload.strip()[:200]}"]
     calls: list[ToolCall] = []
@@ -87,7 +87,7 @@ def parse_text_reply(text: str, *, call_prefix: str = "call") -> ParsedReply:
     if not payloads:  # lenient: fenced or bare JSON objects that look like calls
         payloads = [m.group(1) for m in _FENCE.finditer(visible) if '"name"' in m.group(1)]
     if not payloads and '"name"' in visible:
-        payloads = [raw for obj, raw in _json_objects(visible) if isinstance(obj, dict) and "name" in obj]
+        payloads = [raw for obj, raw in json_objects(visible) if isinstance(obj, dict) and "name" in obj]
         if not payloads:  # it tried to call a tool but the JSON does not parse
             payloads = [visible[visible.find("{") :]] if "{" in visible else []
     for payload in payloads:
@@ -153,7 +153,7 @@ def json_response_format(tools: tuple[ToolSpec, ...], *, final: bool = False) ->
 
 def parse_json_reply(text: str, *, call_prefix: str = "call") -> ParsedReply:
     """A JSON-protocol step. Servers enforce the schema, but a cut-off reply can still be invalid."""
-    objects = [obj for obj, _ in _json_objects(text) if isinstance(obj, dict)]
+    objects = [obj for obj, _ in json_objects(text) if isinstance(obj, dict)]
     if not objects:
         return ParsedReply(
             thought="", tool_calls=(), answer=None, errors=(f"the reply is not a JSON object: {text[:200]}",)

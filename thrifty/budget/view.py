@@ -38,22 +38,25 @@ class BudgetView:
             return None
         return remaining / limit if limit else 0.0
 
+    def resource_fractions(self) -> dict[str, float]:
+        """Remaining fraction of each limited non-tool resource, keyed as users name them
+        (``requests``, ``input_tokens``, ``output_tokens``, ``tokens``, ``usd``, ``seconds``)."""
+        pairs = (
+            ("requests", self.limits.requests, self.remaining_requests),
+            ("input_tokens", self.limits.input_tokens, self.remaining_input_tokens),
+            ("output_tokens", self.limits.output_tokens, self.remaining_output_tokens),
+            ("tokens", self.limits.total_tokens, self.remaining_total_tokens),
+            ("usd", self.limits.usd, self.remaining_usd),
+            ("seconds", self.limits.seconds, self.remaining_seconds),
+        )
+        return {
+            name: (remaining / limit if limit else 0.0)
+            for name, limit, remaining in pairs
+            if limit is not None and remaining is not None
+        }
+
     def fraction_remaining(self) -> float | None:
         """The tightest remaining fraction over every limited resource (None when nothing is limited)."""
-        fractions: list[float] = []
-        for name in self.limits.tools:
-            f = self.tool_fraction_remaining(name)
-            if f is not None:
-                fractions.append(f)
-        pairs = (
-            (self.limits.requests, self.remaining_requests),
-            (self.limits.input_tokens, self.remaining_input_tokens),
-            (self.limits.output_tokens, self.remaining_output_tokens),
-            (self.limits.total_tokens, self.remaining_total_tokens),
-            (self.limits.usd, self.remaining_usd),
-            (self.limits.seconds, self.remaining_seconds),
-        )
-        for limit, remaining in pairs:
-            if limit is not None and remaining is not None:
-                fractions.append(remaining / limit if limit else 0.0)
+        fractions = [f for f in (self.tool_fraction_remaining(t) for t in self.limits.tools) if f is not None]
+        fractions.extend(self.resource_fractions().values())
         return min(fractions) if fractions else None

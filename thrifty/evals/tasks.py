@@ -27,9 +27,9 @@ from typing import Any
 from thrifty.search.corpus import (
     FACTBOOK_DIR,
     FACTBOOK_DIST,
-    _data_path,
     clean,
     corpus_version,
+    data_path,
     factbook_url,
     wiki_pages,
 )
@@ -85,7 +85,7 @@ def _number(text: str | None) -> float | None:
 
 
 def load_countries() -> dict[str, Country]:
-    root = _data_path(FACTBOOK_DIST, FACTBOOK_DIR)
+    root = data_path(FACTBOOK_DIST, FACTBOOK_DIR)
     raw: dict[str, Country] = {}
     for path in sorted(root.glob("*/*.json")):
         d = json.loads(path.read_text(encoding="utf-8"))

@@ -30,7 +30,7 @@ class CorpusUnavailable(RuntimeError):
     """A corpus package is not installed."""
 
 
-def _data_path(dist: str, rel: str) -> Path:
+def data_path(dist: str, rel: str) -> Path:
     try:
         return Path(str(importlib.metadata.distribution(dist).locate_file(rel)))
     except importlib.metadata.PackageNotFoundError:
@@ -70,7 +70,7 @@ def clean(text: str) -> str:
 
 
 def wiki_pages() -> Iterator[Page]:
-    data: dict[str, dict[str, str]] = json.loads(_data_path(WIKI_DIST, WIKI_FILE).read_text(encoding="utf-8"))
+    data: dict[str, dict[str, str]] = json.loads(data_path(WIKI_DIST, WIKI_FILE).read_text(encoding="utf-8"))
     for title, item in data.items():
         extract = (item.get("extract") or "").strip()
         if not extract:
@@ -102,7 +102,7 @@ def _country_name(profile: dict[str, Any], fallback: str) -> str:
 
 
 def factbook_pages() -> Iterator[Page]:
-    root = _data_path(FACTBOOK_DIST, FACTBOOK_DIR)
+    root = data_path(FACTBOOK_DIST, FACTBOOK_DIR)
     for path in sorted(root.glob("*/*.json")):
         profile = json.loads(path.read_text(encoding="utf-8"))
         country = _country_name(profile, path.stem)

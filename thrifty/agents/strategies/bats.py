@@ -17,7 +17,7 @@ from typing import Any, Literal
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.controller import RunContext, run_trajectory
 from thrifty.agents.prompts import load_prompt
-from thrifty.agents.protocol import _json_objects
+from thrifty.agents.protocol import json_objects
 from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
 from thrifty.agents.strategies.judging import Candidate, is_none, judge, normalize
 from thrifty.agents.strategies.single import tracker_system_prompt
@@ -50,7 +50,7 @@ class Verdict:
 
 def parse_verdict(text: str, regime: Regime) -> Verdict:
     """The verifier's JSON; unreadable output falls back to CONTINUE, or PIVOT when the budget is low."""
-    for obj, _ in _json_objects(text):
+    for obj, _ in json_objects(text):
         if isinstance(obj, dict) and isinstance(obj.get("decision"), str):
             decision = obj["decision"].strip().upper()
             if decision not in ("SUCCESS", "CONTINUE", "PIVOT"):

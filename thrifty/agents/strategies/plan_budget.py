@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.controller import RunContext, final_answer_text, run_trajectory
 from thrifty.agents.prompts import load_prompt
-from thrifty.agents.protocol import _json_objects
+from thrifty.agents.protocol import json_objects
 from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
 from thrifty.agents.strategies.schedules import Schedule, allocate
 from thrifty.agents.strategies.single import tracker_system_prompt
@@ -46,7 +46,7 @@ def parse_subquestions(text: str, max_n: int = 5) -> list[str]:
 
 def parse_credits(text: str, n: int) -> tuple[list[float], int]:
     """(credits per sub-question, problem level). Uniform credits and level 3 when unreadable."""
-    for obj, _ in _json_objects(text):
+    for obj, _ in json_objects(text):
         if not isinstance(obj, dict):
             continue
         credits = []
