@@ -232,6 +232,7 @@ class Ledger:
             c, owner = self._binding(name)
             if c is not None and c.value < need:
                 raise self._raise(c, owner, detail=f"the next call needs {need}")
+        price = self.prices.model(model)
         caps: list[tuple[float, _Cap | None, str]] = []
         if max_tokens is not None:
             caps.append((max_tokens, None, self.label))
@@ -243,7 +244,6 @@ class Ledger:
             caps.append((c.value - input_tokens, c, owner))
         c, owner = self._binding("usd")
         if c is not None:
-            price = self.prices.model(model)
             headroom = c.value - price.cost(input_tokens, 0, 0)
             if price.output_per_mtok > 0:
                 caps.append((math.floor(headroom * 1e6 / price.output_per_mtok), c, owner))
@@ -255,7 +255,6 @@ class Ledger:
             allowed = int(value)
             if allowed < min_output_tokens and cap is not None:
                 raise self._raise(cap, owner, detail=f"only {max(allowed, 0)} output tokens affordable")
-        price = self.prices.model(model)
         held = Usage(
             requests=1,
             input_tokens=input_tokens,
