@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import platform
 import subprocess
 import sys
@@ -28,6 +29,36 @@ from thrifty.tools.base import FunctionTool
 
 async def lookup(arguments: object) -> str:
     return "result"
+
+
+async def raw_floor(base_url: str, samples: int, calls: int, concurrency: int) -> float:
+    """The same request pattern from a bare client (raw HTTP/1.1 on asyncio streams, no agent, no
+    ledger): the best any client can do against this stub on this machine."""
+    host_port = base_url.split("//", 1)[1].split("/", 1)[0]
+    host, port = host_port.split(":")
+    body = json.dumps({"model": "stub", "messages": [{"role": "user", "content": "q"}]}).encode()
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host_port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(samples):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        while not queue.empty():
+            queue.get_nowait()
+            for _ in range(calls):
+                writer.write(head + body)
+                headers = await reader.readuntil(b"\r\n\r\n")
+                length = int(
+                    next(h.split(b":")[1] for h in headers.split(b"\r\n") if h.lower().startswith(b"content-length"))
+                )
+                json.loads(await reader.readexactly(length))
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -62,6 +93,7 @@ def main() -> None:
         return elapsed
 
     try:
+        floor = asyncio.run(raw_floor(base_url, args.samples, calls, args.concurrency))
         with tempfile.TemporaryDirectory() as tmp:
             wall = asyncio.run(run(Path(tmp) / "log.jsonl"))
     finally:
@@ -69,7 +101,9 @@ def main() -> None:
         stub.wait()
     print(f"machine: {platform.machine()}, Python {platform.python_version()}")
     print(f"samples {args.samples}, concurrency {args.concurrency}, latency {args.latency}s, calls/sample {calls}")
-    print(f"ideal bound {ideal:.2f} s; runner wall time {wall:.2f} s; ratio {wall / ideal:.3f}")
+    print(f"ideal bound {ideal:.2f} s")
+    print(f"bare client (raw HTTP, no agent): {floor:.2f} s; ratio {floor / ideal:.3f}")
+    print(f"thrifty runner: {wall:.2f} s; ratio {wall / ideal:.3f}; vs the bare client {wall / floor:.3f}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Optional fixed ``latency`` simulates a model. Runs in a thread; HTTP/1.1 keep-al
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -52,7 +53,7 @@ def _reply(body: dict[str, Any], steps: int) -> dict[str, Any]:
 
 
 class StubServer:
-    def __init__(self, steps: int = 5, latency: float = 0.0) -> None:
+    def __init__(self, steps: int = 5, latency: float = 0.0, port: int = 0) -> None:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -98,7 +99,7 @@ class StubServer:
         self.record = False
         self.bodies: list[dict[str, Any]] = []
         """Request bodies seen while ``record`` is set (to replay them through a bare client)."""
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -115,6 +116,46 @@ class StubServer:
         self._server.server_close()
 
 
+async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, steps: int, latency: float) -> None:
+    """One keep-alive connection: read a request, wait ``latency`` (without holding anything), reply."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            request_line, *header_lines = head.decode("latin-1").split("\r\n")
+            method, path, _ = request_line.split(" ", 2)
+            headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)}
+            body = await reader.readexactly(int(headers.get("content-length", 0)))
+            if method == "POST" and path.endswith("/chat/completions"):
+                if latency:
+                    await asyncio.sleep(latency)
+                code, payload = 200, _reply(json.loads(body or b"{}"), steps)
+            elif path.endswith("/models"):
+                code, payload = 200, {"object": "list", "data": [{"id": "stub", "object": "model"}]}
+            else:
+                code, payload = 404, {"error": "not found"}
+            data = json.dumps(payload).encode()
+            writer.write(f"HTTP/1.1 {code} OK\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(data)}\r\n\r\n".encode() + data)  # fmt: skip
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def serve_asyncio(steps: int, latency: float, port: int) -> None:
+    """The same stub on one asyncio loop: 64 waiting requests cost no threads and no GIL hand-offs,
+    so the stub adds as little as possible on top of its fixed latency (the throughput benchmark
+    measures the client, not the stub)."""
+    server = await asyncio.start_server(lambda r, w: _handle(r, w, steps, latency), "127.0.0.1", port, backlog=1024)
+    print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", flush=True)
+    async with server:
+        await server.serve_forever()
+
+
 def main() -> None:
     """Serve in the foreground (a separate process keeps the stub off the measured process's GIL)."""
     import argparse
@@ -122,10 +163,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--threads", action="store_true", help="the threaded http.server stub instead of asyncio")
     args = parser.parse_args()
-    server = StubServer(steps=args.steps, latency=args.latency)
-    print(server.base_url, flush=True)
-    server._server.serve_forever()
+    if args.threads:
+        server = StubServer(steps=args.steps, latency=args.latency, port=args.port)
+        print(server.base_url, flush=True)
+        server._server.serve_forever()
+    else:
+        asyncio.run(serve_asyncio(args.steps, args.latency, args.port))
 
 
 if __name__ == "__main__":

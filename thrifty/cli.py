@@ -18,15 +18,18 @@ from pathlib import Path
 
 from thrifty.agents.agent import Agent
 from thrifty.agents.controller import LoopConfig
+from thrifty.agents.events import EventHandler, ignore_events, tee
 from thrifty.agents.result import RunResult
-from thrifty.agents.strategies import strategy_names
+from thrifty.agents.strategies import get_strategy, strategy_names
 from thrifty.backends.registry import BackendConfig, open_backend
 from thrifty.budget import Limits, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
-from thrifty.errors import ThriftyError
+from thrifty.errors import ConfigError, ThriftyError
+from thrifty.settings import DEFAULT_BUDGET, load_settings
 from thrifty.tools.base import Tool
 
-DEFAULT_BUDGET = "search=5,browse=5,tokens=40000,seconds=600"
+_FROM_SETTINGS = ("base_url", "model", "api_key", "strategy", "budget", "tool_protocol", "temperature")
+"""Flags whose default comes from the config file / environment (see thrifty.settings)."""
 
 
 def _add_backend_args(p: argparse.ArgumentParser) -> None:
@@ -45,16 +48,19 @@ def _add_backend_args(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="thrifty", description="Budget-aware LLM agents.")
+    parser.add_argument("--config", type=Path, help="settings file (default: ~/.config/thrifty/config.toml)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     ask = sub.add_parser("ask", help="answer one question with tools, within a budget")
     ask.add_argument("question")
-    ask.add_argument("--budget", default=DEFAULT_BUDGET, help=f"limits, e.g. {DEFAULT_BUDGET!r}")
-    ask.add_argument("--strategy", default="tracker", choices=strategy_names())
+    ask.add_argument("--budget", help=f"limits, e.g. {DEFAULT_BUDGET!r} (the default)")
+    ask.add_argument("--strategy", metavar="NAME",
+                     help=f"one of {', '.join(strategy_names())}; pf, epf, best-of-n and self-consistency take "
+                          "a count, e.g. epf:8")  # fmt: skip
     ask.add_argument("--json", action="store_true", help="print the result as JSON (no live view)")
     ask.add_argument("--no-tools", action="store_true", help="answer from the model alone")
     ask.add_argument("--index", type=Path, help="offline web index (default: built on first use)")
-    ask.add_argument("--temperature", type=float, default=0.0)
+    ask.add_argument("--temperature", type=float)
     ask.add_argument("--seed", type=int, default=0)
     ask.add_argument("--max-step-tokens", type=int, default=LoopConfig().step_max_tokens)
     ask.add_argument("--thoughts", action="store_true", help="show the model's text in the live view")
@@ -63,7 +69,25 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["none", "low", "medium", "high", "auto"],
         help="thinking dial, mapped to the model family's mechanism (auto: chosen per question)",
     )
+    ask.add_argument("--trace", type=Path, help="write the run's JSONL trace here (default: a new file in the cache)")
+    ask.add_argument("--no-trace", action="store_true", help="write no trace")
+    ask.add_argument("--cache", type=Path, help="record/replay cache of model and tool calls (SQLite file)")
+    ask.add_argument("--cache-mode", choices=["auto", "record", "replay"], default="auto",
+                     help="replay: every call must come from the cache (exact offline re-run)")  # fmt: skip
     _add_backend_args(ask)
+
+    chat = sub.add_parser("chat", help="interactive agent: history, live budget, slash commands (/help)")
+    chat.add_argument("--budget", help="per-turn limits (change with /budget)")
+    chat.add_argument("--strategy", metavar="NAME", help="as for ask (change with /strategy)")
+    chat.add_argument("--think", choices=["none", "low", "medium", "high", "auto"])
+    chat.add_argument("--no-tools", action="store_true", help="answer from the model alone")
+    chat.add_argument("--index", type=Path, help="offline web index (default: built on first use)")
+    chat.add_argument("--temperature", type=float)
+    _add_backend_args(chat)
+
+    view = sub.add_parser("view", help="render a run trace (a tree in the terminal, or --html)")
+    view.add_argument("trace", type=Path)
+    view.add_argument("--html", type=Path, help="write a static HTML page instead")
 
     serve = sub.add_parser("serve", help="run the embedded model server until Ctrl-C")
     serve.add_argument("--port", type=int, default=8090)
@@ -76,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--n", type=int, default=300)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("-o", "--output", type=Path, required=True)
+    gen.add_argument(
+        "--kind",
+        choices=["web", "math"],
+        default="web",
+        help="web: multi-hop questions over the offline corpus; math: multi-step word problems",
+    )
 
     ev = sub.add_parser("eval", help="batch evaluation: strategies x budgets over a task file")
     ev.add_argument("tasks", type=Path, help="tasks: thrifty JSONL, a GAIA folder, a BrowseComp or SimpleQA CSV")
@@ -88,8 +118,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, help="only the first N tasks")
     ev.add_argument("--concurrency", type=int, default=2)
     ev.add_argument("--index", type=Path)
-    ev.add_argument("--temperature", type=float, default=0.0)
+    ev.add_argument("--temperature", type=float)
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--endpoint", action="append", default=[], metavar="URL",
+                    help="an OpenAI-compatible server serving --model; repeat to share the load over several "
+                         "(each sample goes to the least busy one)")  # fmt: skip
     _add_backend_args(ev)
 
     web = sub.add_parser("web", help="the offline web over loopback HTTP")
@@ -137,10 +170,17 @@ async def _ask(args: argparse.Namespace, limits: Limits) -> RunResult:
         temperature=args.temperature, seed=args.seed, step_max_tokens=args.max_step_tokens, thinking=args.think
     )
     tools = _tools(args)
+    strategy = get_strategy(args.strategy)  # a bad name fails before a model server starts
+    trace = _trace_writer(args)
     async with open_backend(backend_config) as backend:
-        agent = Agent(backend, tools=tools, strategy=args.strategy, limits=limits, config=config)
+        if args.cache is not None:
+            from thrifty.replay import RecordingBackend, ReplayCache, recording_tools
+
+            cache = ReplayCache(args.cache, args.cache_mode)
+            backend, tools = RecordingBackend(backend, cache), recording_tools(tools, cache)
+        agent = Agent(backend, tools=tools, strategy=strategy, limits=limits, config=config)
         if args.json:
-            return await agent.run(args.question)
+            return await agent.run(args.question, on_event=trace)
         from rich.console import Console
         from rich.live import Live
 
@@ -149,7 +189,46 @@ async def _ask(args: argparse.Namespace, limits: Limits) -> RunResult:
         view = RunView(show_thoughts=args.thoughts)
         console = Console(stderr=False)
         with Live(view, console=console, refresh_per_second=8, transient=False):
-            return await agent.run(args.question, on_event=view)
+            return await agent.run(args.question, on_event=tee(view, trace))
+
+
+def _trace_writer(args: argparse.Namespace) -> EventHandler:
+    if args.no_trace:
+        return ignore_events
+    from thrifty.paths import cache_dir
+    from thrifty.traces import TraceWriter
+
+    writer = TraceWriter(args.trace) if args.trace else TraceWriter.in_directory(cache_dir() / "traces")
+    print(f"trace: {writer.path}", file=sys.stderr)
+    return writer
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from thrifty.chat import ChatSession, chat_main
+
+    get_strategy(args.strategy)
+    session = ChatSession(parse_budget_spec(args.budget), args.strategy,
+                          LoopConfig(temperature=args.temperature, thinking=args.think))  # fmt: skip
+    args.json = False
+    return chat_main(open_backend(_backend_config(args)), _tools(args), session)
+
+
+def _view(args: argparse.Namespace) -> int:
+    from thrifty.traces import read_trace, trace_html
+
+    if not args.trace.is_file():
+        raise ConfigError("trace", f"no such file: {args.trace}")
+    records = list(read_trace(args.trace))
+    if args.html:
+        args.html.write_text(trace_html(records, title=f"thrifty trace {args.trace.name}"), encoding="utf-8")
+        print(f"wrote {args.html}")
+        return 0
+    from rich.console import Console
+
+    from thrifty.display import trace_tree
+
+    Console().print(trace_tree(records))
+    return 0
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -181,9 +260,10 @@ def _web(args: argparse.Namespace) -> int:
 
 
 def _tasks(args: argparse.Namespace) -> int:
+    from thrifty.evals.math_tasks import generate_math
     from thrifty.evals.tasks import generate, write_tasks
 
-    tasks = generate(args.n, args.seed)
+    tasks = generate_math(args.n, args.seed) if args.kind == "math" else generate(args.n, args.seed)
     write_tasks(tasks, args.output)
     print(f"wrote {len(tasks)} tasks to {args.output}")
     return 0
@@ -221,9 +301,12 @@ def _eval(args: argparse.Namespace) -> int:
         stats = f"accuracy {p.accuracy:.2f} · ${p.cost_usd:.4f} · {p.tokens:,} tokens"
         bar.update(bar_task, completed=p.done + p.skipped, stats=stats)
 
+    configs = [replace(_backend_config(args), base_url=url) for url in args.endpoint] or [_backend_config(args)]
+
     async def run() -> None:
-        async with open_backend(_backend_config(args)) as backend:
-            await run_eval(tasks, conditions, backends=[backend], tools=tools, log_path=args.log,
+        async with contextlib.AsyncExitStack() as stack:
+            backends = [await stack.enter_async_context(open_backend(c)) for c in configs]
+            await run_eval(tasks, conditions, backends=backends, tools=tools, log_path=args.log,
                            concurrency=args.concurrency, config=config, on_sample=progress)  # fmt: skip
 
     with bar:
@@ -254,9 +337,20 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _apply_settings(args: argparse.Namespace) -> None:
+    """Fill flags the user did not give from the config file and ``THRIFTY_*`` variables."""
+    settings = load_settings(args.config)
+    for name in _FROM_SETTINGS:
+        if hasattr(args, name) and getattr(args, name) is None:
+            setattr(args, name, getattr(settings, name))
+    if hasattr(args, "no_trace") and not settings.trace and args.trace is None:
+        args.no_trace = True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _apply_settings(args)
         if args.command == "serve":
             return _serve(args)
         if args.command == "index":
@@ -267,6 +361,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _tasks(args)
         if args.command == "eval":
             return _eval(args)
+        if args.command == "view":
+            return _view(args)
+        if args.command == "chat":
+            return _chat(args)
         limits = parse_budget_spec(args.budget)
         result = asyncio.run(_ask(args, limits))
     except BudgetSpecError as exc:

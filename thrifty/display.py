@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
+from rich.tree import Tree
 
 from thrifty.agents.events import BudgetCharged, Event, ModelCalled, RunFinished, RunStarted, StepStarted, ToolCalled
 from thrifty.agents.result import RunResult
 from thrifty.budget import BudgetView, Usage
+from thrifty.traces import summary
 
 
 def cost_line(result: RunResult) -> str:
@@ -121,3 +124,23 @@ def print_result(console: Console, result: RunResult) -> None:
     answer = result.answer if result.answer is not None else "(no answer)"
     console.print(Panel(Text(answer, style="bold"), title="answer"))
     console.print(Text(cost_line(result), style="dim"))
+
+
+def trace_tree(records: list[dict[str, Any]]) -> Tree:
+    """A trace as a tree: the run, its steps, and each step's model and tool calls."""
+    root = Tree(Text("trace", style="bold"))
+    step: Tree = root
+    for record in records:
+        kind = record.get("type")
+        if kind in ("TraceStarted", "BudgetCharged"):
+            continue
+        line = Text(summary(record), style="red" if record.get("is_error") else "")
+        if kind == "RunStarted":
+            root.label = Text(summary(record), style="bold")
+        elif kind == "StepStarted":
+            step = root.add(Text(summary(record), style="cyan"))
+        elif kind == "RunFinished":
+            root.add(Text(summary(record), style="bold green"))
+        else:
+            step.add(line)
+    return root

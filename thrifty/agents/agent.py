@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
 
-from thrifty.agents.controller import LoopConfig, RunContext
-from thrifty.agents.events import Event, EventHandler, RunFinished, RunStarted, ignore_events
+from thrifty.agents.controller import LoopConfig, RunContext, StepGate
+from thrifty.agents.events import Event, EventHandler, RunFinished, RunStarted, ignore_events, tee
 from thrifty.agents.result import RunResult
 from thrifty.agents.strategies import Strategy, get_strategy
 from thrifty.backends.base import Backend
@@ -29,6 +30,7 @@ class Agent:
         prices: PriceTable | None = None,
         config: LoopConfig | None = None,
         clock: Clock | None = None,
+        trace_dir: Path | None = None,
     ) -> None:
         self.backend = backend
         self.tools = tools if isinstance(tools, Toolset) else Toolset(tools)
@@ -37,6 +39,8 @@ class Agent:
         self.prices = prices
         self.config = config or LoopConfig()
         self.clock = clock
+        self.trace_dir = trace_dir
+        """When set, every run writes its JSONL trace to a new file in this folder."""
 
     def new_ledger(self, limits: Limits | str | None = None, *, label: str = "run") -> Ledger:
         chosen = _as_limits(limits) if limits is not None else self.limits
@@ -49,14 +53,25 @@ class Agent:
         limits: Limits | str | None = None,
         ledger: Ledger | None = None,
         on_event: EventHandler | None = None,
+        before_step: StepGate | None = None,
     ) -> RunResult:
         """Answer ``question`` within the budget. Exhaustion is a result, not an exception."""
         emit = on_event or ignore_events
+        writer = None
+        if self.trace_dir is not None:
+            from thrifty.traces import TraceWriter
+
+            writer = TraceWriter.in_directory(self.trace_dir)
+            emit = tee(emit, writer)
         ledger = ledger or self.new_ledger(limits)
-        ctx = RunContext(self.backend, self.tools, ledger, emit, self.config)
-        emit(RunStarted(question, self.strategy.name, self.backend.model, ledger.limits))
-        result = await self.strategy.solve(question, ctx)
-        emit(RunFinished(result))
+        ctx = RunContext(self.backend, self.tools, ledger, emit, self.config, before_step)
+        try:
+            emit(RunStarted(question, self.strategy.name, self.backend.model, ledger.limits))
+            result = await self.strategy.solve(question, ctx)
+            emit(RunFinished(result))
+        finally:
+            if writer is not None:
+                writer.close()
         return result
 
     def run_sync(self, question: str, *, limits: Limits | str | None = None) -> RunResult:

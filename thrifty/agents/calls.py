@@ -71,7 +71,9 @@ class ModelCaller:
             model, completion.usage, estimated=completion.usage_estimated, reservation=reservation
         )
         seconds = self.ledger.clock.now() - started
-        self.emit(ModelCalled(step, purpose, completion, count.tokens, count.exact, request.max_tokens, seconds))
+        self.emit(
+            ModelCalled(step, purpose, completion, count.tokens, count.exact, request.max_tokens, seconds, request)
+        )
         self.emit(BudgetCharged(entry, self.ledger.view()))
         if entry.overrun and (error := self.ledger.exceeded()) is not None:
             raise error

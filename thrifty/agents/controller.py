@@ -30,7 +30,7 @@ from thrifty.agents.thinking import (
     thinking_request,
 )
 from thrifty.backends.base import Backend, ChatRequest, Completion, Message, TokenCount, ToolCall, ToolSpec
-from thrifty.budget import BudgetExceeded, Ledger, render_budget_block
+from thrifty.budget import BudgetExceeded, BudgetView, Ledger, render_budget_block
 from thrifty.errors import BackendError, ToolError
 from thrifty.tools.base import ToolContext, Toolset, validate_arguments
 
@@ -65,6 +65,9 @@ class LoopConfig:
     """BATS ends the loop when *any* tool budget is exhausted; "all" keeps going while one tool has units."""
 
 
+StepGate = Callable[[BudgetView], Awaitable[bool]]
+
+
 @dataclass
 class RunContext:
     """Everything one run needs; nothing lives on the agent between runs."""
@@ -74,6 +77,9 @@ class RunContext:
     ledger: Ledger
     emit: EventHandler
     config: LoopConfig = field(default_factory=LoopConfig)
+    before_step: StepGate | None = None
+    """Awaited before each agent step with the budget so far; False ends the run ("cancelled").
+    It may also raise to pause the run (the LangGraph adapter's human-approval interrupt)."""
 
 
 @dataclass
@@ -391,6 +397,8 @@ async def run_trajectory(
             if stalled is not None:
                 answer = await _final_answer(ctx, caller, state, stalled)
                 return _result(ctx, state, question, strategy, "stalled", answer=answer or state.best)
+            if ctx.before_step is not None and not await ctx.before_step(ctx.ledger.view()):
+                return _result(ctx, state, question, strategy, "cancelled", answer=state.best)
             request = _request(ctx, state, final=False)
             count = await caller.count(request)
             reason = _must_finish(ctx, state, count)

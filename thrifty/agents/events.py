@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from thrifty.backends.base import Completion, ToolCall
+from thrifty.backends.base import ChatRequest, Completion, ToolCall
 from thrifty.budget import BudgetView, LedgerEntry, Limits
 
 if TYPE_CHECKING:
@@ -37,6 +37,8 @@ class ModelCalled:
     count_exact: bool
     max_tokens: int | None
     seconds: float
+    request: ChatRequest | None = None
+    """What was sent (traces record the prompt; record/replay keys on it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +69,13 @@ EventHandler = Callable[[Event], None]
 
 def ignore_events(event: Event) -> None:
     """The default handler."""
+
+
+def tee(*handlers: EventHandler) -> EventHandler:
+    """One handler that passes every event to each of ``handlers`` in order."""
+
+    def handle(event: Event) -> None:
+        for handler in handlers:
+            handler(event)
+
+    return handle

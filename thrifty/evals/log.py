@@ -34,6 +34,8 @@ class SampleLog:
     error: str | None = None
     attempts: int = 1
     candidates: list[str] = field(default_factory=list)
+    endpoint: str | None = None
+    """The server that ran the sample, when several share the load."""
     version: int = LOG_VERSION
 
     @property

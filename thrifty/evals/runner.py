@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from thrifty.agents.agent import Agent
 from thrifty.agents.controller import LoopConfig
 from thrifty.agents.result import RunResult
+from thrifty.agents.strategies import Strategy
 from thrifty.backends.base import Backend
 from thrifty.budget import Limits, PriceTable
 from thrifty.evals.log import SampleLog, append, done_keys, open_log
@@ -48,9 +49,14 @@ class Progress:
 
 @dataclass(frozen=True)
 class Condition:
-    strategy: str
+    strategy: str | Strategy
+    """A registered name (``"bats"``, ``"epf:4"``) or a configured instance, logged by its name."""
     budget_label: str
     limits: Limits
+
+    @property
+    def name(self) -> str:
+        return self.strategy if isinstance(self.strategy, str) else self.strategy.name
 
 
 class _Balancer:
@@ -86,7 +92,7 @@ async def run_eval(
 ) -> Progress:
     """Run every (task, condition) not already in the log; return the progress counters."""
     finished = done_keys(log_path)
-    todo = [(t, c) for c in conditions for t in tasks if (t.id, c.strategy, c.budget_label) not in finished]
+    todo = [(t, c) for c in conditions for t in tasks if (t.id, c.name, c.budget_label) not in finished]
     progress = Progress(total=len(tasks) * len(conditions), skipped=len(tasks) * len(conditions) - len(todo))
     balancer = _Balancer(backends)
     semaphore = asyncio.Semaphore(concurrency)
@@ -96,13 +102,14 @@ async def run_eval(
     async def one(task: Task, cond: Condition) -> None:
         async with semaphore:
             index = balancer.acquire()
+            backend = balancer.backends[index]
             try:
-                agent = Agent(balancer.backends[index], tools=tools, strategy=cond.strategy, limits=cond.limits,
-                              config=config, prices=prices)  # fmt: skip
+                agent = Agent(backend, tools=tools, strategy=cond.strategy, limits=cond.limits, config=config,
+                              prices=prices)  # fmt: skip
                 result, attempts = await _with_retries(agent, task.question, retries)
             finally:
                 balancer.release(index)
-        sample = _sample(task, cond, result, attempts)
+        sample = replace(_sample(task, cond, result, attempts), endpoint=getattr(backend, "base_url", None))
         async with write_lock:  # whole lines, one writer; the fsync runs off the event loop
             await asyncio.to_thread(append, log, sample)
         progress.done += 1
@@ -137,7 +144,7 @@ def score(task: Task, answer: str | None) -> bool:
 
 def _sample(task: Task, cond: Condition, result: RunResult, attempts: int) -> SampleLog:
     return SampleLog(
-        task_id=task.id, strategy=cond.strategy, budget=cond.budget_label, question=task.question,
+        task_id=task.id, strategy=cond.name, budget=cond.budget_label, question=task.question,
         target=task.answer, answer=result.answer, correct=score(task, result.answer),
         stop_reason=result.stop_reason, exhausted=result.exhausted, usage=result.usage.to_dict(),
         cost_usd=result.cost_usd, seconds=result.seconds, error=result.error, attempts=attempts,

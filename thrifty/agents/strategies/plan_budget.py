@@ -122,7 +122,7 @@ class PlanAndBudgetStrategy:
                 notes.append(f"sub {i}: skipped, 0 tokens allocated")
                 continue
             child = ctx.ledger.child(Limits(total_tokens=budget), label=f"sub{i}")
-            sub_ctx = RunContext(ctx.backend, ctx.tools, child, ctx.emit, ctx.config)
+            sub_ctx = RunContext(ctx.backend, ctx.tools, child, ctx.emit, ctx.config, ctx.before_step)
             result = await run_trajectory(sub, sub_ctx, system_prompt=system, strategy=self.name, budget_block=True,
                                           preamble=preamble)  # fmt: skip
             steps.extend(result.steps)

@@ -98,7 +98,9 @@ class ParallelStrategy:
             child = ctx.ledger.child(per_run, label=f"run{i}")
             seed = None if ctx.config.seed is None else ctx.config.seed + i
             config = replace(ctx.config, temperature=self.temperature, seed=seed)
-            return await base.solve(question, RunContext(ctx.backend, ctx.tools, child, ctx.emit, config))
+            return await base.solve(
+                question, RunContext(ctx.backend, ctx.tools, child, ctx.emit, config, ctx.before_step)
+            )
 
         results = await asyncio.gather(*(one(i) for i in range(self.n)))
         answers = [r.answer for r in results if not is_none(r.answer)]

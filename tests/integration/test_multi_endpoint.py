@@ -1,0 +1,55 @@
+"""Several model endpoints sharing one eval: two real server processes behind `thrifty eval --endpoint A --endpoint B`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from importlib import resources
+from itertools import islice
+from pathlib import Path
+
+import pytest
+
+from thrifty.cli import main
+from thrifty.evals.log import read_log
+from thrifty.evals.tasks import read_tasks, write_tasks
+
+pytestmark = pytest.mark.live_model
+
+STUB = Path(__file__).parents[2] / "benchmarks" / "stub_server.py"
+
+
+@pytest.fixture
+def two_stubs() -> Iterator[list[str]]:
+    procs = [subprocess.Popen([sys.executable, str(STUB), "--steps", "1", "--latency", "0.3"], stdout=subprocess.PIPE,
+                              text=True) for _ in range(2)]  # fmt: skip
+    try:
+        yield [p.stdout.readline().strip() for p in procs if p.stdout is not None]
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait()
+            if p.stdout is not None:
+                p.stdout.close()
+
+
+def test_eval_spreads_samples_over_endpoints_each_sample_once(two_stubs: list[str], tmp_path: Path,
+                                                              default_index_path: Path) -> None:  # fmt: skip
+    sample = resources.files("thrifty.evals").joinpath("data/sample_tasks.jsonl")
+    with resources.as_file(sample) as path:
+        tasks = list(islice(read_tasks(path), 8))
+    task_file = tmp_path / "tasks.jsonl"
+    write_tasks(tasks, task_file)
+    log = tmp_path / "log.jsonl"
+    args = ["eval", str(task_file), "--strategies", "react", "--budgets", "2", "--log", str(log), "--concurrency", "4",
+            "--tool-protocol", "native", "--index", str(default_index_path)]  # fmt: skip
+    for url in two_stubs:
+        args += ["--endpoint", url]
+    assert main(args) == 0
+    samples = list(read_log(log))
+    assert sorted(s.task_id for s in samples) == sorted(t.id for t in tasks)  # every sample exactly once
+    served = Counter(s.endpoint for s in samples)
+    assert set(served) == set(two_stubs) and min(served.values()) >= 2  # both servers did real work
+    assert all(s.stop_reason == "answered" and s.usage["requests"] == 2 for s in samples)

@@ -1,0 +1,104 @@
+"""`thrifty chat` logic with a scripted backend and scripted keyboard input (the tmux test drives a real terminal)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from rich.console import Console
+
+from thrifty.agents.controller import LoopConfig
+from thrifty.backends import ChatRequest, ScriptedBackend
+from thrifty.budget import parse_budget_spec
+from thrifty.chat import ChatSession, command, run_chat
+
+
+def session() -> ChatSession:
+    return ChatSession(parse_budget_spec("tokens=5000"), "react", LoopConfig())
+
+
+def drive(backend: ScriptedBackend, lines: list[str | type[BaseException]], s: ChatSession) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=140, force_terminal=False)
+    keys = list(lines)
+
+    def read(prompt: str) -> str:
+        if not keys:
+            raise EOFError
+        key = keys.pop(0)
+        if isinstance(key, type):
+            raise key()
+        return key
+
+    with asyncio.Runner() as runner:
+        assert run_chat(backend, [], s, runner, console, read=read) == 0
+    return out.getvalue()
+
+
+def test_turns_keep_history_and_spend() -> None:
+    backend = ScriptedBackend(["<answer>Paris</answer>", "<answer>About 2.1 million</answer>"])
+    s = session()
+    out = drive(backend, ["Capital of France?", "And its population?", "/budget"], s)
+    assert "Paris" in out and "2.1 million" in out
+    follow_up: ChatRequest = backend.requests[1]
+    assert "User: Capital of France?\nAssistant: Paris" in follow_up.messages[1].content  # history went along
+    assert s.turns == 2 and s.spent.requests == 2
+    assert "session: 2 turns" in out and "tokens=5000" in out
+
+
+def test_slash_commands_change_the_next_turn() -> None:
+    s = session()
+    said: list[str] = []
+    assert command(s, "/strategy bats", said.append) and s.strategy == "bats"
+    assert command(s, "/think high", said.append) and s.config.thinking == "high"
+    assert command(s, "/think default", said.append) and s.config.thinking is None
+    command(s, "/think loud", said.append)
+    assert "takes one of" in said[-1]
+    assert command(s, "/budget search=2,tokens=900", said.append) and s.limits.tools == {"search": 2}
+    s.history.append(("q", "a"))
+    command(s, "/reset", said.append)
+    assert s.history == []
+    command(s, "/nope", said.append)
+    assert "unknown command" in said[-1]
+    assert command(s, "/quit", said.append) is False
+
+
+def test_errors_in_commands_are_reported_and_the_session_goes_on() -> None:
+    out = drive(ScriptedBackend([]), ["/strategy nonsense", "/budget tokens=-1", "/help"], session())
+    assert out.count("error:") == 2 and "/reset" in out
+
+
+def test_ctrl_c_at_the_prompt_does_not_end_the_session() -> None:
+    out = drive(ScriptedBackend(["<answer>ok</answer>"]), [KeyboardInterrupt, "hello"], session())
+    assert "/quit" in out and "ok" in out
+
+
+def test_ctrl_c_during_a_turn_cancels_only_that_turn() -> None:
+    async def slow(request: ChatRequest) -> str:
+        await asyncio.sleep(30)
+        return "<answer>late</answer>"
+
+    import signal
+    import threading
+
+    backend = ScriptedBackend([slow, "<answer>second</answer>"])
+    s = session()
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+    # As a terminal's Ctrl-C does: SIGINT lands on the main thread, which is waiting in the event loop.
+    timer = threading.Timer(0.5, lambda: signal.pthread_kill(main_thread, signal.SIGINT))
+    timer.start()
+    try:
+        out = drive(backend, ["first question", "second question"], s)
+    finally:
+        timer.cancel()
+    assert "turn cancelled" in out and "second" in out
+    assert s.turns == 1 and s.history == [("second question", "second")]
+
+
+@pytest.mark.parametrize("line", ["/budget", "/strategy"])
+def test_show_commands(line: str) -> None:
+    said: list[str] = []
+    command(session(), line, said.append)
+    assert said and ("per-turn budget" in said[0] or "available" in said[0])

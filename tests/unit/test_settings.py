@@ -1,0 +1,60 @@
+"""Settings from a TOML file and THRIFTY_* variables: precedence, and errors that name the field and its source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from thrifty.cli import main
+from thrifty.errors import ConfigError
+from thrifty.settings import DEFAULT_BUDGET, load_settings
+
+
+def test_defaults_file_then_environment(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('strategy = "bats"\nbudget = "search=2"\ntemperature = 0.3\ntool_protocol = "native"\n')
+    s = load_settings(config, env={})
+    assert (s.strategy, s.budget, s.temperature, s.tool_protocol) == ("bats", "search=2", 0.3, "native")
+    s = load_settings(config, env={"THRIFTY_STRATEGY": "epf:8", "THRIFTY_TRACE": "false"})
+    assert s.strategy == "epf:8" and s.budget == "search=2" and s.trace is False
+    # No file anywhere: defaults.
+    s = load_settings(env={"XDG_CONFIG_HOME": str(tmp_path / "none")})
+    assert s.strategy == "tracker" and s.budget == DEFAULT_BUDGET
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "field", "origin"),
+    [
+        ('budget = "search=-1"\n', {}, "budget", "config.toml"),
+        ('strategy = "nonsense"\n', {}, "strategy", "config.toml"),
+        ("temperature = 9\n", {}, "temperature", "config.toml"),
+        ('colour = "blue"\n', {}, "colour", "config.toml"),
+        ("", {"THRIFTY_BASE_URL": "gpu-box:8000"}, "base_url", "$THRIFTY_BASE_URL"),
+        ("", {"THRIFTY_TOOL_PROTOCOL": "smoke"}, "tool_protocol", "$THRIFTY_TOOL_PROTOCOL"),
+    ],
+)
+def test_errors_name_the_field_and_where_it_came_from(tmp_path: Path, text: str, env: dict[str, str], field: str,
+                                                      origin: str) -> None:  # fmt: skip
+    config = tmp_path / "config.toml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_settings(config, env=env)
+    assert info.value.field == field and origin in str(info.value)
+
+
+def test_broken_toml_and_missing_explicit_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("budget = \n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(bad, env={})
+    with pytest.raises(ConfigError, match="no such file"):
+        load_settings(tmp_path / "missing.toml", env={})
+
+
+def test_cli_reports_a_bad_setting_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('strategy = "nonsense"\n')
+    assert main(["--config", str(config), "ask", "hi", "--no-tools"]) == 1
+    err = capsys.readouterr().err
+    assert "strategy" in err and "config.toml" in err and "Traceback" not in err

@@ -1,0 +1,217 @@
+"""Particle filtering (Puri et al. 2025) and Entropic Particle Filtering (ePF, arXiv 2510.05825).
+
+N particles extend their partial solutions one step at a time; a PRM scores each step; particles
+are resampled ∝ softmax(logit(score) / τ). ePF adds two things against premature exploitation:
+
+- Entropic Annealing: while ESS/N is under a threshold early in the run, resample with a higher
+  temperature T = max(1, N/ESS · (1 − t/T_max)) so an overconfident early PRM cannot collapse
+  the population onto one lineage (see :func:`~thrifty.agents.particles.weights.annealing_temperature`).
+- Look-ahead Modulation: the paper gives no formula; we use the one in algorithms.md §3.2. Each
+  active particle samples one successor step z' and the PRM scores it; resampling uses
+  w̃ = (1 − λ)·logit(agg(s₁..s_t)) + λ·logit(agg(s₁..s_t, s'_{t+1})). The first copy of a
+  resampled particle commits z' as its next step (so the look-ahead costs a PRM call, not an
+  extra generation); further copies sample their own next step, which keeps them apart.
+
+Every generation and PRM call is charged to the run's ledger. When a call cannot be afforded the
+filter stops and answers with the weighted vote of the particles as they are.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from thrifty.agents.calls import ModelCaller
+from thrifty.agents.controller import RunContext
+from thrifty.agents.particles.generation import (
+    Particle,
+    StepSettings,
+    conclude,
+    next_step,
+    settle,
+    weighted_vote,
+)
+from thrifty.agents.particles.prm import LLMJudgePRM, ProcessRewardModel
+from thrifty.agents.particles.weights import (
+    Aggregation,
+    AnnealMethod,
+    ResampleMethod,
+    aggregate,
+    annealing_temperature,
+    ess,
+    logit,
+    lookahead_log_weight,
+    resample,
+    softmax,
+)
+from thrifty.agents.result import RunResult, StopReason
+from thrifty.backends.tokens import count_text_tokens
+from thrifty.budget import BudgetExceeded
+from thrifty.errors import BackendError
+
+CONCLUSION_OVERHEAD = 400
+"""Tokens a forced conclusion costs beyond the particle's own text: system prompt, question, answer."""
+
+
+@dataclass(frozen=True)
+class FilterSettings:
+    particles: int = 4
+    max_steps: int = 12
+    """T_max: a particle still unfinished after this many steps is asked for its answer (see ``conclude``)."""
+    step: StepSettings = field(default_factory=StepSettings)
+    resampling: ResampleMethod = "multinomial"
+    softmax_temperature: float = 1.0
+    aggregation: Aggregation = "last"
+    annealing: AnnealMethod | None = None
+    """None: plain PF. ePF uses "ess"."""
+    ess_threshold: float = 0.5
+    early_phase: float = 0.5
+    lookahead: float = 0.0
+    """λ of Look-ahead Modulation (0 = off)."""
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Generation:
+    """What one iteration looked like: for traces, tests and the benchmark."""
+
+    step: int
+    ess: float
+    temperature: float
+    lineages: int
+    ancestors: tuple[int, ...]
+
+    def note(self) -> str:
+        return (f"step {self.step}: ess={self.ess:.2f} T={self.temperature:.2f} lineages={self.lineages} "
+                f"ancestors={list(self.ancestors)}")  # fmt: skip
+
+
+class ParticleFilterStrategy:
+    """PF/ePF as a run-level strategy (``--strategy pf`` / ``epf``); tools are not used."""
+
+    def __init__(
+        self, settings: FilterSettings | None = None, prm: ProcessRewardModel | None = None, name: str = "pf"
+    ) -> None:
+        self.settings = settings or FilterSettings()
+        self.prm: ProcessRewardModel = prm or LLMJudgePRM()
+        self.name = name
+        self.history: list[Generation] = []
+        """The generations of the run this instance finished last (each run also writes them to its
+        result's notes). Runs sharing the instance concurrently each keep their own list."""
+
+    async def solve(self, question: str, ctx: RunContext) -> RunResult:
+        s = self.settings
+        rng = random.Random(s.seed)
+        caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
+        particles = [Particle(lineage=i) for i in range(s.particles)]
+        history: list[Generation] = []
+        stop: StopReason = "answered"
+        exhausted: str | None = None
+        error: str | None = None
+        started = ctx.ledger.clock.now()
+        try:
+            for t in range(1, s.max_steps + 1):
+                before = ctx.ledger.used.total_tokens
+                await settle(self._advance(p, question, caller, ctx, t) for p in particles if not p.done)
+                if all(p.done for p in particles):
+                    break
+                short = not self._can_afford_step(particles, ctx, ctx.ledger.used.total_tokens - before)
+                if t == s.max_steps or short:
+                    await settle(self._conclude(p, question, caller, t) for p in particles if not p.done)
+                    if short:
+                        stop, exhausted = "budget_exhausted", "tokens"
+                    break
+                particles = self._resample(particles, rng, t, history)
+        except BudgetExceeded as exc:
+            stop, exhausted = "budget_exhausted", exc.limit_name
+        except BackendError as exc:  # the particles so far still vote; the error is kept
+            stop, error = "error", str(exc)
+        self.history = history
+        return self._result(question, ctx, particles, history, stop, exhausted, error, ctx.ledger.clock.now() - started)
+
+    async def _advance(self, p: Particle, question: str, caller: ModelCaller, ctx: RunContext, t: int) -> None:
+        """Commit the next step (the kept look-ahead or a fresh one), then look one step further."""
+        s = self.settings
+        if p.lookahead is not None:
+            text, score, finished = p.lookahead
+            p.lookahead = None
+            p.steps.append(text)
+            p.scores.append(score)
+            p.done = finished
+        else:
+            text, finished = await next_step(caller, question, p.steps, s.step, step=t)
+            scores = await self.prm.score(question, [*p.steps, text], p.scores, ctx=ctx, step=t)
+            p.steps.append(text)
+            p.scores = scores
+            p.done = finished
+        if s.lookahead > 0 and not p.done and t < s.max_steps:
+            ahead, ahead_finished = await next_step(caller, question, p.steps, s.step, step=t)
+            scores = await self.prm.score(question, [*p.steps, ahead], p.scores, ctx=ctx, step=t)
+            p.lookahead = (ahead, scores[-1], ahead_finished)
+
+    def _can_afford_step(self, particles: list[Particle], ctx: RunContext, last_step_tokens: int) -> bool:
+        """Whether the token budget covers another iteration like the last one *and* then a forced
+        conclusion for every unfinished particle; if not, the particles conclude now, so running out
+        of budget still ends with answers to vote on."""
+        remaining = ctx.ledger.view().remaining_total_tokens
+        if remaining is None:
+            return True
+        conclusions = sum(count_text_tokens(p.text) + CONCLUSION_OVERHEAD for p in particles if not p.done)
+        return remaining >= last_step_tokens + conclusions
+
+    async def _conclude(self, p: Particle, question: str, caller: ModelCaller, t: int) -> None:
+        """Out of steps or budget: ask for the answer the partial solution leads to (its score stays).
+        A conclusion the budget cannot pay for is skipped; that particle does not vote."""
+        try:
+            p.steps.append(await conclude(caller, question, p.steps, self.settings.step, step=t))
+        except BudgetExceeded:
+            return
+        p.done = True
+
+    def log_weight(self, p: Particle) -> float:
+        s = self.settings
+        current = logit(aggregate(p.scores, s.aggregation))
+        ahead = None if p.lookahead is None else logit(aggregate([*p.scores, p.lookahead[1]], s.aggregation))
+        return lookahead_log_weight(current, ahead, s.lookahead)
+
+    def _resample(
+        self, particles: list[Particle], rng: random.Random, t: int, history: list[Generation]
+    ) -> list[Particle]:
+        s = self.settings
+        weights = [self.log_weight(p) for p in particles]
+        probabilities = softmax(weights, s.softmax_temperature)
+        temperature = 1.0
+        if s.annealing is not None:
+            temperature = annealing_temperature(
+                probabilities, t, s.max_steps, method=s.annealing,
+                ess_threshold=s.ess_threshold, early_phase=s.early_phase,
+            )  # fmt: skip
+        tempered = softmax(weights, s.softmax_temperature * temperature)
+        ancestors = resample(tempered, rng, s.resampling)
+        seen: set[int] = set()
+        out = []
+        for a in ancestors:
+            out.append(particles[a].copy(keep_lookahead=a not in seen))
+            seen.add(a)
+        history.append(Generation(t, ess(probabilities), temperature, len({p.lineage for p in out}),
+                                       tuple(ancestors)))  # fmt: skip
+        return out
+
+    def _result(
+        self, question: str, ctx: RunContext, particles: list[Particle], history: list[Generation], stop: StopReason,
+        exhausted: str | None, error: str | None, seconds: float,
+    ) -> RunResult:  # fmt: skip
+        probabilities = softmax([self.log_weight(p) for p in particles])
+        answers = [p.answer for p in particles]
+        answer, mass = weighted_vote(answers, probabilities)
+        if answer is None and stop == "answered":
+            stop = "stalled"
+        notes = [g.note() for g in history]
+        notes.append(f"vote: {mass}")
+        notes.append(f"final lineages: {len({p.lineage for p in particles})}/{len(particles)}")
+        return RunResult(
+            question=question, answer=answer, stop_reason=stop, usage=ctx.ledger.used, strategy=self.name,
+            model=ctx.backend.model, exhausted=exhausted, error=error, seconds=seconds,
+            ledger=tuple(ctx.ledger.entries), notes=tuple(notes),
+            candidates=tuple(dict.fromkeys(a for a in answers if a is not None)),
+        )  # fmt: skip

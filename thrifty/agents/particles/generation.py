@@ -1,0 +1,182 @@
+"""Step-wise generation of solutions: one reasoning step per call, continuing a partial answer.
+
+A step is the text up to the delimiter (default a blank line, as in Puri et al.). Continuing a
+partial solution uses assistant prefill: the partial text goes out as the last (assistant)
+message and the server continues it — llama.cpp's server does so by default, vLLM with
+``continue_final_message`` (sent alongside). Every particle of a run shares the system and user
+turns, so servers with prefix caching (vLLM, llama.cpp slots) reuse that prefix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import defaultdict
+from collections.abc import Awaitable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar, cast
+
+from thrifty.agents.calls import ModelCaller
+from thrifty.agents.prompts import load_prompt
+from thrifty.agents.strategies.judging import normalize
+from thrifty.backends.base import ChatRequest, Message
+
+T = TypeVar("T")
+
+CONTINUE = {"continue_final_message": True, "add_generation_prompt": False}
+"""vLLM's switch for continuing the final assistant message (llama.cpp prefills by default)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepSettings:
+    delimiter: str = "\n\n"
+    max_tokens: int = 256
+    """Per step (the original code allows 1024)."""
+    temperature: float = 0.8
+    top_p: float = 1.0
+
+
+@dataclass
+class Particle:
+    """One partial solution: its steps, their PRM scores, and where it came from."""
+
+    steps: list[str] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    done: bool = False
+    lineage: int = 0
+    """The index of the initial particle it descends from (unique lineages measure diversity)."""
+    lookahead: tuple[str, float, bool] | None = None
+    """A scored successor step (text, score, finishes) kept by Look-ahead Modulation."""
+
+    def copy(self, keep_lookahead: bool) -> Particle:
+        return Particle(list(self.steps), list(self.scores), self.done, self.lineage,
+                        self.lookahead if keep_lookahead else None)  # fmt: skip
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.steps)
+
+    @property
+    def answer(self) -> str | None:
+        return extract_answer(self.text)
+
+
+async def settle(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Await every call, then raise the first failure: unlike a bare gather, no sibling keeps running
+    (and mutating particles) after the run has decided to stop."""
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return cast(list[T], outcomes)
+
+
+def solver_messages(question: str, steps: Sequence[str], delimiter: str) -> tuple[Message, ...]:
+    messages = [Message("system", load_prompt("math_solver").render()), Message("user", question)]
+    if steps:
+        messages.append(Message("assistant", delimiter.join(steps) + delimiter))
+    return tuple(messages)
+
+
+async def next_step(
+    caller: ModelCaller, question: str, steps: Sequence[str], settings: StepSettings, *, step: int
+) -> tuple[str, bool]:
+    """Generate the next step of ``steps``; return (text, whether the solution is finished)."""
+    request = ChatRequest(
+        messages=solver_messages(question, steps, settings.delimiter),
+        max_tokens=settings.max_tokens, temperature=settings.temperature, top_p=settings.top_p,
+        stop=(settings.delimiter,), extra_body=CONTINUE if steps else {},
+    )  # fmt: skip
+    completion = await caller(request, step=step, purpose="particle")
+    prefilled = settings.delimiter.join(steps) + settings.delimiter if steps else ""
+    text = _new_text(completion.text, prefilled).strip()
+    finished = not text or extract_answer(text) is not None
+    return text, finished
+
+
+CONCLUSION = "Therefore, the final answer is: $\\boxed{"
+
+
+async def conclude(
+    caller: ModelCaller, question: str, steps: Sequence[str], settings: StepSettings, *, step: int
+) -> str:
+    """Force an answer out of an unfinished solution (s1-style budget forcing): prefill the solver
+    prompt's own closing sentence up to ``\\boxed{`` and read the next few tokens."""
+    prefilled = settings.delimiter.join(steps) + settings.delimiter + CONCLUSION
+    request = ChatRequest(
+        messages=(*solver_messages(question, (), settings.delimiter), Message("assistant", prefilled)),
+        max_tokens=24, temperature=0.0, stop=("}",), extra_body=CONTINUE,
+    )  # fmt: skip
+    completion = await caller(request, step=step, purpose="conclude")
+    value = _new_text(completion.text, prefilled).split("}")[0].strip()
+    return f"{CONCLUSION}{value}}}$."
+
+
+async def full_solution(
+    caller: ModelCaller, question: str, *, max_tokens: int, temperature: float, step: int = 0
+) -> str:
+    """A whole solution in one call (the greedy, best-of-N and self-consistency baselines)."""
+    request = ChatRequest(
+        messages=solver_messages(question, (), "\n\n"), max_tokens=max_tokens, temperature=temperature
+    )
+    completion = await caller(request, step=step, purpose="sample")
+    return completion.text.strip()
+
+
+def _new_text(text: str, prefix: str) -> str:
+    """The continuation alone: llama.cpp's server echoes the prefilled assistant text, vLLM does not.
+
+    ``prefix`` ends with the delimiter, which a fresh step (cut at the delimiter) cannot contain,
+    so a model that merely repeats its previous step is not mistaken for an echo."""
+    if prefix and text.lstrip().startswith(prefix):
+        return text.lstrip()[len(prefix) :]
+    return text
+
+
+def split_steps(text: str, delimiter: str = "\n\n") -> list[str]:
+    return [s.strip() for s in text.split(delimiter) if s.strip()]
+
+
+_BOXED = re.compile(r"\\boxed\s*\{")
+_FINAL = re.compile(r"final answer is[:\s]*\$?([^\n$]+?)\$?\s*(?:\.|$|I hope)", re.IGNORECASE)
+
+
+def extract_answer(text: str) -> str | None:
+    """The last ``\\boxed{...}`` (nested braces allowed), else "the final answer is: X"."""
+    matches = list(_BOXED.finditer(text))
+    if matches:
+        start = matches[-1].end()
+        depth = 1
+        for i in range(start, len(text)):
+            depth += {"{": 1, "}": -1}.get(text[i], 0)
+            if depth == 0:
+                return text[start:i].strip() or None
+        return None
+    final = _FINAL.search(text)
+    return final.group(1).strip() if final else None
+
+
+def answer_key(answer: str) -> str:
+    """A voting key: numbers compare by value ("1,200.0" = "1200"), other answers as normalised text."""
+    plain = re.sub(r"\\(?:text|mathrm)\{([^}]*)\}|[$\s]|\\!|,(?=\d{3}\b)", r"\1", answer).rstrip(".")
+    try:
+        value = float(plain)
+    except ValueError:
+        return normalize(answer)
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def weighted_vote(answers: Sequence[str | None], weights: Sequence[float]) -> tuple[str | None, dict[str, float]]:
+    """The answer with the most probability mass (same normalised answer pooled); ties → first seen."""
+    mass: dict[str, float] = defaultdict(float)
+    shown: dict[str, str] = {}
+    for answer, weight in zip(answers, weights, strict=True):
+        if answer is None:
+            continue
+        key = answer_key(answer)
+        mass[key] += weight
+        shown.setdefault(key, answer)
+    if not mass:
+        return None, {}
+    best = max(mass, key=lambda k: mass[k])
+    return shown[best], {shown[k]: round(v, 4) for k, v in mass.items()}

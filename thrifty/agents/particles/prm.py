@@ -1,0 +1,186 @@
+"""Process reward models: a score in (0, 1) for each step of a partial solution.
+
+Two real implementations:
+
+- :class:`LLMJudgePRM` asks a chat model (the generator itself or another one) whether a step
+  is correct and reads P(Yes) from the first token's logprobs; one charged call per new step.
+- :class:`RewardModelPRM` posts the whole solution to a reward-model endpoint (vLLM's pooling
+  API serving e.g. Qwen2.5-Math-PRM-7B) and gets every step's score in one call.
+
+Every call is charged to the run's ledger: judge calls go through :class:`ModelCaller`; the
+reward endpoint reserves a request, then charges the prompt tokens the server reports.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+from thrifty.agents.calls import ModelCaller
+from thrifty.agents.controller import RunContext
+from thrifty.agents.particles.generation import settle
+from thrifty.agents.prompts import load_prompt
+from thrifty.backends.base import Backend, ChatRequest, Completion, Message
+from thrifty.backends.tokens import count_text_tokens
+from thrifty.budget import Usage
+from thrifty.errors import BackendError
+
+NEUTRAL = 0.5
+"""The score of a step nobody could judge: logit 0, so it neither helps nor hurts a particle."""
+
+
+class ProcessRewardModel(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    async def score(
+        self, question: str, steps: Sequence[str], known: Sequence[float], *, ctx: RunContext, step: int
+    ) -> list[float]:
+        """Scores of every step in ``steps``. ``known`` holds scores already computed for a prefix
+        of them (a particle's earlier steps), which a per-step scorer reuses instead of paying again."""
+        ...
+
+
+def yes_probability(completion: Completion) -> float:
+    """P(Yes) / (P(Yes) + P(No)) over the first token's top logprobs (any casing or leading space).
+
+    Without logprobs the verdict text decides, softened to 0.9 / 0.1 so one hard judgement never
+    zeroes a particle; an answer that is neither is :data:`NEUTRAL`.
+    """
+    if completion.logprobs:
+        first = completion.logprobs[0]
+        options = first.top or ((first.token, first.logprob),)
+        yes = sum(math.exp(lp) for tok, lp in options if tok.strip().lower() == "yes")
+        no = sum(math.exp(lp) for tok, lp in options if tok.strip().lower() == "no")
+        if yes + no > 0:
+            return yes / (yes + no)
+    word = completion.text.strip().lower()
+    if word.startswith("yes"):
+        return 0.9
+    if word.startswith("no"):
+        return 0.1
+    return NEUTRAL
+
+
+@dataclass
+class LLMJudgePRM:
+    """A chat model as the PRM: "is this step correct? Yes/No", scored from logprobs.
+
+    ``backend`` is the judge (``None``: the run's own backend); its tokens land on the run's
+    ledger either way. Each new step costs one call of one output token.
+    """
+
+    backend: Backend | None = None
+    top_logprobs: int = 10
+    name: str = "llm-judge"
+
+    async def score(
+        self, question: str, steps: Sequence[str], known: Sequence[float], *, ctx: RunContext, step: int
+    ) -> list[float]:
+        caller = ModelCaller(self.backend or ctx.backend, ctx.ledger, ctx.emit)
+        todo = range(len(known), len(steps))
+        new = await settle(self._one(caller, question, steps, i, step) for i in todo)
+        return [*known[: len(steps)], *new]
+
+    async def _one(self, caller: ModelCaller, question: str, steps: Sequence[str], index: int, step: int) -> float:
+        prompt = load_prompt("prm_judge").render(
+            question=question, previous="\n\n".join(steps[:index]) or "(none)", step=steps[index]
+        )
+        request = ChatRequest(
+            messages=(Message("user", prompt),), max_tokens=1, temperature=0.0,
+            logprobs=True, top_logprobs=self.top_logprobs,
+        )  # fmt: skip
+        return yes_probability(await caller(request, step=step, purpose="prm"))
+
+
+STEP_TAG = "<extra_0>"
+"""Qwen2.5-Math-PRM's step separator: the reward is read at each of these tokens."""
+
+PRM_SYSTEM = "Please reason step by step, and put your final answer within \\boxed{}."
+"""The system prompt of Qwen2.5-Math-PRM's model card."""
+
+
+@dataclass
+class RewardModelPRM:
+    """A reward-model endpoint: vLLM's ``POST /pooling`` serving a process reward model.
+
+    Serve with e.g. ``vllm serve Qwen/Qwen2.5-Math-PRM-7B --runner pooling``. The solution goes out
+    as a chat whose assistant turn joins the steps with ``step_tag`` (as the model card does);
+    vLLM's STEP pooler answers one ``[p(bad), p(good)]`` pair per tag.
+    """
+
+    base_url: str
+    model: str
+    step_tag: str = STEP_TAG
+    system_prompt: str = PRM_SYSTEM
+    timeout: float = 60.0
+    client: httpx.AsyncClient | None = None
+    name: str = "reward-model"
+
+    async def score(
+        self, question: str, steps: Sequence[str], known: Sequence[float], *, ctx: RunContext, step: int
+    ) -> list[float]:
+        if not steps:
+            return []
+        answer = self.step_tag.join(s.strip() for s in steps) + self.step_tag
+        body = {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": self.system_prompt},
+                {"role": "user", "content": question},
+                {"role": "assistant", "content": answer},
+            ],
+            "add_generation_prompt": False,
+        }
+        estimate = count_text_tokens(self.system_prompt + question + answer) + 16
+        ledger = ctx.ledger
+        reservation = ledger.reserve_model_call(self.model, estimate, 0, min_output_tokens=0)
+        try:
+            payload = await self._post(body, reservation.timeout_seconds)
+        except BaseException:
+            ledger.charge_model(self.model, Usage(requests=1), estimated=True, reservation=reservation)
+            raise
+        usage = payload.get("usage") or {}
+        tokens = int(usage.get("prompt_tokens") or estimate)
+        entry = ledger.charge_model(self.model, Usage(requests=1, input_tokens=tokens), reservation=reservation,
+                                    estimated="prompt_tokens" not in usage)  # fmt: skip
+        if entry.overrun and (error := ledger.exceeded()) is not None:
+            raise error
+        scores = parse_step_rewards(payload)
+        if len(scores) != len(steps):
+            raise BackendError(f"reward model returned {len(scores)} step scores for {len(steps)} steps")
+        return scores
+
+    async def _post(self, body: dict[str, Any], seconds: float | None) -> dict[str, Any]:
+        client = self.client or httpx.AsyncClient(timeout=self.timeout)
+        try:
+            response = await client.post(f"{self.base_url.rstrip('/')}/pooling", json=body, timeout=seconds)
+        except httpx.HTTPError as exc:
+            raise BackendError(f"reward model endpoint unreachable: {exc}") from exc
+        finally:
+            if self.client is None:
+                await client.aclose()
+        if response.status_code != 200:
+            raise BackendError(f"reward model endpoint answered {response.status_code}: {response.text[:200]}")
+        payload: dict[str, Any] = response.json()
+        return payload
+
+
+def parse_step_rewards(payload: dict[str, Any]) -> list[float]:
+    """Step scores from a pooling response: ``data[0].data`` holds one ``[p_bad, p_good]`` per step
+    (vLLM's STEP pooler with softmax) or one plain probability per step."""
+    try:
+        rows = payload["data"][0]["data"]
+    except (KeyError, IndexError, TypeError) as exc:
+        raise BackendError(f"unexpected reward model response: {str(payload)[:200]}") from exc
+    scores: list[float] = []
+    for row in rows:
+        value = row[-1] if isinstance(row, list) else row
+        if not isinstance(value, int | float):
+            raise BackendError(f"unexpected step reward {row!r}")
+        scores.append(float(value))
+    return scores

@@ -1,0 +1,165 @@
+"""``thrifty chat``: an interactive terminal agent with history, a live budget panel and slash commands.
+
+One event loop (``asyncio.Runner``) lives for the whole session, so the model server and its
+client survive between turns. Ctrl-C during a turn cancels that turn only: ``Runner.run`` cancels
+the running task and the session goes on. Each turn gets a fresh ledger with the current limits;
+the session's total spend is kept alongside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from thrifty.agents.agent import Agent
+from thrifty.agents.controller import LoopConfig
+from thrifty.agents.result import RunResult
+from thrifty.agents.strategies import get_strategy, strategy_names
+from thrifty.backends.base import Backend
+from thrifty.budget import Limits, Usage, parse_budget_spec
+from thrifty.budget.limits import BudgetSpecError
+from thrifty.display import RunView, print_result
+from thrifty.errors import ThriftyError
+from thrifty.tools.base import Tool
+
+HELP = """commands:
+  /budget [SPEC]     show the session's spend and the per-turn limits, or set them (e.g. search=3,tokens=20000)
+  /strategy [NAME]   show or set the strategy
+  /think MODE        thinking dial: none | low | medium | high | auto | default
+  /reset             forget the conversation so far
+  /help              this text
+  /quit              leave (Ctrl-D too); Ctrl-C cancels the current turn only"""
+
+THINK_MODES = ("none", "low", "medium", "high", "auto")
+
+
+@dataclass
+class ChatSession:
+    """What persists between turns: settings, the conversation and the session's spend."""
+
+    limits: Limits
+    strategy: str
+    config: LoopConfig
+    history: list[tuple[str, str]] = field(default_factory=list)
+    spent: Usage = field(default_factory=Usage)
+    turns: int = 0
+
+    def question(self, text: str, keep: int = 6) -> str:
+        """The question sent to the agent: recent turns first, so follow-ups can refer to them."""
+        if not self.history:
+            return text
+        past = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in self.history[-keep:])
+        return f"Conversation so far:\n{past}\n\nNew question: {text}"
+
+    def record(self, text: str, result: RunResult) -> None:
+        self.turns += 1
+        self.spent = self.spent + result.usage
+        if result.answer is not None:
+            self.history.append((text, result.answer))
+
+
+def command(session: ChatSession, line: str, say: Callable[[str], None]) -> bool:
+    """Apply a slash command; return False to end the session."""
+    name, _, arg = line[1:].strip().partition(" ")
+    arg = arg.strip()
+    if name in ("quit", "exit"):
+        return False
+    if name == "help":
+        say(HELP)
+    elif name == "reset":
+        session.history.clear()
+        say("conversation cleared")
+    elif name == "budget":
+        if arg:
+            session.limits = parse_budget_spec(arg)
+        say(budget_summary(session))
+    elif name == "strategy":
+        if arg:
+            get_strategy(arg)  # validates, naming the field on error
+            session.strategy = arg
+        say(f"strategy: {session.strategy} (available: {', '.join(strategy_names())})")
+    elif name == "think":
+        if arg not in (*THINK_MODES, "default"):
+            say(f"/think takes one of {', '.join(THINK_MODES)}, default")
+        else:
+            mode = None if arg == "default" else arg
+            session.config = replace(session.config, thinking=mode)  # type: ignore[arg-type]
+            say(f"thinking: {arg}")
+    else:
+        say(f"unknown command /{name}; /help lists them")
+    return True
+
+
+def budget_summary(session: ChatSession) -> str:
+    u = session.spent
+    lim = session.limits
+    parts = [f"{k}={v}" for k, v in lim.tools.items()]
+    for key, value in (("requests", lim.requests), ("tokens", lim.total_tokens), ("usd", lim.usd),
+                       ("seconds", lim.seconds)):  # fmt: skip
+        if value is not None:
+            parts.append(f"{key}={value:g}")
+    tools = ", ".join(f"{k} {v}" for k, v in sorted(u.tool_units.items())) or "no tools"
+    return (f"per-turn budget: {','.join(parts) or 'unlimited'}\n"
+            f"session: {session.turns} turns | {tools} | {u.input_tokens:,} in / {u.output_tokens:,} out tokens | "
+            f"${u.cost_usd:.4f}")  # fmt: skip
+
+
+def _table(session: ChatSession) -> Table:
+    table = Table.grid(padding=(0, 1))
+    table.add_row("[dim]strategy[/dim]", session.strategy, "[dim]thinking[/dim]", str(session.config.thinking))
+    return table
+
+
+def run_chat(backend: Backend, tools: list[Tool], session: ChatSession, runner: asyncio.Runner,
+             console: Console, read: Callable[[str], str] = input) -> int:  # fmt: skip
+    """The read-eval loop. Returns the exit code."""
+    console.print("[bold]thrifty chat[/bold] — /help for commands, Ctrl-C cancels a turn, Ctrl-D leaves")
+    console.print(_table(session))
+    while True:
+        try:
+            line = read("you> ").strip()
+        except EOFError:
+            console.print()
+            return 0
+        except KeyboardInterrupt:
+            console.print("\n(type /quit or press Ctrl-D to leave)")
+            continue
+        if not line:
+            continue
+        if line.startswith("/"):
+            try:
+                if not command(session, line, console.print):
+                    return 0
+            except (ThriftyError, BudgetSpecError) as exc:
+                console.print(f"[red]error:[/red] {exc}")
+            continue
+        agent = Agent(backend, tools=tools, strategy=session.strategy, limits=session.limits, config=session.config)
+        view = RunView()
+        try:
+            with Live(view, console=console, refresh_per_second=8, transient=True):
+                result = runner.run(agent.run(session.question(line), on_event=view))
+        except KeyboardInterrupt:
+            console.print("[yellow](turn cancelled; the session goes on)[/yellow]")
+            continue
+        session.record(line, result)
+        print_result(console, result)
+        console.print(f"[dim]session: {budget_summary(session).splitlines()[1].removeprefix('session: ')}[/dim]")
+
+
+def chat_main(open_backend_cm: contextlib.AbstractAsyncContextManager[Backend], tools: list[Tool],
+              session: ChatSession) -> int:  # fmt: skip
+    """Open the backend once on a session-long loop, then chat."""
+    console = Console()
+    with asyncio.Runner() as runner:
+        stack = contextlib.AsyncExitStack()
+        backend = runner.run(stack.enter_async_context(open_backend_cm))
+        try:
+            return run_chat(backend, tools, session, runner, console)
+        finally:
+            runner.run(stack.aclose())

@@ -1,0 +1,219 @@
+"""Record/replay: a cache of model and tool calls keyed by request, so a run replays offline.
+
+Wrap a backend with :class:`RecordingBackend` and tools with :func:`recording_tools`, all on
+one :class:`ReplayCache` (a SQLite file). Modes:
+
+- ``record``: every call goes out and its result is stored (overwriting);
+- ``replay``: every call must be in the cache; a miss raises :class:`ReplayMiss` (strict: a bug
+  report or an eval replays exactly, with no network and no model);
+- ``auto``: hits replay, misses go out and are recorded.
+
+Keys are the SHA-256 of the canonical request plus its occurrence number in the session, so N
+identical sampling requests (self-consistency, particles) replay their N distinct answers in order.
+Replayed completions keep their recorded usage, so the ledger charges exactly what the recorded run
+paid and every budget decision repeats. Model calls a tool makes (browse summaries) are recorded
+with the tool's output and re-issued on replay through the run's charged caller, which the cached
+backend answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from thrifty.backends.base import (
+    Backend,
+    ChatRequest,
+    Completion,
+    Message,
+    TokenCount,
+    TokenLogprob,
+    ToolCall,
+    ToolSpec,
+)
+from thrifty.backends.profiles import ModelProfile, ToolProtocol
+from thrifty.budget import Usage
+from thrifty.errors import BackendError, ConfigError
+from thrifty.tools.base import Tool, ToolContext, ToolResult
+from thrifty.traces import plain
+
+Mode = Literal["record", "replay", "auto"]
+
+
+class ReplayMiss(BackendError):
+    """A strict replay met a call that was never recorded (the run diverged from the recording)."""
+
+
+class ReplayCache:
+    """A key → JSON store in SQLite, plus per-session occurrence counters."""
+
+    def __init__(self, path: Path, mode: Mode = "auto") -> None:
+        if mode not in ("record", "replay", "auto"):
+            raise ConfigError("mode", f"must be record, replay or auto, got {mode!r}")
+        if mode == "replay" and not path.is_file():
+            raise ConfigError("cache", f"nothing to replay: {path} does not exist")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.mode = mode
+        self._db = sqlite3.connect(path)
+        self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, kind TEXT, value TEXT)")
+        self._seen: Counter[str] = Counter()
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, kind: str, payload: Any) -> str:
+        digest = hashlib.sha256(json.dumps([kind, plain(payload)], sort_keys=True, default=str).encode()).hexdigest()
+        self._seen[digest] += 1
+        return f"{digest}#{self._seen[digest]}"
+
+    def get(self, key: str) -> Any | None:
+        if self.mode == "record":
+            return None
+        row = self._db.execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        return json.loads(row[0])
+
+    def put(self, key: str, kind: str, value: Any) -> None:
+        self._db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?, ?)", (key, kind, json.dumps(value)))
+        self._db.commit()  # committed per call: a killed recording keeps everything before the kill
+
+    def require(self, key: str, what: str) -> Any:
+        """The cached value; in strict replay a miss is an error naming the call."""
+        value = self.get(key)
+        if value is None and self.mode == "replay":
+            raise ReplayMiss(f"not in the replay cache {self.path}: {what}")
+        return value
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class RecordingBackend:
+    """A backend that answers from the cache and records what the wrapped backend says."""
+
+    def __init__(self, inner: Backend, cache: ReplayCache) -> None:
+        self.inner = inner
+        self.cache = cache
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    @property
+    def tool_protocol(self) -> ToolProtocol:
+        return self.inner.tool_protocol
+
+    @property
+    def profile(self) -> ModelProfile:
+        return self.inner.profile
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        key = self.cache.key("complete", [self.model, request])
+        cached = self.cache.require(key, f"model call {_preview(request)}")
+        if cached is not None:
+            return completion_from_dict(cached)
+        completion = await self.inner.complete(request)
+        record = plain(completion)
+        record.pop("raw", None)
+        self.cache.put(key, "complete", record)
+        return completion
+
+    async def count_tokens(self, request: ChatRequest) -> TokenCount:
+        key = self.cache.key("count", [self.model, request])
+        cached = self.cache.require(key, f"token count {_preview(request)}")
+        if cached is not None:
+            return TokenCount(int(cached["tokens"]), bool(cached["exact"]))
+        count = await self.inner.count_tokens(request)
+        self.cache.put(key, "count", {"tokens": count.tokens, "exact": count.exact})
+        return count
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+class RecordingTool:
+    """A tool whose outputs come from the cache; model calls it made are re-issued on replay."""
+
+    def __init__(self, inner: Tool, cache: ReplayCache) -> None:
+        self.inner = inner
+        self.cache = cache
+
+    @property
+    def spec(self) -> ToolSpec:
+        return self.inner.spec
+
+    def units(self, arguments: Mapping[str, Any]) -> int:
+        return self.inner.units(arguments)
+
+    def limit_units(self, arguments: Mapping[str, Any], units: int) -> Mapping[str, Any]:
+        return self.inner.limit_units(arguments, units)
+
+    async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
+        key = self.cache.key("tool", [self.spec.name, arguments])
+        cached = self.cache.require(key, f"tool call {self.spec.name}({json.dumps(plain(arguments))[:120]})")
+        if cached is not None:
+            for request in cached["requests"]:  # charged again, answered by the cached backend
+                await ctx.complete(request_from_dict(request))
+            return ToolResult(cached["content"], bool(cached["is_error"]))
+        requests: list[ChatRequest] = []
+
+        async def complete(request: ChatRequest) -> Completion:
+            requests.append(request)
+            return await ctx.complete(request)
+
+        result = await self.inner.run(arguments, ToolContext(complete=complete))
+        record = {"content": result.content, "is_error": result.is_error, "requests": [plain(r) for r in requests]}
+        self.cache.put(key, "tool", record)
+        return result
+
+
+def recording_tools(tools: Iterable[Tool], cache: ReplayCache) -> list[Tool]:
+    return [RecordingTool(t, cache) for t in tools]
+
+
+def _preview(request: ChatRequest) -> str:
+    last = request.messages[-1].content if request.messages else ""
+    return f"({len(request.messages)} messages, last: {' '.join(last.split())[:100]!r})"
+
+
+def _tool_call(d: Mapping[str, Any]) -> ToolCall:
+    return ToolCall(d["id"], d["name"], d.get("arguments") or {}, d.get("raw_arguments", ""), d.get("error"))
+
+
+def completion_from_dict(d: Mapping[str, Any]) -> Completion:
+    logprobs = d.get("logprobs")
+    return Completion(
+        text=d["text"], model=d["model"], usage=Usage(**d["usage"]), finish_reason=d.get("finish_reason", "stop"),
+        reasoning=d.get("reasoning"), tool_calls=tuple(_tool_call(t) for t in d.get("tool_calls", ())),
+        logprobs=None if logprobs is None else tuple(
+            TokenLogprob(lp["token"], lp["logprob"], tuple((t, v) for t, v in lp.get("top", ()))) for lp in logprobs
+        ),
+        usage_estimated=bool(d.get("usage_estimated", False)),
+    )  # fmt: skip
+
+
+def request_from_dict(d: Mapping[str, Any]) -> ChatRequest:
+    messages = tuple(
+        Message(
+            m["role"],
+            m["content"],
+            tuple(_tool_call(t) for t in m.get("tool_calls", ())),
+            m.get("tool_call_id"),
+            m.get("name"),
+        )
+        for m in d["messages"]
+    )
+    return ChatRequest(
+        messages=messages, tools=tuple(ToolSpec(t["name"], t["description"], t["parameters"]) for t in d["tools"]),
+        max_tokens=d.get("max_tokens"), temperature=d.get("temperature"), top_p=d.get("top_p"), seed=d.get("seed"),
+        stop=tuple(d.get("stop", ())), logprobs=bool(d.get("logprobs")), top_logprobs=d.get("top_logprobs"),
+        response_format=d.get("response_format"), extra_body=d.get("extra_body") or {},
+    )  # fmt: skip

@@ -1,0 +1,115 @@
+"""User settings from a TOML file and ``THRIFTY_*`` environment variables, validated by pydantic.
+
+Precedence: command-line flags > environment > config file > defaults. The file is
+``--config PATH``, else ``$THRIFTY_CONFIG``, else ``~/.config/thrifty/config.toml`` when it exists::
+
+    base_url = "http://gpu-box:8000/v1"
+    model = "Qwen/Qwen3-8B"
+    strategy = "bats"
+    budget = "search=5,browse=5,tokens=40000"
+    tool_protocol = "native"
+
+Any mistake is a :class:`~thrifty.errors.ConfigError` naming the field and where it came from
+(``config.toml: budget: ...`` or ``THRIFTY_BUDGET: ...``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from thrifty.budget import parse_budget_spec
+from thrifty.budget.limits import BudgetSpecError
+from thrifty.errors import ConfigError
+
+DEFAULT_BUDGET = "search=5,browse=5,tokens=40000,seconds=600"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_url: str | None = None
+    """An OpenAI-compatible endpoint; unset: the embedded model."""
+    model: str | None = None
+    api_key: str | None = None
+    strategy: str = "tracker"
+    budget: str = DEFAULT_BUDGET
+    tool_protocol: Literal["native", "text", "json"] | None = None
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    trace: bool = True
+    """Write a JSONL trace of every ``ask`` run."""
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, value: str) -> str:
+        try:
+            parse_budget_spec(value)
+        except BudgetSpecError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        from thrifty.agents.strategies import get_strategy
+
+        try:
+            get_strategy(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("strategy: ")) from None
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must start with http:// or https://, got {value!r}")
+        return value
+
+
+ENV = {name: f"THRIFTY_{name.upper()}" for name in Settings.model_fields}
+
+
+def default_config_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if path := env.get("THRIFTY_CONFIG"):
+        return Path(path)
+    base = Path(env.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "thrifty" / "config.toml"
+
+
+def _validated(values: dict[str, object], source: dict[str, str]) -> Settings:
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or "config"
+        origin = source.get(field, "config")
+        raise ConfigError(field, f"{error['msg']} (from {origin})") from None
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Defaults, overlaid by the config file (if any), overlaid by ``THRIFTY_*`` variables."""
+    env = os.environ if env is None else env
+    explicit = path is not None or "THRIFTY_CONFIG" in env
+    path = path or default_config_path(env)
+    values: dict[str, object] = {}
+    source: dict[str, str] = {}
+    if path.is_file():
+        try:
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError("config", f"{path} is not valid TOML: {exc}") from None
+        source = {key: str(path) for key in values}
+    elif explicit:
+        raise ConfigError("config", f"no such file: {path}")
+    for field, var in ENV.items():
+        if var in env:
+            values[field] = env[var]
+            source[field] = f"${var}"
+    return _validated(values, source)

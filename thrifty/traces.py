@@ -1,0 +1,143 @@
+"""Run traces: every event of a run as one JSON line (prompts, completions, tool I/O, ledger entries).
+
+A :class:`TraceWriter` is an event handler; it flushes each line so a trace survives the process
+being killed (a torn last line is skipped when reading). ``thrifty view TRACE`` renders a trace as
+a tree in the terminal (:func:`thrifty.display.trace_tree`) or as one static HTML page
+(:func:`trace_html`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import IO, Any
+
+from thrifty.agents.events import Event, RunFinished
+
+TRACE_VERSION = 1
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready form of events and what they carry (dataclasses, mappings, tuples, enums)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Mapping | MappingProxyType):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [plain(v) for v in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def event_record(event: Event) -> dict[str, Any]:
+    """One trace line. A finished run is stored through ``RunResult.to_dict`` (no repeated messages)."""
+    body = {"result": event.result.to_dict()} if isinstance(event, RunFinished) else plain(event)
+    if "completion" in body:
+        body["completion"].pop("raw", None)  # the server's raw reply duplicates the parsed fields
+    return {"type": type(event).__name__, "t": round(time.time(), 3), **body}
+
+
+class TraceWriter:
+    """An event handler appending each event to a JSONL file (one file per run)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: IO[str] | None = path.open("a", encoding="utf-8")
+        self._write({"type": "TraceStarted", "version": TRACE_VERSION, "t": round(time.time(), 3)})
+
+    @classmethod
+    def in_directory(cls, directory: Path) -> TraceWriter:
+        """A new trace file named by time and a short random id (runs never share a file)."""
+        return cls(directory / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}.jsonl")
+
+    def _write(self, record: dict[str, Any]) -> None:
+        if self._file is None:
+            return
+        self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self._file.flush()
+
+    def __call__(self, event: Event) -> None:
+        self._write(event_record(event))
+        if isinstance(event, RunFinished):
+            self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def read_trace(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a trace; a line torn by a kill mid-write is skipped, not fatal."""
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(record, dict):
+                yield record
+
+
+def summary(record: dict[str, Any]) -> str:
+    """One line per record, shared by the terminal tree and the HTML page."""
+    kind = record.get("type")
+    if kind == "RunStarted":
+        return f"run: {record['question']!r} ({record['strategy']}, {record['model']})"
+    if kind == "StepStarted":
+        return f"step {record['step']}" + (" (final answer)" if record.get("final") else "")
+    if kind == "ModelCalled":
+        c = record["completion"]
+        usage = c.get("usage", {})
+        calls = ", ".join(tc["name"] for tc in c.get("tool_calls", []))
+        text = (c.get("text") or "").strip().replace("\n", " ")
+        return (f"model [{record['purpose']}] {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out, "
+                f"{record['seconds']:.2f} s: {calls or text[:120]}")  # fmt: skip
+    if kind == "ToolCalled":
+        call = record["call"]
+        flag = " ERROR" if record.get("is_error") else ""
+        output = record["output"].strip().replace("\n", " ")
+        return f"tool {call['name']}({json.dumps(call['arguments'])[:100]}){flag}: {output[:120]}"
+    if kind == "BudgetCharged":
+        entry = record["entry"]
+        return f"charged {entry['kind']} {entry['name']} (${entry['usage'].get('cost_usd', 0):.6f})"
+    if kind == "RunFinished":
+        r = record["result"]
+        return f"finished: {r['stop_reason']}, answer {r['answer']!r}, ${r['cost_usd']:.6f}"
+    return str(kind)
+
+
+def trace_html(records: list[dict[str, Any]], *, title: str = "thrifty trace") -> str:
+    """A self-contained page: one collapsible block per step, each record's JSON inside."""
+    parts = [
+        "<!doctype html><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font:14px system-ui;margin:2em}details{margin:.2em 0 .2em 1em}"
+        "pre{background:#f6f6f6;padding:.5em;white-space:pre-wrap}.err{color:#b00}</style>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    open_step = False
+    for record in records:
+        if record.get("type") == "BudgetCharged":
+            continue
+        if record.get("type") in ("StepStarted", "RunFinished") and open_step:
+            parts.append("</details>")
+            open_step = False
+        if record.get("type") == "StepStarted":
+            parts.append(f"<details open><summary>{html.escape(summary(record))}</summary>")
+            open_step = True
+            continue
+        cls = " class='err'" if record.get("is_error") else ""
+        body = html.escape(json.dumps(record, indent=2, ensure_ascii=False))
+        parts.append(f"<details><summary{cls}>{html.escape(summary(record))}</summary><pre>{body}</pre></details>")
+    if open_step:
+        parts.append("</details>")
+    return "\n".join(parts)
