@@ -67,6 +67,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument(
+        "--threaded-stub",
+        action="store_true",
+        help="the thread-per-connection http.server stub (heavier) instead of the asyncio one",
+    )
     args = parser.parse_args()
     tasks = generate(args.samples, seed=0)
     tool = FunctionTool(
@@ -76,7 +81,7 @@ def main() -> None:
     ideal = args.samples * calls * args.latency / args.concurrency
     stub = subprocess.Popen(
         [sys.executable, str(Path(__file__).with_name("stub_server.py")), "--steps", str(args.steps),
-         "--latency", str(args.latency)],
+         "--latency", str(args.latency), *(["--threads"] if args.threaded_stub else [])],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert stub.stdout is not None

@@ -116,7 +116,9 @@ class StubServer:
         self._server.server_close()
 
 
-async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, steps: int, latency: float) -> None:
+async def _handle(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, steps: int, latency: float, faults: list[str]
+) -> None:
     """One keep-alive connection: read a request, wait ``latency`` (without holding anything), reply."""
     sock = writer.get_extra_info("socket")
     if sock is not None:
@@ -128,7 +130,12 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, st
             method, path, _ = request_line.split(" ", 2)
             headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in header_lines if h)}
             body = await reader.readexactly(int(headers.get("content-length", 0)))
-            if method == "POST" and path.endswith("/chat/completions"):
+            if method == "POST" and path.endswith("/chat/completions") and faults:
+                fault = faults.pop(0)  # injected failures, in order, before normal service
+                if fault == "hang":
+                    await asyncio.sleep(3600)
+                code, payload = int(fault), {"error": {"message": f"injected {fault}"}}
+            elif method == "POST" and path.endswith("/chat/completions"):
                 if latency:
                     await asyncio.sleep(latency)
                 code, payload = 200, _reply(json.loads(body or b"{}"), steps)
@@ -146,11 +153,13 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, st
         writer.close()
 
 
-async def serve_asyncio(steps: int, latency: float, port: int) -> None:
+async def serve_asyncio(steps: int, latency: float, port: int, faults: list[str] | None = None) -> None:
     """The same stub on one asyncio loop: 64 waiting requests cost no threads and no GIL hand-offs,
     so the stub adds as little as possible on top of its fixed latency (the throughput benchmark
     measures the client, not the stub)."""
-    server = await asyncio.start_server(lambda r, w: _handle(r, w, steps, latency), "127.0.0.1", port, backlog=1024)
+    pending = list(faults or [])
+    server = await asyncio.start_server(lambda r, w: _handle(r, w, steps, latency, pending), "127.0.0.1", port,
+                                        backlog=1024)  # fmt: skip
     print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", flush=True)
     async with server:
         await server.serve_forever()
@@ -165,13 +174,14 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--threads", action="store_true", help="the threaded http.server stub instead of asyncio")
+    parser.add_argument("--faults", default="", help="first chat requests fail in order, e.g. 429,503,hang")
     args = parser.parse_args()
     if args.threads:
         server = StubServer(steps=args.steps, latency=args.latency, port=args.port)
         print(server.base_url, flush=True)
         server._server.serve_forever()
     else:
-        asyncio.run(serve_asyncio(args.steps, args.latency, args.port))
+        asyncio.run(serve_asyncio(args.steps, args.latency, args.port, [f for f in args.faults.split(",") if f]))
 
 
 if __name__ == "__main__":

@@ -53,3 +53,30 @@ def test_eval_spreads_samples_over_endpoints_each_sample_once(two_stubs: list[st
     served = Counter(s.endpoint for s in samples)
     assert set(served) == set(two_stubs) and min(served.values()) >= 2  # both servers did real work
     assert all(s.stop_reason == "answered" and s.usage["requests"] == 2 for s in samples)
+
+
+async def test_run_eval_over_two_real_llama_servers(embedded_server: str, tmp_path: Path) -> None:
+    """Two real model servers (the session's embedded one and a second llama-server process) share an eval."""
+    from thrifty.backends import OpenAICompatBackend
+    from thrifty.backends.embedded import DEFAULT_MODEL, llama_server
+    from thrifty.backends.profiles import EMBEDDED_PROFILE
+    from thrifty.budget import Limits
+    from thrifty.evals.runner import Condition, run_eval
+    from thrifty.evals.tasks import Task
+
+    second = llama_server(context=4096, parallel=1, threads=1)
+    async with second:
+        urls = [embedded_server, second.base_url]
+        backends = [OpenAICompatBackend(u, DEFAULT_MODEL.name, profile=EMBEDDED_PROFILE) for u in urls]
+        tasks = [Task(f"t{i}", f"What is {i} + {i}? Answer with the number.", str(2 * i), (), "arith", "easy", (), {})
+                 for i in range(4)]  # fmt: skip
+        # One short answer each (no tools): the point is dispatch over real servers, not accuracy.
+        limits = Limits(requests=2, output_tokens=64)
+        await run_eval(tasks, [Condition("react", "-", limits)], backends=backends, tools=[],
+                       log_path=tmp_path / "log.jsonl", concurrency=2)  # fmt: skip
+        for b in backends:
+            await b.aclose()
+    samples = list(read_log(tmp_path / "log.jsonl"))
+    assert sorted(s.task_id for s in samples) == ["t0", "t1", "t2", "t3"]
+    assert {s.endpoint for s in samples} == {u.rstrip("/") for u in urls}
+    assert all(s.usage["requests"] >= 1 and s.usage["output_tokens"] <= 64 for s in samples)

@@ -31,13 +31,14 @@ STUB = Path(__file__).parents[2] / "benchmarks" / "stub_server.py"
 class Stub:
     """benchmarks/stub_server.py in its own process on a fixed port (so a restart comes back there)."""
 
-    def __init__(self, port: int, latency: float) -> None:
-        self.port, self.latency = port, latency
+    def __init__(self, port: int, latency: float, faults: str = "") -> None:
+        self.port, self.latency, self.faults = port, latency, faults
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(STUB), "--steps", "2", "--latency", str(self.latency), "--port", str(self.port)],
+            [sys.executable, str(STUB), "--steps", "2", "--latency", str(self.latency), "--port", str(self.port),
+             "--faults", self.faults],
             stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         assert self.proc.stdout is not None
@@ -112,3 +113,20 @@ async def test_server_gone_is_an_error_result_and_the_eval_runner_retries_the_sa
     await backend.aclose()
     [sample] = list(read_log(log))
     assert progress.done == 1 and sample.correct and sample.attempts >= 2
+
+
+async def test_429_5xx_and_timeouts_are_retried_with_backoff_and_charged_once() -> None:
+    stub = Stub(free_port(), latency=0.0, faults="429,503,hang,500")
+    stub.start()
+    try:
+        backend = OpenAICompatBackend(stub.base_url, "stub", profile=ModelProfile(family="stub", tool_protocol="native"),
+                                      max_retries=4, timeout=1.0, server_kind="none")  # fmt: skip
+        tool = FunctionTool("lookup", "Look something up.", {"type": "object", "properties": {}}, lookup)
+        result = await Agent(backend, tools=[tool], strategy="react").run("What is the answer?")
+        await backend.aclose()
+    finally:
+        stub.kill()
+    # The first logical call met 429, 503, a hang (client timeout) and 500 before a 200: retried with
+    # jittered backoff inside the client, charged once. Three logical calls in all.
+    assert result.stop_reason == "answered" and result.answer == "42"
+    assert result.usage.requests == 3

@@ -20,6 +20,7 @@ import openai
 from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount, TokenLogprob, ToolCall
 from thrifty.backends.profiles import ModelProfile, ToolProtocol, profile_for
 from thrifty.backends.tokens import count_text_tokens, estimate_prompt_tokens, raw_prompt_tokens
+from thrifty.backends.transport import lean_http_client
 from thrifty.budget import Usage
 from thrifty.errors import (
     BackendConnectionError,
@@ -154,20 +155,36 @@ class OpenAICompatBackend:
         server_kind: ServerKind = "auto",
         client: openai.AsyncOpenAI | None = None,
         connection_shards: int = 8,
+        transport: Literal["auto", "lean", "httpx"] = "auto",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._model = model
         self.profile = profile or profile_for(model)
         # The openai client retries 408/429/5xx/connection errors with backoff itself; one logical
         # call still yields one response, so the ledger charges it once.
-        # Requests are spread over several clients: the HTTP connection pool scans all of its
-        # connections for every request, which dominates at high concurrency (64 in flight: 25% of
-        # the runner's CPU in one pool; see benchmarks/eval_throughput.py).
-        self._clients = [client] if client is not None else [
-            openai.AsyncOpenAI(base_url=self.base_url, api_key=api_key or "not-needed", timeout=timeout,
-                               max_retries=max_retries)
-            for _ in range(max(1, connection_shards))
-        ]  # fmt: skip
+        # Plain-http endpoints (local and LAN servers: vLLM, llama.cpp) get the lean transport, whose
+        # per-call CPU is a fraction of httpcore's; https endpoints keep httpx's own (proxies, HTTP/2).
+        # With httpx's transport, requests are spread over several clients: its pool scans all of its
+        # connections for every request (64 in flight: 25% of the runner's CPU in one pool).
+        lean = transport == "lean" or (transport == "auto" and self.base_url.startswith("http://"))
+        if client is not None:
+            self._clients = [client]
+        elif lean:
+            self._clients = [
+                openai.AsyncOpenAI(
+                    base_url=self.base_url,
+                    api_key=api_key or "not-needed",
+                    timeout=timeout,
+                    max_retries=max_retries,
+                    http_client=lean_http_client(timeout),
+                )
+            ]
+        else:
+            self._clients = [
+                openai.AsyncOpenAI(base_url=self.base_url, api_key=api_key or "not-needed", timeout=timeout,
+                                   max_retries=max_retries)
+                for _ in range(max(1, connection_shards))
+            ]  # fmt: skip
         self._next_client = 0
         self._http = httpx.AsyncClient(timeout=30.0)
         self._server_kind: ServerKind = server_kind
