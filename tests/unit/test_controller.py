@@ -304,3 +304,13 @@ async def test_a_tool_whose_repeat_was_refused_is_withheld_for_one_step(web: lis
     assert offered(backend.requests[1]) == ["search", "browse"]
     assert offered(backend.requests[2]) == ["browse"]  # search withheld after the refused repeat
     assert [t.name for t in backend.requests[2].tools] == ["browse"]
+
+
+async def test_a_reply_cut_at_the_length_limit_is_not_quoted_back() -> None:
+    cut = Completion(text='{"think": "a long thought that never clos', model="scripted",
+                     usage=Usage(requests=1, input_tokens=10, output_tokens=8), finish_reason="length")  # fmt: skip
+    backend = ScriptedBackend([cut, '{"answer": "Paris"}'], tool_protocol="json")
+    result = await Agent(backend, strategy="react").run("Capital of France?")
+    nudge = backend.requests[1].messages[-1].content
+    assert "cut off at the length limit" in nudge and "never clos" not in nudge  # nothing to copy from
+    assert result.answer == "Paris"

@@ -82,6 +82,17 @@ async def test_declining_stops_with_the_best_answer_so_far(tmp_path: Path) -> No
     assert len(backend.requests) == 2  # declining costs nothing more
 
 
+async def test_asking_again_on_the_same_thread_runs_afresh(tmp_path: Path) -> None:
+    backend = ScriptedBackend(["<answer>first</answer>", "<answer>second</answer>"])
+    config = {"configurable": {"thread_id": "same"}}
+    async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "c.sqlite")) as saver:
+        graph = build_graph(Agent(backend), checkpointer=saver, replay_dir=tmp_path / "r")
+        one = await graph.ainvoke({"question": "Q?"}, config)
+        two = await graph.ainvoke({"question": "Q?"}, config)
+    assert (one["answer"], two["answer"]) == ("first", "second")  # not a replay of the first run
+    backend.assert_complete()
+
+
 def test_configuration_errors_name_the_field(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="approve_at"):
         build_graph(agent(ScriptedBackend([]), tmp_path), approve_at=1.5)

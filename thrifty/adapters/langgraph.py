@@ -10,9 +10,9 @@ LangGraph's ``interrupt()`` with a budget summary. The graph stops there and its
 ``stop_reason="cancelled"``).
 
 LangGraph resumes an interrupted node by running it again from its start. Every model and tool
-call of the node goes through a per-thread record/replay cache (:mod:`thrifty.replay`), so the
-re-run replays what was already paid for — same answers, same ledger charges — and only the calls
-after the interrupt reach the model and the tools.
+call of the node goes through a record/replay cache (:mod:`thrifty.replay`) kept per thread and
+node run, so the re-run replays what was already paid for — same answers, same ledger charges —
+and only the calls after the interrupt reach the model and the tools.
 """
 
 from __future__ import annotations
@@ -73,11 +73,16 @@ def _approval_gate(approve_at: float | None) -> Callable[[BudgetView], Awaitable
     return gate
 
 
-def _thread_id(config: RunnableConfig | None) -> str:
-    thread = ((config or {}).get("configurable") or {}).get("thread_id")
+def _cache_name(config: RunnableConfig | None) -> str:
+    """One replay cache per thread *and* node run: LangGraph's ``checkpoint_ns`` for a task stays the
+    same when an interrupted task resumes, and changes for a new invocation, so asking the same
+    question again later runs it afresh instead of replaying the earlier answer."""
+    configurable = (config or {}).get("configurable") or {}
+    thread = configurable.get("thread_id")
     if not thread:
         raise ConfigError("thread_id", "the thrifty node needs config={'configurable': {'thread_id': ...}}")
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", str(thread))
+    task = configurable.get("checkpoint_ns") or ""
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{thread}-{task}")
 
 
 def thrifty_node(
@@ -96,7 +101,7 @@ def thrifty_node(
         question = state.get("question")
         if not question:
             raise ConfigError("question", "the graph state has no question")
-        cache = ReplayCache(folder / f"{_thread_id(config)}.sqlite", "auto")
+        cache = ReplayCache(folder / f"{_cache_name(config)}.sqlite", "auto")
         try:
             replaying = Agent(
                 RecordingBackend(agent.backend, cache), tools=recording_tools(agent.tools, cache),

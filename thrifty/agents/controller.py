@@ -356,7 +356,9 @@ def _handle_miss(ctx: RunContext, state: _State, completion: Completion, errors:
     """A reply with neither a usable tool call nor an answer: nudge, or accept prose as the answer."""
     text = strip_answer_tags(completion.text) if ctx.backend.tool_protocol != "json" else ""
     if completion.finish_reason == "length":
-        errors = (*errors, "Your reply was cut off at the length limit; keep each reply short.")
+        # Parse errors of a cut reply are symptoms of the cut; quoting the cut text back only invites
+        # small models to copy it (seen in traces: the quote ended up inside the final answer).
+        errors = ("Your reply was cut off at the length limit; keep each reply short.",)
     if not errors and text and state.misses >= ctx.config.max_format_misses:
         return text
     state.misses += 1

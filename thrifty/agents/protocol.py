@@ -115,6 +115,8 @@ def strip_answer_tags(text: str) -> str:
 # ----------------------------------------------------------------------------- JSON protocol
 
 THINK_MAX_CHARS = 400
+ANSWER_MAX_CHARS = 300
+"""Answers are short facts; without a cap a small model fills the whole step with one run-on answer."""
 
 
 def step_schema(tools: tuple[ToolSpec, ...], *, final: bool = False) -> dict[str, Any]:
@@ -140,7 +142,8 @@ def step_schema(tools: tuple[ToolSpec, ...], *, final: bool = False) -> dict[str
             )
     # A forced final step answers straight away: thinking first invites small models to talk
     # themselves out of an answer they already have.
-    answer_props = {"answer": {"type": "string"}} if final else {"think": think, "answer": {"type": "string"}}
+    answer = {"type": "string", "maxLength": ANSWER_MAX_CHARS}
+    answer_props = {"answer": answer} if final else {"think": think, "answer": answer}
     options.append(
         {"type": "object", "properties": answer_props, "required": list(answer_props), "additionalProperties": False}
     )
