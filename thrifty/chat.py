@@ -24,7 +24,7 @@ from thrifty.agents.strategies import get_strategy, strategy_names
 from thrifty.backends.base import Backend
 from thrifty.budget import Limits, Usage, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
-from thrifty.display import RunView, print_result
+from thrifty.display import RunView, print_result, tools_text
 from thrifty.errors import ThriftyError
 from thrifty.tools.base import Tool
 
@@ -104,7 +104,7 @@ def budget_summary(session: ChatSession) -> str:
                        ("seconds", lim.seconds)):  # fmt: skip
         if value is not None:
             parts.append(f"{key}={value:g}")
-    tools = ", ".join(f"{k} {v}" for k, v in sorted(u.tool_units.items())) or "no tools"
+    tools = tools_text(u)
     return (f"per-turn budget: {','.join(parts) or 'unlimited'}\n"
             f"session: {session.turns} turns | {tools} | {u.input_tokens:,} in / {u.output_tokens:,} out tokens | "
             f"${u.cost_usd:.4f}")  # fmt: skip

@@ -19,10 +19,15 @@ from thrifty.budget import BudgetView, Usage
 from thrifty.traces import summary
 
 
+def tools_text(usage: Usage) -> str:
+    """``browse 1, search 2`` (or ``no tools``), as the cost line and the chat's session line show it."""
+    return ", ".join(f"{k} {v}" for k, v in sorted(usage.tool_units.items())) or "no tools"
+
+
 def cost_line(result: RunResult) -> str:
     """``[3 steps | search 2, browse 1 | 1,234 in (0 cached) / 210 out tokens | $0.0030 | 9.1s] stop: answered``."""
     u: Usage = result.usage
-    tools = ", ".join(f"{k} {v}" for k, v in sorted(u.tool_units.items())) or "no tools"
+    tools = tools_text(u)
     stop = result.stop_reason + (f" ({result.exhausted})" if result.exhausted else "")
     return (
         f"[{len(result.steps)} steps | {tools} | {u.input_tokens:,} in ({u.cached_tokens:,} cached) / "

@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import small_index
+from tests.helpers import assert_within_limits, small_index
 from thrifty.agents.agent import Agent
 from thrifty.backends import ScriptedBackend
 from thrifty.budget import Limits, ModelPrice, PriceTable
@@ -63,15 +63,6 @@ def test_no_limit_is_ever_exceeded(tmp_path: Path, limits: Limits, script: list[
     used = result.usage
     assert result.stop_reason in ("answered", "budget_exhausted", "stalled")
     assert not any(entry.overrun for entry in result.ledger)
-    if limits.requests is not None:
-        assert used.requests <= limits.requests
-    if limits.output_tokens is not None:
-        assert used.output_tokens <= limits.output_tokens
-    if limits.total_tokens is not None:
-        assert used.total_tokens <= limits.total_tokens
-    if limits.usd is not None:
-        assert used.cost_usd <= limits.usd + 1e-12
-    for tool, cap in limits.tools.items():
-        assert used.tool(tool) <= cap
+    assert_within_limits(used, limits, usd_tolerance=1e-12)
     if result.stop_reason == "budget_exhausted":
         assert result.exhausted

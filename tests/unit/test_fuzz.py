@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.helpers import assert_within_limits
 from thrifty.agents.protocol import parse_json_reply, parse_text_reply
 from thrifty.budget import BudgetExceeded, Ledger, Limits, ModelPrice, PriceTable, Usage, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
@@ -117,15 +118,7 @@ def test_ledger_never_overruns_and_reservations_balance(ops: list[tuple], limits
         except BudgetExceeded as exc:
             assert exc.limit_name
     used = ledger.used
-    if limits.total_tokens is not None:
-        assert used.total_tokens <= limits.total_tokens
-    if limits.output_tokens is not None:
-        assert used.output_tokens <= limits.output_tokens
-    if limits.requests is not None:
-        assert used.requests <= limits.requests
-    if limits.usd is not None:
-        assert used.cost_usd <= limits.usd + 1e-9
-    assert used.tool("search") <= limits.tools["search"]
+    assert_within_limits(used, limits, usd_tolerance=1e-9)
     assert ledger.view().used == used
     assert ledger.exceeded() is None
     assert (ledger.pending.requests, ledger.pending.input_tokens, ledger.pending.output_tokens) == (0, 0, 0)

@@ -119,6 +119,7 @@ class RewardModelPRM:
     system_prompt: str = PRM_SYSTEM
     timeout: float = 60.0
     client: httpx.AsyncClient | None = None
+    """Reused for every call (one is made on first use when none is given; :meth:`aclose` ends it)."""
     name: str = "reward-model"
 
     async def score(
@@ -156,18 +157,20 @@ class RewardModelPRM:
         return scores
 
     async def _post(self, body: dict[str, Any], seconds: float | None) -> dict[str, Any]:
-        client = self.client or httpx.AsyncClient(timeout=self.timeout)
+        if self.client is None:  # one client for all calls: a PRM call runs per particle per step
+            self.client = httpx.AsyncClient(timeout=self.timeout)
         try:
-            response = await client.post(f"{self.base_url.rstrip('/')}/pooling", json=body, timeout=seconds)
+            response = await self.client.post(f"{self.base_url.rstrip('/')}/pooling", json=body, timeout=seconds)
         except httpx.HTTPError as exc:
             raise BackendError(f"reward model endpoint unreachable: {exc}") from exc
-        finally:
-            if self.client is None:
-                await client.aclose()
         if response.status_code != 200:
             raise BackendError(f"reward model endpoint answered {response.status_code}: {response.text[:200]}")
         payload: dict[str, Any] = response.json()
         return payload
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
 
 
 def parse_step_rewards(payload: dict[str, Any]) -> list[float]:
