@@ -35,7 +35,11 @@ _FROM_SETTINGS = ("base_url", "model", "api_key", "strategy", "budget", "tool_pr
 def _add_backend_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("backend (default: the embedded CPU model)")
     g.add_argument("--base-url", help="an OpenAI-compatible server, e.g. http://localhost:8000/v1 (vLLM)")
-    g.add_argument("--model", help="served model name (default: the server's first model)")
+    g.add_argument(
+        "--model",
+        help="served model name (default: the server's first model); without --base-url, the embedded model "
+        "to run: qwen2.5-coder-1.5b-instruct (default) or qwen2.5-coder-0.5b-instruct (short: 1.5b, 0.5b)",
+    )
     g.add_argument("--api-key", help="API key for --base-url (or set OPENAI_API_KEY)")
     g.add_argument("--vllm", metavar="MODEL", help="spawn `vllm serve MODEL` (needs thrifty[vllm])")
     g.add_argument("--vllm-arg", action="append", default=[], help="extra argument for vllm serve (repeatable)")
@@ -93,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8090)
     serve.add_argument("--context", type=int, default=32768)
     serve.add_argument("--parallel", type=int, default=4)
+    serve.add_argument("--model", help="embedded model: qwen2.5-coder-1.5b-instruct (default) or 0.5b")
 
     tasks = sub.add_parser("tasks", help="offline task sets")
     tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True)
@@ -232,10 +237,12 @@ def _view(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from thrifty.backends.embedded import llama_server
+    from thrifty.backends.embedded import embedded_model, llama_server
+
+    spec = embedded_model(args.model)
 
     async def run() -> None:
-        async with llama_server(port=args.port, context=args.context, parallel=args.parallel) as server:
+        async with llama_server(model=spec, port=args.port, context=args.context, parallel=args.parallel) as server:
             print(f"embedded model serving at {server.base_url} (Ctrl-C to stop)", flush=True)
             await asyncio.Event().wait()  # until Ctrl-C cancels the run
 

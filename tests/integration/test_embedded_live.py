@@ -1,4 +1,4 @@
-"""Against the real embedded server (llama-server + Qwen2.5-Coder-0.5B GGUF) and the real corpus index.
+"""Against the real embedded server (llama-server + the default Qwen2.5-Coder GGUF) and the real corpus index.
 
 Assertions are about properties (usage charged, counts exact, JSON parses, stop reasons, limits
 held), never about exact model wording.
@@ -136,9 +136,9 @@ async def test_browse_summary_by_the_real_model_is_charged(
     live_backend: OpenAICompatBackend, default_index_path: object
 ) -> None:
     events: list[Event] = []
-    agent = Agent(
-        live_backend, tools=web_tools(default_index_path), limits="browse=1,tokens=6000", config=DETERMINISTIC
-    )
+    index = CorpusIndex(Path(str(default_index_path)))
+    tools = [BrowseTool(index, mode="summarize")]
+    agent = Agent(live_backend, tools=tools, limits="browse=1,tokens=6000", config=DETERMINISTIC)
     from thrifty.agents.calls import ModelCaller
     from thrifty.tools.base import ToolContext
 

@@ -57,7 +57,11 @@ def test_no_limit_is_ever_exceeded(tmp_path: Path, limits: Limits, script: list[
     index = _index(tmp_path)
     backend = ScriptedBackend(script * 40)
     agent = Agent(
-        backend, tools=[SearchTool(index), BrowseTool(index)], strategy=strategy, limits=limits, prices=PRICES
+        backend,
+        tools=[SearchTool(index), BrowseTool(index, mode="summarize")],
+        strategy=strategy,
+        limits=limits,
+        prices=PRICES,
     )
     result = asyncio.run(agent.run("What is the capital of France?"))
     used = result.usage

@@ -25,7 +25,7 @@ def call(name: str, **args: object) -> str:
 @pytest.fixture
 def web(tmp_path: Path) -> list:
     index = small_index(tmp_path)
-    return [SearchTool(index), BrowseTool(index)]
+    return [SearchTool(index), BrowseTool(index, mode="summarize")]
 
 
 async def test_search_then_answer_with_budget_block(web: list) -> None:

@@ -18,11 +18,11 @@ def test_every_prompt_loads_with_a_version_and_source(name: str) -> None:
 
 def test_rendering_is_strict() -> None:
     prompt = load_prompt("final_answer")
-    assert "Out of budget." in prompt.render(reason="Out of budget.", question="q?")
+    assert "Out of budget." in prompt.render(reason="Out of budget.", question="q?", fallback="")
     with pytest.raises(PromptError, match="missing"):
         prompt.render(reason="x")
     with pytest.raises(PromptError, match="unexpected"):
-        prompt.render(reason="x", question="q", extra="y")
+        prompt.render(reason="x", question="q", fallback="", extra="y")
 
 
 def test_unknown_prompt() -> None:

@@ -83,4 +83,4 @@ def test_step_schema_offers_each_tool_and_only_the_answer_when_final() -> None:
     tools = [o["properties"]["tool"]["const"] for o in schema["anyOf"] if "tool" in o["properties"]]
     assert tools == ["search"]
     final = step_schema((spec,), final=True)
-    assert final["required"] == ["answer"]
+    assert final["required"] == ["evidence", "answer"] and "tool" not in final["properties"]

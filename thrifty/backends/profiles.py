@@ -29,12 +29,15 @@ class ModelProfile:
     thinking: ThinkingControl = "none"
     thinking_token_budget: bool = False
     """The server honours vLLM's per-request ``thinking_token_budget`` (vLLM >= 0.20 with a reasoning parser)."""
+    rails: Literal["none", "small-model"] = "none"
+    """Which loop rails the model needs (thrifty.agents.rails): small models get an opening search,
+    answer-on-repeat and a short-answer pass; capable models run the plain loop."""
 
 
 DEFAULT_PROFILE = ModelProfile(family="default")
 
-EMBEDDED_PROFILE = ModelProfile(family="qwen2.5-small-llamacpp", tool_protocol="json")
-"""Qwen2.5-Coder-0.5B on llama-server writes tool calls as plain JSON in ``content`` rather than
+EMBEDDED_PROFILE = ModelProfile(family="qwen2.5-small-llamacpp", tool_protocol="json", rails="small-model")
+"""Qwen2.5-Coder-0.5B/1.5B on llama-server write tool calls as plain JSON in ``content`` rather than
 ``tool_calls`` (runtime notes §3), and drifts from tagged formats; llama-server enforces
 ``json_schema`` response formats, so the embedded model uses the schema-constrained JSON protocol."""
 
@@ -43,7 +46,7 @@ _PATTERNS: tuple[tuple[str, ModelProfile], ...] = (
     (r"gpt-oss", ModelProfile(family="gpt-oss", thinking="reasoning_effort")),
     (r"deepseek-r1|r1-distill|qwq", ModelProfile(family="r1", think_tags=True, thinking="think_tags")),
     (r"^(o1|o3|o4)", ModelProfile(family="openai-reasoning", thinking="reasoning_effort")),
-    (r"smollm|gemma-3-270m|qwen2\.5-coder-0\.5b|0\.5b", EMBEDDED_PROFILE),
+    (r"smollm|gemma-3-270m|qwen2\.5-coder-(0\.5|1\.5)b|0\.5b", EMBEDDED_PROFILE),
 )
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 import httpx
 
 from thrifty.backends.base import Backend
-from thrifty.backends.embedded import DEFAULT_MODEL, llama_server
+from thrifty.backends.embedded import embedded_model, llama_server
 from thrifty.backends.openai_compat import OpenAICompatBackend
 from thrifty.backends.profiles import EMBEDDED_PROFILE, ToolProtocol, profile_for
 from thrifty.errors import BackendConnectionError, ConfigError
@@ -24,6 +24,7 @@ from thrifty.errors import BackendConnectionError, ConfigError
 class BackendConfig:
     base_url: str | None = None
     model: str | None = None
+    """The served model name; with no ``base_url``, which embedded model to run (e.g. ``0.5b``)."""
     api_key: str | None = None
     vllm_model: str | None = None
     vllm_args: tuple[str, ...] = ()
@@ -77,9 +78,10 @@ async def open_backend(config: BackendConfig | None = None) -> AsyncIterator[Bac
                 config = replace(config, thinking_token_budget=vllm_supports_thinking_budget())
             backend = _backend(config, server.base_url, vllm_model, embedded=False)
         else:
+            spec = embedded_model(config.model or os.environ.get("THRIFTY_MODEL"))
             server = await stack.enter_async_context(
-                llama_server(context=config.embedded_context, parallel=config.embedded_parallel)
+                llama_server(model=spec, context=config.embedded_context, parallel=config.embedded_parallel)
             )
-            backend = _backend(config, server.base_url, DEFAULT_MODEL.name, embedded=True)
+            backend = _backend(config, server.base_url, spec.name, embedded=True)
         stack.push_async_callback(backend.aclose)
         yield backend

@@ -12,6 +12,8 @@ class SearchResult:
     title: str
     snippet: str
     source: str = ""
+    score: float | None = None
+    """The engine's relevance score, where it has one (higher is better; comparable within one query)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,7 +48,7 @@ def corpus_version() -> str:
     from thrifty.search.dictd import installed_sites
 
     parts.extend(f"{name}-{index.stat().st_size}" for name, index, _ in installed_sites())
-    return "v1+" + "+".join(parts)
+    return "v2+" + "+".join(parts)
 
 
 def wiki_url(title: str) -> str:

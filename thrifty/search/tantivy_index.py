@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from thrifty.search.base import Page, SearchResult
-from thrifty.search.index import STOPWORDS, CorpusIndex
+from thrifty.search.index import CorpusIndex
+from thrifty.search.ranking import STOPWORDS
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 

@@ -1,9 +1,10 @@
 """The BATS search agent's two tools: batched ``search`` and goal-directed ``browse``.
 
 Budget units follow BATS: each query string in ``search`` and each URL in ``browse`` is one unit,
-charged at dispatch whatever the outcome (an unknown URL still costs its unit). Browse summaries
-are written by the LLM through the *charged* model-call path, so their tokens land in the ledger.
-Fetched page text is data: it is delimited and labelled as such in the summary prompt.
+charged at dispatch whatever the outcome (an unknown URL still costs its unit). Browse returns the
+page's passages that best match the goal, verbatim (the default), or a summary written by the LLM
+through the *charged* model-call path, so its tokens land in the ledger. Fetched page text is data:
+it is delimited and labelled as such in the summary prompt.
 """
 
 from __future__ import annotations
@@ -11,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from thrifty.agents.prompts import load_prompt
 from thrifty.backends.base import ChatRequest, Message, ToolSpec
 from thrifty.budget import BudgetExceeded
 from thrifty.errors import BackendError
 from thrifty.search.base import PageFetcher, SearchBackend, SearchResult
+from thrifty.search.ranking import extract_passages
 from thrifty.tools.base import ToolContext, ToolResult, as_string_list
 
 
@@ -31,13 +33,27 @@ def format_results(query: str, results: list[SearchResult], snippet_chars: int) 
     return "\n".join(lines)
 
 
+def relevant(results: list[SearchResult], min_relative_score: float) -> list[SearchResult]:
+    """The results scoring at least ``min_relative_score`` of the best one (all of them when unscored)."""
+    scores = [r.score for r in results if r.score is not None]
+    if len(scores) != len(results) or not scores or max(scores) <= 0:
+        return results
+    floor = max(scores) * min_relative_score
+    return [r for r in results if r.score is not None and r.score >= floor]
+
+
 class SearchTool:
     """``search(query: list[str])``: top-k results per query string, all queries run concurrently."""
 
-    def __init__(self, backend: SearchBackend, *, k: int = 5, snippet_chars: int = 240) -> None:
+    def __init__(
+        self, backend: SearchBackend, *, k: int = 5, snippet_chars: int = 360, min_relative_score: float = 0.5
+    ) -> None:
         self.backend = backend
         self.k = k
         self.snippet_chars = snippet_chars
+        self.min_relative_score = min_relative_score
+        """Results scoring below this share of the top result's score are not shown (when the engine
+        scores): off-topic results distract small models (traces: one browsed the last, unrelated hit)."""
         self._spec = ToolSpec(
             name="search",
             description=(
@@ -79,7 +95,7 @@ class SearchTool:
                     raise r
                 parts.append(f'Search for "{q}" failed: {r}')
             else:
-                parts.append(format_results(q, r, self.snippet_chars))
+                parts.append(format_results(q, relevant(r, self.min_relative_score), self.snippet_chars))
         return ToolResult("\n\n".join(parts), is_error=all(isinstance(r, BaseException) for r in batches))
 
 
@@ -87,13 +103,23 @@ class BrowseTool:
     """``browse(url: list[str], goal: str)``: fetch each page and return a goal-directed summary."""
 
     def __init__(
-        self, fetcher: PageFetcher, *, max_page_chars: int = 6000, summary_max_tokens: int = 256, summarize: bool = True
+        self,
+        fetcher: PageFetcher,
+        *,
+        mode: Literal["extract", "summarize", "raw"] = "extract",
+        max_page_chars: int = 6000,
+        summary_max_tokens: int = 256,
+        extract_chars: int = 1200,
     ) -> None:
         self.fetcher = fetcher
+        self.mode = mode
+        """extract: the page's passages that best match the goal, verbatim (no model call: nothing can
+        be invented, and it beat model-written summaries on the quality benchmark); summarize: a
+        goal-directed summary written by the model (BATS); raw: the page text as is."""
         self.max_page_chars = max_page_chars
         """Page text is truncated to this many characters before summarising (BATS: 150k; small models need less)."""
         self.summary_max_tokens = summary_max_tokens
-        self.summarize = summarize
+        self.extract_chars = extract_chars
         self._spec = ToolSpec(
             name="browse",
             description="Visit webpage(s) and return the summary of the content.",
@@ -130,8 +156,11 @@ class BrowseTool:
         if page is None:
             return f"[{url}] Error: page not found (404). Use a URL from the search results."
         # A page must not be able to close the data block and speak as the prompt.
+        if self.mode == "extract":
+            passages = extract_passages(page.text, goal, title=page.title, max_chars=self.extract_chars)
+            return f"[{url}] {page.title}\n{passages}"
         text = re.sub(r"(?i)</?\s*page", "[page]", page.text[: self.max_page_chars])
-        if not self.summarize:
+        if self.mode == "raw":
             return f"[{url}] {page.title}\n{text}"
         prompt = load_prompt("browse_summary").render(url=page.url, title=page.title, goal=goal, page=text)
         request = ChatRequest(messages=(Message("user", prompt),), max_tokens=self.summary_max_tokens, temperature=0.0)

@@ -1,0 +1,160 @@
+"""Each small-model rail alone (pure decisions), then in the loop with the ScriptedBackend and a real index."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import small_index
+from thrifty.agents.agent import Agent
+from thrifty.agents.controller import LoopConfig
+from thrifty.agents.events import Event, ModelCalled
+from thrifty.agents.rails import (
+    NO_RAILS,
+    SMALL_MODEL_RAILS,
+    OpeningSearch,
+    Rails,
+    RepeatPolicy,
+    ShortAnswer,
+    is_abstention,
+    rails_for,
+)
+from thrifty.backends import ChatRequest, ScriptedBackend
+from thrifty.backends.profiles import DEFAULT_PROFILE, EMBEDDED_PROFILE
+from thrifty.tools.web import BrowseTool, SearchTool
+
+
+def step(**fields: object) -> str:
+    return json.dumps(fields)
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> list:
+    index = small_index(tmp_path)
+    return [SearchTool(index), BrowseTool(index)]
+
+
+def small_backend(steps: list) -> ScriptedBackend:
+    return ScriptedBackend(steps, profile=EMBEDDED_PROFILE, tool_protocol="json")
+
+
+# ----------------------------------------------------------------------------- the rails alone
+
+
+@pytest.mark.parametrize("text", ["None", "none.", "Unknown", "N/A", "not found", "I cannot determine the answer", ""])
+def test_abstentions_are_recognised(text: str) -> None:
+    assert is_abstention(text)
+
+
+@pytest.mark.parametrize("text", ["Nonesuch", "Canberra", "1989", "No", "Unknown Pleasures"])
+def test_answers_are_not_abstentions(text: str) -> None:
+    assert not is_abstention(text)
+
+
+def test_opening_search_needs_a_search_tool() -> None:
+    rail = OpeningSearch()
+    call = rail.call("  Who wrote Leaves of Grass? ", ["search", "browse"])
+    assert call is not None and call.arguments == {"query": ["Who wrote Leaves of Grass?"]}
+    assert rail.call("q", ["python"]) is None
+    assert rail.call("   ", ["search"]) is None
+    assert rail.call("q", ["search"], remaining=0) is None
+
+
+def test_short_answer_keeps_the_fact_and_never_grows() -> None:
+    rail = ShortAnswer(max_words=4)
+    assert not rail.needs("Walt Whitman")
+    assert rail.needs("The author of Leaves of Grass is Walt Whitman")
+    long = "The author of Leaves of Grass is Walt Whitman"
+    assert rail.parse('{"answer": "Walt Whitman."}', long) == "Walt Whitman"
+    assert rail.parse('{"answer": "None"}', long) == long
+    assert rail.parse("", long) == long
+    request = rail.request("Who wrote it?", long, json_protocol=True)
+    assert request.response_format is not None and request.max_tokens == rail.max_tokens
+
+
+def test_profiles_select_rails() -> None:
+    assert rails_for(EMBEDDED_PROFILE) is SMALL_MODEL_RAILS
+    assert rails_for(DEFAULT_PROFILE) is NO_RAILS
+    assert NO_RAILS.opening_search is None and NO_RAILS.short_answer is None
+
+
+# ----------------------------------------------------------------------------- the rails in the loop
+
+
+async def test_opening_search_runs_before_the_first_model_step_and_is_charged(web: list) -> None:
+    backend = small_backend([step(evidence="Paris is the capital of France.", answer="Paris")])
+    result = await Agent(backend, tools=web, limits="search=3,browse=3").run("What is the capital of France?")
+    assert (result.answer, result.stop_reason) == ("Paris", "answered")
+    assert result.usage.tool("search") == 1 and result.usage.requests == 1
+    first = backend.requests[0].messages
+    assert "https://en.wikipedia.org/wiki/Paris" in first[-1].content  # the model saw the results first
+    assert json.loads(first[-2].content)["tool"] == "search"
+    backend.assert_complete()
+
+
+async def test_no_opening_search_without_budget_for_it(web: list) -> None:
+    backend = small_backend([step(evidence="", answer="Paris")])
+    result = await Agent(backend, tools=web, limits="search=0,browse=3").run("capital of France?")
+    assert result.usage.tool("search") == 0
+    assert not any(s.tool_calls for s in result.steps)
+
+
+async def test_repeat_ends_with_an_answer_from_the_evidence(web: list) -> None:
+    again = step(evidence="", tool="search", arguments={"query": ["What is the capital of France?"]})
+    backend = small_backend([again, step(evidence="Paris is the capital.", answer="Paris")])
+    result = await Agent(backend, tools=web, limits="search=3,browse=3").run("What is the capital of France?")
+    assert (result.answer, result.stop_reason) == ("Paris", "answered")
+    assert result.usage.tool("search") == 1  # the repeat was refused, not paid
+    assert backend.requests[-1].tools == ()  # the answer call offers no tools
+
+
+async def test_withhold_policy_keeps_going_after_a_repeat(web: list) -> None:
+    rails = replace(SMALL_MODEL_RAILS, repeat=RepeatPolicy("withhold"))
+    again = step(evidence="", tool="search", arguments={"query": ["What is the capital of France?"]})
+    backend = small_backend([again, step(evidence="", answer="Paris")])
+    agent = Agent(backend, tools=web, limits="search=3,browse=3", config=LoopConfig(rails=rails))
+    result = await agent.run("What is the capital of France?")
+    assert result.answer == "Paris"
+    assert [t.name for t in backend.requests[1].tools] == ["browse"]  # search withheld for one step
+
+
+async def test_abstaining_with_evidence_in_view_gets_one_more_call(web: list) -> None:
+    backend = small_backend([step(evidence="", answer="None"), step(evidence="Paris is the capital", answer="Paris")])
+    result = await Agent(backend, tools=web, limits="search=3").run("What is the capital of France?")
+    assert result.answer == "Paris"
+    assert "never answer None" in backend.requests[-1].messages[-1].content
+
+
+async def test_abstaining_is_kept_when_the_caller_allows_it(web: list) -> None:
+    backend = small_backend([step(evidence="", answer="None")])
+    agent = Agent(backend, tools=web, limits="search=3", config=LoopConfig(abstain=True))
+    result = await agent.run("What is the capital of Atlantis?")
+    assert (result.answer, result.usage.requests) == ("None", 1)
+
+
+async def test_long_answers_get_a_charged_short_answer_pass(web: list) -> None:
+    def shorten(request: ChatRequest) -> str:
+        assert "Long answer: Paris, a city known for the Eiffel Tower" in request.messages[0].content
+        return json.dumps({"answer": "Paris"})
+
+    events: list[Event] = []
+    backend = small_backend(
+        [step(evidence="", answer="Paris, a city known for the Eiffel Tower and its museums"), shorten]
+    )
+    result = await Agent(backend, tools=web, limits="search=3").run("capital of France?", on_event=events.append)
+    assert result.answer == "Paris"
+    assert [e.purpose for e in events if isinstance(e, ModelCalled)] == ["agent", "short_answer"]
+    assert result.usage.requests == 2
+
+
+async def test_capable_models_run_the_plain_loop(web: list) -> None:
+    reply = '{"evidence": "", "answer": "a long answer with many words in it here"}'
+    backend = ScriptedBackend([reply], tool_protocol="json")
+    result = await Agent(backend, tools=web, limits="search=3").run("q")
+    assert result.usage.tool("search") == 0 and result.usage.requests == 1
+    assert result.answer == "a long answer with many words in it here"
+
+
+def test_rails_default_to_none() -> None:
+    assert Rails() == NO_RAILS

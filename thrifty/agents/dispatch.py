@@ -1,0 +1,138 @@
+"""Tool dispatch for the loop: one step's calls run concurrently, each charged at dispatch, every
+failure an observation (never an exception), a repeated call refused and not re-paid."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from thrifty.agents.calls import ModelCaller
+from thrifty.agents.context import LoopState, RunContext
+from thrifty.agents.events import BudgetCharged, ToolCalled
+from thrifty.agents.result import TrajectoryStep
+from thrifty.backends.base import Completion, Message, ToolCall
+from thrifty.budget import BudgetExceeded, render_budget_block
+from thrifty.errors import ToolError
+from thrifty.tools.base import ToolContext, validate_arguments
+
+
+def _call_key(call: ToolCall) -> str:
+    return json.dumps([call.name, call.arguments], sort_keys=True, default=str)
+
+
+async def run_tool(ctx: RunContext, caller: ModelCaller, call: ToolCall, step: int, state: LoopState) -> dict[str, Any]:
+    """Dispatch one call; every failure becomes an error observation, never an exception."""
+    tool = ctx.tools.get(call.name)
+    record: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": dict(call.arguments), "units": 0}
+    requested = granted = 0
+    started = ctx.ledger.clock.now()
+    try:
+        if call.error:
+            raise ToolError(f"{call.name}: {call.error}")
+        if (earlier := state.calls_made.get(_call_key(call))) is not None:
+            record["repeat"] = True
+            browse = " (for example, browse a URL from the results)" if "browse" in ctx.tools.names else ""
+            raise ToolError(
+                f"you already made this exact call in step {earlier + 1}; its response is above. "
+                f"Use it to answer, or make a different call{browse}. This repeat was not run and cost nothing"
+            )
+        if tool is None:
+            raise ToolError(f"unknown tool {call.name!r}; available tools: {', '.join(ctx.tools.names)}")
+        validate_arguments(tool.spec, call.arguments)
+        requested = tool.units(call.arguments)
+        try:
+            entry = ctx.ledger.spend_tool(call.name, requested)  # charged at dispatch, whatever the outcome
+        except BudgetExceeded as exc:
+            raise ToolError(
+                f"the {call.name} budget is exhausted ({exc.limit_name}); use another tool or answer"
+            ) from None
+        granted = entry.usage.tool(call.name)
+        record["units"] = granted
+        state.calls_made[_call_key(call)] = step
+        ctx.emit(BudgetCharged(entry, ctx.ledger.view()))
+        args: Mapping[str, Any] = call.arguments
+        if granted < requested:
+            args = tool.limit_units(call.arguments, granted)
+        tool_ctx = ToolContext(complete=lambda req: caller(req, step=step, purpose=f"tool:{call.name}"))
+        remaining = ctx.ledger.remaining("seconds")
+        timeout = (
+            min(ctx.config.tool_timeout_seconds, remaining)
+            if remaining is not None
+            else ctx.config.tool_timeout_seconds
+        )
+        result = await asyncio.wait_for(tool.run(args, tool_ctx), timeout)
+        output, is_error = result.content, result.is_error
+        if granted < requested:
+            output += f"\n(Budget allowed {granted} of the {requested} requested units; the rest were not run.)"
+    except ToolError as exc:
+        output, is_error = f"Error: {exc}", True
+    except TimeoutError:
+        output, is_error = f"Error: {call.name} timed out", True
+    except BudgetExceeded:
+        raise
+    except Exception as exc:  # a failing tool is the model's problem to route around, not a crash
+        output, is_error = f"Error: {call.name} failed: {type(exc).__name__}: {exc}", True
+    record.update(output=output, is_error=is_error)
+    ctx.emit(ToolCalled(step, call, output, is_error, requested, granted, ctx.ledger.clock.now() - started))
+    return record
+
+
+def observations(
+    ctx: RunContext,
+    state: LoopState,
+    completion: Completion,
+    calls: tuple[ToolCall, ...],
+    records: list[dict[str, Any]],
+    budget_block: bool,
+    reminder: str = "",
+) -> None:
+    """Append the assistant turn and the tool responses (plus the ``<budget>`` block and a reminder
+    of the question, when given) to the history."""
+    status = ("\n" + render_budget_block(ctx.ledger.view()) if budget_block else "") + reminder
+    if ctx.backend.tool_protocol == "native":
+        state.messages.append(Message("assistant", completion.text, tool_calls=calls))
+        for i, (call, rec) in enumerate(zip(calls, records, strict=True)):
+            tail = status if i == len(calls) - 1 else ""
+            state.tool_message_indices.append(len(state.messages))
+            state.messages.append(Message("tool", rec["output"] + tail, tool_call_id=call.id, name=call.name))
+        return
+    state.messages.append(Message("assistant", completion.text))
+    body = "\n\n".join(f"[{r['name']}]\n{r['output']}" for r in records)
+    state.tool_message_indices.append(len(state.messages))
+    state.messages.append(Message("user", f"<tool_response>\n{body}\n</tool_response>{status}"))
+
+
+def record_step(state: LoopState, completion: Completion, records: list[dict[str, Any]], final: bool) -> None:
+    state.out_tokens.append(completion.usage.output_tokens)
+    state.steps.append(
+        TrajectoryStep(
+            index=len(state.steps),
+            text=completion.text,
+            reasoning=completion.reasoning,
+            tool_calls=tuple(records),
+            usage=completion.usage,
+            final=final,
+        )
+    )
+
+
+async def run_calls(
+    ctx: RunContext,
+    caller: ModelCaller,
+    state: LoopState,
+    completion: Completion,
+    calls: tuple[ToolCall, ...],
+    budget_block: bool,
+    reminder: str = "",
+) -> list[dict[str, Any]]:
+    """Run one step's tool calls concurrently and put their responses in the history."""
+    step = len(state.steps)
+    records = list(await asyncio.gather(*(run_tool(ctx, caller, c, step, state) for c in calls)))
+    observations(ctx, state, completion, calls, records, budget_block, reminder)
+    state.idle = 0 if any(r["units"] for r in records) else state.idle + 1
+    state.repeated = any(r.get("repeat") for r in records)
+    state.withheld = frozenset(r["name"] for r in records if r.get("repeat"))
+    record_step(state, completion, records, final=False)
+    return records

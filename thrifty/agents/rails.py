@@ -1,0 +1,129 @@
+"""Rails for small models: policy objects a model profile selects, each decided and tested on its own.
+
+Why they exist (from traces of the embedded 0.5B/1.5B models): a small model's first step is often a
+guess written before it has read anything; it repeats a call it already made; it wraps a right name
+in invented facts; and it abstains ("None") with the answer on the page in front of it. Capable
+models need none of this, so :func:`rails_for` turns them on only for profiles that ask.
+
+- :class:`OpeningSearch`: the controller searches the question text before the first model step
+  (one charged search unit): the model's first decision is made with evidence in view.
+- :class:`RepeatPolicy`: a refused repeat either withholds that tool for a step or, for small
+  models, ends the loop with an answer from the evidence so far.
+- :class:`ShortAnswer`: an answer longer than a few words gets one charged pass that keeps only the
+  entity, number or date.
+- :func:`is_abstention`: "None", "unknown" and friends are not answers unless the caller allows abstaining.
+- ``remind_question``: the question is repeated after every tool response (small models otherwise
+  answer about whatever they read last).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from thrifty.agents.prompts import load_prompt
+from thrifty.backends.base import ChatRequest, Message, ToolCall
+from thrifty.backends.profiles import ModelProfile
+
+_ABSTAIN = re.compile(
+    r"^\W*(none|null|n/?a|unknown|not (found|available|known|stated|mentioned|specified)|no answer|"
+    r"(i )?(cannot|can't|could not|couldn't) (tell|find|determine|answer)[^.]*|insufficient information)\W*$",
+    re.IGNORECASE,
+)
+
+
+def is_abstention(answer: str | None) -> bool:
+    """An answer that says "no answer" in one of the ways models do."""
+    return answer is None or not answer.strip() or _ABSTAIN.match(answer.strip()) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class OpeningSearch:
+    """Search the question itself before the model's first step (needs a ``search`` tool)."""
+
+    tool: str = "search"
+
+    def call(self, question: str, tools: Sequence[str], *, remaining: int | None = None) -> ToolCall | None:
+        """The search to make, or None (no search tool, no units left for it, no question)."""
+        if self.tool not in tools or remaining == 0 or not question.strip():
+            return None
+        args = {"query": [question.strip()]}
+        return ToolCall(id="call_opening", name=self.tool, arguments=args, raw_arguments=json.dumps(args))
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatPolicy:
+    """What a refused repeat leads to: withhold the tool for one step, or answer now."""
+
+    on_repeat: Literal["withhold", "answer"] = "withhold"
+
+
+@dataclass(frozen=True, slots=True)
+class ShortAnswer:
+    """Answers of more than ``max_words`` words are cut down to the fact they name, by one charged call."""
+
+    max_words: int = 8
+    max_tokens: int = 48
+
+    def needs(self, answer: str) -> bool:
+        return len(answer.split()) > self.max_words
+
+    def request(self, question: str, answer: str, *, json_protocol: bool) -> ChatRequest:
+        prompt = load_prompt("short_answer").render(question=question, answer=answer)
+        schema = {
+            "type": "object",
+            "properties": {"answer": {"type": "string", "maxLength": 120}},
+            "required": ["answer"],
+            "additionalProperties": False,
+        }
+        fmt = {"type": "json_schema", "json_schema": {"name": "short_answer", "schema": schema}}
+        return ChatRequest(
+            messages=(Message("user", prompt),),
+            max_tokens=self.max_tokens,
+            temperature=0.0,
+            response_format=fmt if json_protocol else None,
+        )
+
+    @staticmethod
+    def parse(text: str, fallback: str) -> str:
+        """The short answer from the reply; the long answer when the reply is empty or abstains."""
+        short = text.strip()
+        try:
+            obj = json.loads(short)
+            if isinstance(obj, dict):
+                short = str(obj.get("answer", "")).strip()
+        except ValueError:
+            pass
+        short = short.strip().strip('"').rstrip(".").strip()
+        return fallback if is_abstention(short) or len(short) > len(fallback) else short
+
+
+@dataclass(frozen=True, slots=True)
+class Rails:
+    """The rails a run uses; the defaults change nothing (a capable model's loop is the plain one)."""
+
+    opening_search: OpeningSearch | None = None
+    repeat: RepeatPolicy = field(default_factory=RepeatPolicy)
+    short_answer: ShortAnswer | None = None
+    remind_question: bool = False
+    """Repeat the question after each tool response: small models answer what they read last."""
+
+    def reminder(self, question: str) -> str:
+        return f"\nQuestion: {question}" if self.remind_question else ""
+
+
+NO_RAILS = Rails()
+SMALL_MODEL_RAILS = Rails(
+    opening_search=OpeningSearch(),
+    repeat=RepeatPolicy(on_repeat="answer"),
+    short_answer=ShortAnswer(),
+    remind_question=True,
+)
+
+
+def rails_for(profile: ModelProfile) -> Rails:
+    """The rails a model profile selects (``ModelProfile.rails``)."""
+    return SMALL_MODEL_RAILS if profile.rails == "small-model" else NO_RAILS
