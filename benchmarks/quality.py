@@ -37,9 +37,10 @@ from thrifty.agents.events import ignore_events
 from thrifty.backends.base import Backend, ChatRequest, Message
 from thrifty.backends.registry import BackendConfig, open_backend
 from thrifty.budget import Ledger, parse_budget_spec
-from thrifty.evals.scorers import alias_match
+from thrifty.evals.scorers import alias_match, normalize_answer
 from thrifty.search.index import CorpusIndex
 from thrifty.search.offline import open_default_index
+from thrifty.search.ranking import entity_aliases
 from thrifty.settings import DEFAULT_BUDGET
 from thrifty.tools.web import BrowseTool, SearchTool
 
@@ -176,6 +177,8 @@ def done_keys(log: Path) -> set[tuple[str, str, str]]:
 
 async def run(args: argparse.Namespace) -> None:
     questions = load_questions(args.questions, args.per_type)
+    if args.ids:
+        questions = [q for q in questions if q["id"] in args.ids.split(",")]
     conditions = args.conditions.split(",")
     index = open_default_index()
     done = done_keys(args.log)
@@ -188,7 +191,8 @@ async def run(args: argparse.Namespace) -> None:
         model_conditions = [c for c in conditions if c != "recall"]
         if not model_conditions:
             return
-        async with open_backend(BackendConfig(model=args.model, embedded_parallel=2)) as backend:
+        config = BackendConfig(base_url=args.base_url, model=args.model, embedded_parallel=2)
+        async with open_backend(config) as backend:
             tools = [SearchTool(index), BrowseTool(index)]
             for condition in model_conditions:
                 for q in questions:
@@ -203,10 +207,32 @@ async def run(args: argparse.Namespace) -> None:
                     )
 
 
+def distractors(index: CorpusIndex, q: dict[str, Any]) -> list[str]:
+    """For a comparison, the names of the option that is not the answer (from its gold page's title)."""
+    if q["type"] != "comparison":
+        return []
+    gold = [normalize_answer(a) for a in (q["answer"], *q.get("aliases", []))]
+    names = []
+    for url in q["gold_urls"]:
+        page = index.fetch_sync(url)
+        keys = [normalize_answer(k) for k, _ in entity_aliases(page.title)] if page else []
+        if keys and not any(k in g or g in k for k in keys for g in gold):
+            names.extend(keys)
+    return names
+
+
+def is_correct(index: CorpusIndex, q: dict[str, Any], answer: str | None) -> bool:
+    """Alias match (thrifty's offline scorer); a comparison answer that also names the other option is wrong."""
+    if not alias_match(answer, [q["answer"], *q.get("aliases", [])]):
+        return False
+    padded = f" {normalize_answer(answer or '')} "
+    return not any(f" {name} " in padded for name in distractors(index, q))
+
+
 def write(log: Any, model: str, condition: str, q: dict[str, Any], row: dict[str, Any]) -> None:
     row.update(model=model, condition=condition, id=q["id"], type=q["type"], gold_urls=q["gold_urls"])
     if condition != "recall":
-        row["correct"] = alias_match(row["answer"], [q["answer"], *q.get("aliases", [])])
+        row["correct"] = is_correct(open_default_index(), q, row["answer"])
     log.write(json.dumps(row) + "\n")
     log.flush()
 
@@ -216,8 +242,13 @@ def _median(values: Iterable[float]) -> float:
     return statistics.median(vals) if vals else 0.0
 
 
-def report(log: Path, index: CorpusIndex | None) -> str:
+def report(log: Path, index: CorpusIndex | None, questions_path: Path = QUESTIONS) -> str:
     rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    if index is not None:  # score again: the log keeps answers, so a scorer fix applies to every row
+        questions = {q["id"]: q for q in load_questions(questions_path, None)}
+        for r in rows:
+            if r["condition"] != "recall" and r["id"] in questions:
+                r["correct"] = is_correct(index, questions[r["id"]], r["answer"])
     out = [
         f"Machine: {platform.machine()}, {platform.python_version()}; log: {log.name}; n per cell; "
         "acc with Wilson 95 % interval; medians of tool units, requests, tokens, seconds.",
@@ -283,14 +314,16 @@ def main() -> None:
     parser.add_argument("--questions", type=Path, default=QUESTIONS)
     parser.add_argument("--conditions", default="recall,closed,oracle,naive,agent")
     parser.add_argument("--per-type", type=int, help="the first N questions of each type (default: all)")
-    parser.add_argument("--model", help="embedded model (default: the default; e.g. 0.5b)")
+    parser.add_argument("--model", help="embedded model (default: the default; e.g. 0.5b), or the served model")
+    parser.add_argument("--base-url", help="an OpenAI-compatible server instead of the embedded model")
+    parser.add_argument("--ids", help="only these question ids, comma-separated")
     parser.add_argument("--extra", default="tokens=40000,seconds=600", help="limits added to STRATEGY@B runs")
     parser.add_argument("--log", type=Path, default=LOG)
     parser.add_argument("--report", action="store_true", help="print the tables from the log and exit")
     args = parser.parse_args()
     if not args.report:
         asyncio.run(run(args))
-    print(report(args.log, open_default_index()))
+    print(report(args.log, open_default_index(), args.questions))
 
 
 if __name__ == "__main__":

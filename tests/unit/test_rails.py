@@ -101,12 +101,53 @@ async def test_no_opening_search_without_budget_for_it(web: list) -> None:
 
 
 async def test_repeat_ends_with_an_answer_from_the_evidence(web: list) -> None:
+    rails = replace(SMALL_MODEL_RAILS, repeat=RepeatPolicy("answer"))
     again = step(evidence="", tool="search", arguments={"query": ["What is the capital of France?"]})
     backend = small_backend([again, step(evidence="Paris is the capital.", answer="Paris")])
-    result = await Agent(backend, tools=web, limits="search=3,browse=3").run("What is the capital of France?")
+    agent = Agent(backend, tools=web, limits="search=3,browse=3", config=LoopConfig(rails=rails))
+    result = await agent.run("What is the capital of France?")
     assert (result.answer, result.stop_reason) == ("Paris", "answered")
     assert result.usage.tool("search") == 1  # the repeat was refused, not paid
     assert backend.requests[-1].tools == ()  # the answer call offers no tools
+
+
+REFORMULATE = LoopConfig(rails=replace(SMALL_MODEL_RAILS, repeat=RepeatPolicy("reformulate")))
+
+
+async def test_a_repeated_search_gets_a_new_query_written_by_a_separate_call(web: list) -> None:
+    question = "What is the capital of the country whose capital is Berlin's twin?"
+
+    def next_query(request: ChatRequest) -> str:
+        prompt = request.messages[0].content
+        assert "Germany is next to France" in prompt and f"- {question}" in prompt
+        return json.dumps({"query": "capital of France"})
+
+    again = step(evidence="Germany is next to France", tool="search", arguments={"query": [question]})
+    events: list[Event] = []
+    backend = small_backend([again, next_query, step(evidence="Paris is the capital of France.", answer="Paris")])
+    agent = Agent(backend, tools=web, limits="search=3", config=REFORMULATE)
+    result = await agent.run(question, on_event=events.append)
+    assert result.answer == "Paris"
+    searches = [c["arguments"]["query"] for s in result.steps for c in s.tool_calls if not c.get("repeat")]
+    assert searches == [[question], ["capital of France"]]
+    assert result.usage.tool("search") == 2
+    assert [e.purpose for e in events if isinstance(e, ModelCalled)] == ["agent", "reformulate", "agent"]
+
+
+async def test_a_reformulation_that_repeats_a_query_ends_with_an_answer(web: list) -> None:
+    again = step(evidence="", tool="search", arguments={"query": ["capital of France?"]})
+    backend = small_backend([again, json.dumps({"query": "Capital of  FRANCE?"}), step(evidence="", answer="Paris")])
+    result = await Agent(backend, tools=web, limits="search=3", config=REFORMULATE).run("capital of France?")
+    assert (result.answer, result.usage.tool("search")) == ("Paris", 1)
+    assert backend.requests[-1].tools == ()
+
+
+def test_reformulated_queries_must_be_new() -> None:
+    policy = RepeatPolicy("reformulate")
+    assert policy.parse('{"query": "Neil Armstrong death"}', ["apollo 11 commander"]) == "Neil Armstrong death"
+    assert policy.parse('{"query": "Apollo 11  Commander"}', ["apollo 11 commander"]) is None
+    assert policy.parse("not json", []) is None
+    assert "- (none)" in policy.request("q", "", []).messages[0].content
 
 
 async def test_withhold_policy_keeps_going_after_a_repeat(web: list) -> None:

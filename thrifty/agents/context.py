@@ -85,6 +85,8 @@ class LoopState:
     """The last step repeated an earlier call."""
     withheld: frozenset[str] = frozenset()
     """Tools not offered in the next step (their last call was a refused repeat)."""
+    reformulations: int = 0
+    """New queries written by the reformulation rail so far."""
     calls_made: dict[str, int] = field(default_factory=dict)
     """Canonical JSON of each executed call → the step that made it (repeats are refused, not re-paid)."""
 

@@ -9,6 +9,7 @@ the result carries the best answer so far, ``stop_reason="budget_exhausted"`` an
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.context import AnswerHook, LoopConfig, LoopState, RunContext, StepGate
@@ -17,7 +18,8 @@ from thrifty.agents.events import StepStarted
 from thrifty.agents.projection import StepCosts, expected_step_out, finish_reason
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.protocol import json_response_format, parse_json_reply, parse_text_reply, strip_answer_tags
-from thrifty.agents.rails import Rails, is_abstention, rails_for
+from thrifty.agents.rail_steps import opening_search, reformulate, shorten
+from thrifty.agents.rails import is_abstention, rails_for
 from thrifty.agents.result import RunResult, StopReason
 from thrifty.agents.thinking import (
     THINKING_TOKENS,
@@ -30,7 +32,7 @@ from thrifty.agents.thinking import (
     thinking_request,
 )
 from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount, ToolCall, ToolSpec
-from thrifty.budget import BudgetExceeded, Usage
+from thrifty.budget import BudgetExceeded
 from thrifty.errors import BackendError
 
 __all__ = [
@@ -234,11 +236,11 @@ async def run_trajectory(
 
     async def finish(stop: StopReason, reason: str, exhausted: str | None = None) -> RunResult:
         answer = await _final_answer(ctx, caller, state, reason)
-        answer = await _shorten(ctx, caller, state, rails, answer) if answer else state.best
+        answer = await shorten(ctx, caller, state, rails, answer) if answer else state.best
         return _result(ctx, state, question, strategy, stop, answer=answer, exhausted=exhausted)
 
     try:
-        await _opening_search(ctx, caller, state, rails, budget_block)
+        await opening_search(ctx, caller, state, rails, budget_block)
         while True:
             if (stalled := _stalled(ctx, state)) is not None:
                 return await finish("stalled", stalled)
@@ -254,62 +256,47 @@ async def run_trajectory(
             calls, answer, errors = _answer_from(ctx, completion)
             if calls:
                 await run_calls(ctx, caller, state, completion, calls, budget_block, rails.reminder(question))
-                if state.repeated and rails.repeat.on_repeat == "answer":
+                stuck = state.repeated and rails.repeat.on_repeat != "withhold"
+                if stuck and not await reformulate(ctx, caller, state, rails, budget_block):
                     return await finish("answered", "You repeated a call you already made.")
                 continue
             record_step(state, completion, [], final=False)
-            if answer is None:
-                answer = _handle_miss(ctx, state, completion, errors)
-                state.idle += 1
-            if answer is None:
-                continue
-            state.messages.append(Message("assistant", completion.text))
-            if is_abstention(answer) and not ctx.config.abstain and state.tool_message_indices:
-                return await finish("answered", "You answered None, but the question has an answer.")
-            if on_answer is not None and (nudge := await on_answer(answer)) is not None:
-                state.best = answer
-                state.messages.append(Message("user", nudge))
-                continue
-            answer = await _shorten(ctx, caller, state, rails, answer)
-            return _result(ctx, state, question, strategy, "answered", answer=answer)
+            verdict, text = await _settle(ctx, state, completion, answer, errors, on_answer)
+            if verdict == "ask_again":
+                return await finish("answered", text)
+            if verdict == "accept":
+                answer = await shorten(ctx, caller, state, rails, text)
+                return _result(ctx, state, question, strategy, "answered", answer=answer)
     except BudgetExceeded as exc:
         return await finish("budget_exhausted", f"Budget exhausted ({exc.limit_name}).", exc.limit_name)
     except BackendError as exc:
         return _result(ctx, state, question, strategy, "error", answer=state.best, error=str(exc))
 
 
-async def _opening_search(
-    ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, budget_block: bool
-) -> None:
-    """The opening-search rail: search the question before the first model step, as a recorded step."""
-    rail = rails.opening_search
-    if rail is None:
-        return
-    call = rail.call(state.question, ctx.tools.names, remaining=ctx.ledger.view().tool_remaining(rail.tool))
-    if call is None:
-        return
-    ctx.emit(StepStarted(len(state.steps), final=False))
-    if ctx.backend.tool_protocol == "json":
-        text = json.dumps({"evidence": "", "tool": call.name, "arguments": dict(call.arguments)})
-    elif ctx.backend.tool_protocol == "text":
-        text = f"<tool_code>{json.dumps({'name': call.name, 'arguments': dict(call.arguments)})}</tool_code>"
-    else:
-        text = ""
-    opening = Completion(text, ctx.backend.model, Usage(), finish_reason="tool_calls", tool_calls=(call,))
-    await run_calls(ctx, caller, state, opening, (call,), budget_block, rails.reminder(state.question))
-
-
-async def _shorten(ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, answer: str) -> str:
-    """The short-answer rail: one charged call cuts a long answer down to the fact it names."""
-    rail = rails.short_answer
-    if rail is None or not rail.needs(answer):
-        return answer
-    request = rail.request(state.question, answer, json_protocol=ctx.backend.tool_protocol == "json")
-    try:
-        completion = await caller(request, step=len(state.steps), purpose="short_answer")
-    except (BudgetExceeded, BackendError):
-        return answer
-    return rail.parse(completion.text, answer)
+async def _settle(
+    ctx: RunContext,
+    state: LoopState,
+    completion: Completion,
+    answer: str | None,
+    errors: tuple[str, ...],
+    on_answer: AnswerHook | None,
+) -> tuple[Literal["continue", "ask_again", "accept"], str]:
+    """What a reply without tool calls leads to: another step ("continue": a format nudge, or the
+    strategy's hook sent the agent back to work), one more answer call ("ask_again", with the reason:
+    it abstained with evidence in view), or the answer ("accept", with the answer)."""
+    if answer is None:
+        answer = _handle_miss(ctx, state, completion, errors)
+        state.idle += 1
+    if answer is None:
+        return "continue", ""
+    state.messages.append(Message("assistant", completion.text))
+    if is_abstention(answer) and not ctx.config.abstain and state.tool_message_indices:
+        return "ask_again", "You answered None, but the question has an answer."
+    if on_answer is not None and (nudge := await on_answer(answer)) is not None:
+        state.best = answer
+        state.messages.append(Message("user", nudge))
+        return "continue", ""
+    return "accept", answer
 
 
 async def _model_step(ctx: RunContext, caller: ModelCaller, state: LoopState, request: ChatRequest,

@@ -1,0 +1,100 @@
+"""The steps the small-model rails (:mod:`thrifty.agents.rails`) add to the loop: the opening search,
+the reformulated search after a repeat, and the short-answer pass. Each is a charged call or a
+charged tool step; a rail that cannot be paid for is skipped, never forced."""
+
+from __future__ import annotations
+
+import json
+
+from thrifty.agents.calls import ModelCaller
+from thrifty.agents.context import LoopState, RunContext
+from thrifty.agents.dispatch import run_calls
+from thrifty.agents.events import StepStarted
+from thrifty.agents.protocol import parse_json_reply
+from thrifty.agents.rails import Rails
+from thrifty.backends.base import Completion, ToolCall
+from thrifty.budget import BudgetExceeded, Usage
+from thrifty.errors import BackendError
+
+
+async def reformulate(ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, budget_block: bool) -> bool:
+    """The reformulation rail: a repeated search gets a new query from one charged call, then runs.
+
+    False when it does not apply (another policy, no repeated search, none left, no budget, or no new
+    query came back): the caller then answers from the evidence so far.
+    """
+    policy = rails.repeat
+    repeated = [c for c in state.steps[-1].tool_calls if c.get("repeat") and c["name"] == "search"]
+    if policy.on_repeat != "reformulate" or not repeated or state.reformulations >= policy.reformulations:
+        return False
+    if ctx.ledger.view().tool_remaining("search") == 0:
+        return False
+    made = [c for st in state.steps for c in st.tool_calls if c["name"] == "search" and not c.get("repeat")]
+    queries = [q for c in made for q in c["arguments"].get("query", [])]
+    found = " ".join(t for st in state.steps if (t := _evidence(ctx, st.text)))
+    state.reformulations += 1
+    try:
+        reply = await caller(
+            policy.request(state.question, found, queries), step=len(state.steps), purpose="reformulate"
+        )
+    except (BudgetExceeded, BackendError):
+        return False
+    query = policy.parse(reply.text, queries)
+    if query is None:
+        return False
+    args = {"query": [query]}
+    call = ToolCall(f"call_reformulated_{state.reformulations}", "search", args, raw_arguments=json.dumps(args))
+    await run_synthetic(ctx, caller, state, rails, call, found[:300], budget_block)
+    return True
+
+
+def _evidence(ctx: RunContext, text: str) -> str:
+    """The ``evidence`` a JSON-protocol step wrote (empty for other protocols)."""
+    return parse_json_reply(text).thought.strip() if ctx.backend.tool_protocol == "json" and text else ""
+
+
+async def opening_search(
+    ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, budget_block: bool
+) -> None:
+    """The opening-search rail: search the question before the first model step, as a recorded step."""
+    rail = rails.opening_search
+    if rail is None:
+        return
+    call = rail.call(state.question, ctx.tools.names, remaining=ctx.ledger.view().tool_remaining(rail.tool))
+    if call is not None:
+        await run_synthetic(ctx, caller, state, rails, call, "", budget_block)
+
+
+async def run_synthetic(
+    ctx: RunContext,
+    caller: ModelCaller,
+    state: LoopState,
+    rails: Rails,
+    call: ToolCall,
+    evidence: str,
+    budget_block: bool,
+) -> None:
+    """Run a call the controller makes for the model, written in the model's own step format so the
+    history reads as if the model had made it (small models copy the format they see)."""
+    ctx.emit(StepStarted(len(state.steps), final=False))
+    if ctx.backend.tool_protocol == "json":
+        text = json.dumps({"evidence": evidence, "tool": call.name, "arguments": dict(call.arguments)})
+    elif ctx.backend.tool_protocol == "text":
+        text = f"<tool_code>{json.dumps({'name': call.name, 'arguments': dict(call.arguments)})}</tool_code>"
+    else:
+        text = ""
+    step = Completion(text, ctx.backend.model, Usage(), finish_reason="tool_calls", tool_calls=(call,))
+    await run_calls(ctx, caller, state, step, (call,), budget_block, rails.reminder(state.question))
+
+
+async def shorten(ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, answer: str) -> str:
+    """The short-answer rail: one charged call cuts a long answer down to the fact it names."""
+    rail = rails.short_answer
+    if rail is None or not rail.needs(answer):
+        return answer
+    request = rail.request(state.question, answer, json_protocol=ctx.backend.tool_protocol == "json")
+    try:
+        completion = await caller(request, step=len(state.steps), purpose="short_answer")
+    except (BudgetExceeded, BackendError):
+        return answer
+    return rail.parse(completion.text, answer)
