@@ -69,6 +69,10 @@ def test_short_answer_keeps_the_fact_and_never_grows() -> None:
     assert rail.parse('{"answer": "Walt Whitman."}', long) == "Walt Whitman"
     assert rail.parse('{"answer": "None"}', long) == long
     assert rail.parse("", long) == long
+    assert rail.parse('{"answer": "Herman Melville"}', long) == long  # not in the long answer: invented
+    golf = "Golf originated in Scotland in the 15th century"
+    assert rail.parse('{"answer": "Golf"}', golf, "Where does golf come from?") == golf
+    assert rail.parse('{"answer": "Scotland"}', golf, "Where does golf come from?") == "Scotland"
     request = rail.request("Who wrote it?", long, json_protocol=True)
     assert request.response_format is not None and request.max_tokens == rail.max_tokens
 

@@ -97,4 +97,4 @@ async def shorten(ctx: RunContext, caller: ModelCaller, state: LoopState, rails:
         completion = await caller(request, step=len(state.steps), purpose="short_answer")
     except (BudgetExceeded, BackendError):
         return answer
-    return rail.parse(completion.text, answer)
+    return rail.parse(completion.text, answer, state.question)

@@ -125,8 +125,10 @@ class ShortAnswer:
         )
 
     @staticmethod
-    def parse(text: str, fallback: str) -> str:
-        """The short answer from the reply; the long answer when the reply is empty or abstains."""
+    def parse(text: str, fallback: str, question: str = "") -> str:
+        """The short answer from the reply, kept only when it is a part of the long answer that the
+        question does not already say (traces: "Where does golf come from?" cut down to "Golf");
+        otherwise the long answer."""
         short = text.strip()
         try:
             obj = json.loads(short)
@@ -135,7 +137,10 @@ class ShortAnswer:
         except ValueError:
             pass
         short = short.strip().strip('"').rstrip(".").strip()
-        return fallback if is_abstention(short) or len(short) > len(fallback) else short
+        key = " ".join(short.lower().split())
+        if is_abstention(short) or not key or key not in " ".join(fallback.lower().split()):
+            return fallback
+        return fallback if re.search(rf"\b{re.escape(key)}\b", question.lower()) else short
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,7 @@ def embedded_model(name: str | None) -> EmbeddedModelSpec:
         return DEFAULT_MODEL
     key = name.strip().lower()
     for spec in EMBEDDED_MODELS.values():
-        if key == spec.name or key in spec.name.split("-"):
+        if key == spec.name or (re.fullmatch(r"\d+(\.\d+)?b", key) and key in spec.name.split("-")):
             return spec
     choices = ", ".join(EMBEDDED_MODELS)
     raise ConfigError("model", f"unknown embedded model {name!r}; choose one of {choices} (or 1.5b, 0.5b)")
