@@ -161,7 +161,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
 
 
 def _stem(word: str) -> str:
-    return word[:6] if len(word) > 6 else word.rstrip("s")
+    return word[:5] if len(word) > 5 else word.rstrip("s")
 
 
 def split_sentences(text: str) -> list[str]:

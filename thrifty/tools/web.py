@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal
 
 from thrifty.agents.prompts import load_prompt
@@ -23,12 +24,12 @@ from thrifty.search.ranking import extract_passages
 from thrifty.tools.base import ToolContext, ToolResult, as_string_list
 
 
-def format_results(query: str, results: list[SearchResult], snippet_chars: int) -> str:
+def format_results(query: str, results: list[SearchResult], snippet_chars: int, *, top_chars: int = 0) -> str:
     if not results:
         return f'No results for "{query}".'
     lines = [f'Results for "{query}":']
     for i, r in enumerate(results, 1):
-        snippet = " ".join(r.snippet.split())[:snippet_chars]
+        snippet = " ".join(r.snippet.split())[: max(snippet_chars, top_chars) if i == 1 else snippet_chars]
         lines.append(f"{i}. {r.title} — {r.url}\n   {snippet}")
     return "\n".join(lines)
 
@@ -46,11 +47,21 @@ class SearchTool:
     """``search(query: list[str])``: top-k results per query string, all queries run concurrently."""
 
     def __init__(
-        self, backend: SearchBackend, *, k: int = 5, snippet_chars: int = 360, min_relative_score: float = 0.5
+        self,
+        backend: SearchBackend,
+        *,
+        k: int = 5,
+        snippet_chars: int = 360,
+        min_relative_score: float = 0.5,
+        top_chars: int = 1000,
     ) -> None:
         self.backend = backend
         self.k = k
         self.snippet_chars = snippet_chars
+        self.top_chars = top_chars
+        """The top result shows this many characters of the page's best passages (when the engine can
+        also fetch pages, as the offline web can): on the quality benchmark a 360-character snippet
+        missed answers that pasting the top pages found (single-hop 0.62 vs 0.88)."""
         self.min_relative_score = min_relative_score
         """Results scoring below this share of the top result's score are not shown (when the engine
         scores): off-topic results distract small models (traces: one browsed the last, unrelated hit)."""
@@ -95,8 +106,20 @@ class SearchTool:
                     raise r
                 parts.append(f'Search for "{q}" failed: {r}')
             else:
-                parts.append(format_results(q, relevant(r, self.min_relative_score), self.snippet_chars))
+                shown = await self._expand_top(q, relevant(r, self.min_relative_score))
+                parts.append(format_results(q, shown, self.snippet_chars, top_chars=self.top_chars))
         return ToolResult("\n\n".join(parts), is_error=all(isinstance(r, BaseException) for r in batches))
+
+    async def _expand_top(self, query: str, results: list[SearchResult]) -> list[SearchResult]:
+        """The top result with the passages of its page that best match the query (no extra unit: it is
+        how the result is shown, like a search engine's rich snippet for its first hit)."""
+        if not results or self.top_chars <= self.snippet_chars or not isinstance(self.backend, PageFetcher):
+            return results
+        page = await self.backend.fetch(results[0].url)
+        if page is None:
+            return results
+        wide = extract_passages(page.text, query, title=page.title, max_chars=self.top_chars)
+        return [replace(results[0], snippet=wide), *results[1:]]
 
 
 class BrowseTool:
