@@ -33,6 +33,12 @@ def test_query_phrases_keep_inner_stopwords_but_not_edges() -> None:
     assert not any(p.startswith(("who ", "of ")) or p.endswith(" of") for p in phrases)
 
 
+def test_a_huge_query_yields_a_bounded_number_of_phrases(index: "CorpusIndex") -> None:
+    essay = " ".join(f"word{i} Peru" for i in range(5000))
+    assert len(query_phrases(essay)) <= 6 * 64
+    assert isinstance(index.search_sync(essay, k=3), list)
+
+
 def test_content_terms_expand_question_words_to_page_vocabulary() -> None:
     terms = content_terms("How many people live in Chile?")
     assert terms[:3] == ["many", "people", "live"] or "chile" in terms

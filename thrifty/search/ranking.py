@@ -58,6 +58,8 @@ ENTITY_WEIGHT = 1.2
 RESIDUAL_WEIGHT = 1.0
 """Among pages about a named entity, the weight of the query's other words (picks the right section)."""
 MAX_PHRASE_WORDS = 6
+MAX_PHRASE_SOURCE_WORDS = 64
+"""Phrases come from the first 64 words only: a pasted essay must not become thousands of SQL parameters."""
 
 
 def words(text: str) -> list[str]:
@@ -102,7 +104,7 @@ def entity_aliases(title: str) -> list[tuple[str, float]]:
 
 def query_phrases(text: str) -> list[str]:
     """Every run of up to :data:`MAX_PHRASE_WORDS` words (an entity may contain stopwords: "Leaves of Grass")."""
-    ws = words(text)
+    ws = words(text)[:MAX_PHRASE_SOURCE_WORDS]
     found: list[str] = []
     for n in range(1, MAX_PHRASE_WORDS + 1):
         for i in range(len(ws) - n + 1):
