@@ -41,6 +41,26 @@ def is_abstention(answer: str | None) -> bool:
     return answer is None or not answer.strip() or _ABSTAIN.match(answer.strip()) is not None
 
 
+def one_field_request(
+    prompt: str, name: str, max_length: int, *, max_tokens: int, constrained: bool = True
+) -> ChatRequest:
+    """A deterministic one-message call whose reply is ``{name: "..."}`` (schema-constrained when the
+    server enforces JSON schemas; otherwise the prompt alone asks for it and parsing is lenient)."""
+    schema = {
+        "type": "object",
+        "properties": {name: {"type": "string", "maxLength": max_length}},
+        "required": [name],
+        "additionalProperties": False,
+    }
+    fmt = {"type": "json_schema", "json_schema": {"name": name, "schema": schema}}
+    return ChatRequest(
+        messages=(Message("user", prompt),),
+        max_tokens=max_tokens,
+        temperature=0.0,
+        response_format=fmt if constrained else None,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class OpeningSearch:
     """Search the question itself before the model's first step (needs a ``search`` tool)."""
@@ -73,18 +93,7 @@ class RepeatPolicy:
     def request(self, question: str, found: str, queries: Sequence[str]) -> ChatRequest:
         made = "\n".join(f"- {q}" for q in queries) or "- (none)"
         prompt = load_prompt("next_query").render(question=question, found=found or "(nothing yet)", queries=made)
-        schema = {
-            "type": "object",
-            "properties": {"query": {"type": "string", "maxLength": 80}},
-            "required": ["query"],
-            "additionalProperties": False,
-        }
-        return ChatRequest(
-            messages=(Message("user", prompt),),
-            max_tokens=self.max_tokens,
-            temperature=0.0,
-            response_format={"type": "json_schema", "json_schema": {"name": "next_query", "schema": schema}},
-        )
+        return one_field_request(prompt, "query", 80, max_tokens=self.max_tokens)
 
     @staticmethod
     def parse(text: str, queries: Sequence[str]) -> str | None:
@@ -110,19 +119,7 @@ class ShortAnswer:
 
     def request(self, question: str, answer: str, *, json_protocol: bool) -> ChatRequest:
         prompt = load_prompt("short_answer").render(question=question, answer=answer)
-        schema = {
-            "type": "object",
-            "properties": {"answer": {"type": "string", "maxLength": 120}},
-            "required": ["answer"],
-            "additionalProperties": False,
-        }
-        fmt = {"type": "json_schema", "json_schema": {"name": "short_answer", "schema": schema}}
-        return ChatRequest(
-            messages=(Message("user", prompt),),
-            max_tokens=self.max_tokens,
-            temperature=0.0,
-            response_format=fmt if json_protocol else None,
-        )
+        return one_field_request(prompt, "answer", 120, max_tokens=self.max_tokens, constrained=json_protocol)
 
     @staticmethod
     def parse(text: str, fallback: str, question: str = "") -> str:
