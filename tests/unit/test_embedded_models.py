@@ -35,3 +35,15 @@ def test_both_embedded_models_get_the_small_model_profile() -> None:
     assert profile_for(QWEN_15B.name) is EMBEDDED_PROFILE
     assert profile_for(QWEN_05B.name) is EMBEDDED_PROFILE
     assert EMBEDDED_PROFILE.rails == "small-model"
+
+
+def test_a_missing_part_names_the_extra_that_installs_it(tmp_path: object) -> None:
+    from dataclasses import replace
+    from pathlib import Path
+
+    from thrifty.backends.embedded import assemble_model
+    from thrifty.errors import BackendUnavailable
+
+    missing = replace(QWEN_05B, parts=(("no-such-dist-thrifty-test", "x.bin"),))
+    with pytest.raises(BackendUnavailable, match=r"thrifty\[small\]"):
+        assemble_model(missing, Path(str(tmp_path)))

