@@ -135,15 +135,19 @@ class CorpusIndex:
             (expr, max(CANDIDATES, k)),
         ).fetchall()
         pool = {pid: Candidate(pid, float(score), entity) for pid, score, entity in rows}
-        weights = self._phrase_weights(query)
+        phrases = query_phrases(query)
+        dfs = self._dfs({w for p in phrases for w in p.split()} | set(content_terms(query)))
+        weights = self._phrase_weights(query, phrases, dfs)
         if weights:
-            self._add_named(pool, expr, query, weights)
+            self._add_named(pool, expr, query, weights, dfs)
         fused = fuse(pool.values())
         score = {pid: value for value, pid in fused}
         top = diversify([pid for _, pid in fused], {pid: c.entity for pid, c in pool.items()})[:k]
         return self._results([(pid, score[pid]) for pid in top], query)
 
-    def _add_named(self, pool: dict[int, Candidate], expr: str, query: str, weights: dict[str, float]) -> None:
+    def _add_named(
+        self, pool: dict[int, Candidate], expr: str, query: str, weights: dict[str, float], dfs: dict[str, int]
+    ) -> None:
         """Add the pages about an entity the query names (by title or surname), each with its bonus and
         how well one of its sentences covers the query's *other* words (which of Peru's Factbook
         sections states its capital)."""
@@ -159,28 +163,23 @@ class CorpusIndex:
                 named[pid] = (bonus, key, entity, body)
         missing = [pid for pid in named if pid not in pool]
         scores = dict(self._bm25_of(expr, missing)) if missing else {}
-        terms = content_terms(query)
-        term_idf = self._idf(terms)
+        term_idf = {t: idf(dfs.get(t, 0), self._n_docs()) for t in content_terms(query)}
         for pid, (bonus, key, entity, body) in named.items():
             bm25 = pool[pid].bm25 if pid in pool else scores.get(pid, 0.0)
             rest = {t: w for t, w in term_idf.items() if t not in key.split()}
             pool[pid] = Candidate(pid, bm25, entity, bonus=bonus, residual=coverage(body, rest))
 
-    def _idf(self, terms: list[str]) -> dict[str, float]:
+    def _dfs(self, terms: set[str]) -> dict[str, int]:
+        """Document frequencies of ``terms`` (one lookup per query, shared by both scores that need them)."""
         if not terms:
             return {}
         marks = ",".join("?" * len(terms))
-        dfs = dict(self._con().execute(f"SELECT term, df FROM terms WHERE term IN ({marks})", terms).fetchall())
-        return {t: idf(dfs.get(t, 0), self._n_docs()) for t in terms}
+        return dict(self._con().execute(f"SELECT term, df FROM terms WHERE term IN ({marks})", list(terms)).fetchall())
 
-    def _phrase_weights(self, query: str) -> dict[str, float]:
+    def _phrase_weights(self, query: str, phrases: list[str], dfs: dict[str, int]) -> dict[str, float]:
         """Each query phrase → its share of the query's IDF mass (how much of the query it names)."""
-        phrases = query_phrases(query)
-        terms = {w for p in phrases for w in p.split()} | set(content_terms(query, expand=False))
-        if not terms:
+        if not phrases:
             return {}
-        marks = ",".join("?" * len(terms))
-        dfs = dict(self._con().execute(f"SELECT term, df FROM terms WHERE term IN ({marks})", list(terms)).fetchall())
         n_docs = self._n_docs()
         total = specificity(" ".join(content_terms(query, expand=False)), dfs, n_docs) or 1.0
         return {p: min(1.0, specificity(p, dfs, n_docs) / total) for p in phrases}
