@@ -282,7 +282,8 @@ def _eval(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from thrifty.evals.datasets import load
-    from thrifty.evals.log import SampleLog, read_log
+    from thrifty.evals.identity import hash_file
+    from thrifty.evals.log import SampleLog, load_log
     from thrifty.evals.report import markdown, summarize
     from thrifty.evals.runner import Condition, Progress, run_eval
 
@@ -310,15 +311,21 @@ def _eval(args: argparse.Namespace) -> int:
 
     configs = [replace(_backend_config(args), base_url=url) for url in args.endpoint] or [_backend_config(args)]
 
-    async def run() -> None:
+    async def run() -> Progress:
         async with contextlib.AsyncExitStack() as stack:
             backends = [await stack.enter_async_context(open_backend(c)) for c in configs]
-            await run_eval(tasks, conditions, backends=backends, tools=tools, log_path=args.log,
-                           concurrency=args.concurrency, config=config, on_sample=progress)  # fmt: skip
+            return await run_eval(tasks, conditions, backends=backends, tools=tools, log_path=args.log,
+                                  concurrency=args.concurrency, config=config, on_sample=progress,
+                                  tasks_sha256=hash_file(args.tasks))  # fmt: skip
 
     with bar:
-        asyncio.run(run())
-    rows = summarize(read_log(args.log))
+        done = asyncio.run(run())
+    log = load_log(args.log)
+    if log.skipped:
+        print(f"warning: skipped {log.skipped} unreadable line(s) in {args.log}", file=sys.stderr)
+    if done.errors:
+        print(f"{done.errors} sample(s) errored (logged with their error; rerun to retry them)", file=sys.stderr)
+    rows = summarize(log.samples, runs=done.runs)
     print(markdown(rows))
     if args.report_dir:
         from thrifty.evals.plots import write_report

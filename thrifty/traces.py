@@ -50,7 +50,8 @@ class TraceWriter:
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: IO[str] | None = path.open("a", encoding="utf-8")
+        # A lone surrogate from a model (``\ud800``) is written as its JSON escape, not a crash.
+        self._file: IO[str] | None = path.open("a", encoding="utf-8", errors="backslashreplace")
         self._write({"type": "TraceStarted", "version": TRACE_VERSION, "t": round(time.time(), 3)})
 
     @classmethod

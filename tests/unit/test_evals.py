@@ -110,7 +110,7 @@ async def test_runner_logs_each_sample_once_and_resumes(tmp_path: Path) -> None:
     assert len(keys) == len(set(keys)) == 8
     rows = summarize(read_log(log))
     assert {r.strategy for r in rows} == {"react", "tracker"} and all(r.accuracy == 1.0 for r in rows)
-    assert "| react | 3 | 4 | 1.00" in markdown(rows)
+    assert "| react | 3 | 4 | 1.00 (0.51–1.00) | 1.00 (0.51–1.00) |" in markdown(rows)
 
 
 def test_a_torn_last_line_is_cut_before_appending(tmp_path: Path) -> None:
@@ -118,7 +118,7 @@ def test_a_torn_last_line_is_cut_before_appending(tmp_path: Path) -> None:
     good = {"task_id": "a", "strategy": "s", "budget": "1", "question": "q", "target": "t", "answer": "t", "correct": True,
             "stop_reason": "answered", "exhausted": None, "usage": {}, "cost_usd": 0.0, "seconds": 0.1, "version": 1}  # fmt: skip
     log.write_text(json.dumps(good) + "\n" + '{"task_id": "b", "stra')
-    assert done_keys(log) == {("a", "s", "1")}
+    assert done_keys(log) == {("v1", "a", "s", "1")}
     open_log(log).close()
     assert log.read_text().endswith("\n") and len(log.read_text().splitlines()) == 1
 
@@ -151,7 +151,9 @@ def test_killed_mid_run_then_rerun_completes_every_sample_exactly_once(tmp_path:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     proc = subprocess.Popen([sys.executable, str(script), str(SAMPLE), str(log)], env=env)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 3):
+    while time.monotonic() < deadline and (
+        not log.exists() or len(log.read_text().splitlines()) < 4
+    ):  # a header, then samples
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from thrifty.agents.controller import LoopConfig, RunContext, StepGate
@@ -68,6 +69,7 @@ class Agent:
         try:
             emit(RunStarted(question, self.strategy.name, self.backend.model, ledger.limits))
             result = await self.strategy.solve(question, ctx)
+            result = replace(result, limits=ledger.limits, overrun=ledger.overrun_record())
             emit(RunFinished(result))
         finally:
             if writer is not None:

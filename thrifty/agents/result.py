@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from thrifty.backends.base import Message
-from thrifty.budget import LedgerEntry, Usage
+from thrifty.budget import LedgerEntry, Limits, Usage
 
 StopReason = Literal["answered", "budget_exhausted", "stalled", "error", "cancelled"]
 """``stalled``: budget remained but the model stopped making progress (step cap, repeats, idle steps);
@@ -45,6 +45,11 @@ class RunResult:
     """Every distinct answer a multi-attempt strategy produced (pass@N scoring reads these)."""
     notes: tuple[str, ...] = ()
     """Strategy decisions worth keeping (verdicts, votes, allocations), for traces and reports."""
+    limits: Limits | None = None
+    """The limits the run was given (set by :class:`~thrifty.agents.agent.Agent`)."""
+    overrun: dict[str, Any] | None = None
+    """What was spent beyond a limit, by resource, and how many calls overran (None: nothing).
+    Only a server billing more than was counted, or ignoring ``max_tokens``, can cause one."""
 
     @property
     def cost_usd(self) -> float:
@@ -64,6 +69,8 @@ class RunResult:
             "notes": list(self.notes),
             "usage": self.usage.to_dict(),
             "cost_usd": round(self.cost_usd, 9),
+            "limits": None if self.limits is None else self.limits.to_dict(),
+            "overrun": self.overrun,
             "steps": [
                 {
                     "index": s.index,

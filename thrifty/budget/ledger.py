@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from thrifty.budget.clock import Clock, MonotonicClock
 from thrifty.budget.limits import LimitKind, Limits
@@ -348,6 +348,27 @@ class Ledger:
             if used > limit:
                 return BudgetExceeded(LimitKind.TOOL, limit=limit, used=used, ledger=self.label, tool=tool)
         return None
+
+    def overrun_record(self) -> dict[str, Any] | None:
+        """What this ledger spent beyond its own limits, by resource, and how many charges overran.
+
+        None when nothing did. With exact pre-call counts only a server that bills more than it was
+        counted for, or ignores ``max_tokens``, can cause an overrun; this makes it visible in
+        results, ``--json`` and eval logs instead of only on ledger entries."""
+        excess: dict[str, float] = {}
+        for name in self._KINDS:
+            c = self._own_cap(name) if name != "seconds" else None
+            if c is not None and c.value < 0:
+                excess[name] = round(-c.value, 9)
+        if self.limits.seconds is not None and self.elapsed() > self.limits.seconds:
+            excess["seconds"] = round(self.elapsed() - self.limits.seconds, 3)
+        for tool, limit in self.limits.tools.items():
+            if self.used.tool(tool) > limit:
+                excess[f"tool:{tool}"] = self.used.tool(tool) - limit
+        calls = sum(1 for e in self.entries if e.overrun)
+        if not excess and not calls:
+            return None
+        return {"excess": excess, "calls": calls}
 
     def exceeded(self) -> BudgetExceeded | None:
         """A limit already overrun here or in an ancestor (only possible after a low estimate)."""

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Any
 
 
 class LimitKind(StrEnum):
@@ -29,6 +30,9 @@ class BudgetSpecError(ValueError):
         self.field = field
 
 
+_SCALARS = ("requests", "input_tokens", "output_tokens", "total_tokens", "usd", "seconds")
+
+
 def _frozen(d: Mapping[str, int] | None = None) -> Mapping[str, int]:
     return MappingProxyType(dict(d or {}))
 
@@ -49,7 +53,7 @@ class Limits:
     def __post_init__(self) -> None:
         if not isinstance(self.tools, MappingProxyType):
             object.__setattr__(self, "tools", _frozen(self.tools))
-        for name in ("requests", "input_tokens", "output_tokens", "total_tokens", "usd", "seconds"):
+        for name in _SCALARS:
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value < 0):
                 raise BudgetSpecError(name, f"must be a finite number >= 0, got {value!r}")
@@ -57,12 +61,16 @@ class Limits:
             if not isinstance(units, int) or units < 0:
                 raise BudgetSpecError(tool, f"tool units must be an integer >= 0, got {units!r}")
 
+    def to_dict(self) -> dict[str, Any]:
+        """The limits that are set, by field name (tools as a nested mapping): for logs and JSON."""
+        out: dict[str, Any] = {n: getattr(self, n) for n in _SCALARS if getattr(self, n) is not None}
+        if self.tools:
+            out["tools"] = dict(sorted(self.tools.items()))
+        return out
+
     @property
     def is_unlimited(self) -> bool:
-        return not self.tools and all(
-            getattr(self, n) is None
-            for n in ("requests", "input_tokens", "output_tokens", "total_tokens", "usd", "seconds")
-        )
+        return not self.tools and all(getattr(self, n) is None for n in _SCALARS)
 
 
 _ALIASES = {

@@ -1,20 +1,65 @@
-"""The eval log: append-only JSONL, one finished sample per line, flushed and fsynced per sample.
+"""The eval log: append-only JSONL, flushed and fsynced per line, one writer at a time.
+
+Two kinds of line:
+
+- a **run header** (``"kind": "header"``): what produced the samples — model, endpoints, strategy
+  and its parameters, budget label and limits, loop settings, code version, task-file hash. Its
+  hash (``run``) is part of every sample's resume key, so rerunning with another model, limit or
+  setting never skips samples of a different run, and reports group by run.
+- a **sample** (``"kind": "sample"``): one finished attempt at one task, ``status`` ``"done"`` or
+  ``"error"``. An errored sample is retried on resume and never scored as wrong.
 
 A run killed mid-write leaves at most one partial last line; :func:`open_log` cuts it off before
-appending, and :func:`done_keys` tells the runner which samples are finished, so a rerun resumes
-without losing or duplicating any sample.
+appending. Lines this version cannot read (another tool's JSON, a newer format) are skipped with a
+warning and counted, never a crash. Version-1 logs (no headers) read as the run ``"v1"``.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Literal, TextIO
 
-LOG_VERSION = 1
+from thrifty.errors import ConfigError
+
+LOG_VERSION = 2
+LEGACY_RUN = "v1"
+"""The run id given to samples from version-1 logs, which carry no header."""
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunHeader:
+    """Everything that makes two samples comparable; its hash identifies the run."""
+
+    model: str
+    endpoints: list[str]
+    strategy: str
+    strategy_params: dict[str, Any]
+    budget: str
+    limits: dict[str, Any]
+    loop_config: dict[str, Any]
+    code_version: str
+    tasks_sha256: str
+    kind: str = "header"
+    version: int = LOG_VERSION
+
+    @property
+    def run(self) -> str:
+        """A short stable hash of every identity field (key order and whitespace do not matter)."""
+        identity = {k: v for k, v in asdict(self).items() if k not in ("kind", "version")}
+        blob = json.dumps(identity, sort_keys=True, ensure_ascii=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_line(self) -> dict[str, Any]:
+        return {**asdict(self), "run": self.run}
 
 
 @dataclass(frozen=True)
@@ -36,45 +81,126 @@ class SampleLog:
     candidates: list[str] = field(default_factory=list)
     endpoint: str | None = None
     """The server that ran the sample, when several share the load."""
+    run: str = LEGACY_RUN
+    """The run header's hash (see :class:`RunHeader`)."""
+    status: Literal["done", "error"] = "done"
+    """``error``: the sample could not be run (server down, a crash); retried on resume, never scored."""
+    correct_any: bool | None = None
+    """pass@N: the answer or any candidate is correct (None in version-1 logs)."""
+    limits: dict[str, Any] = field(default_factory=dict)
+    overrun: dict[str, Any] | None = None
+    """What was spent beyond a limit (only possible when a server bills more than was counted)."""
+    trace: str | None = None
+    """The sample's JSONL trace, relative to the log's folder."""
+    kind: str = "sample"
     version: int = LOG_VERSION
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.task_id, self.strategy, self.budget)
+    def key(self) -> tuple[str, str, str, str]:
+        """The resume key. Strategy and budget are implied by the run, except in version-1 logs."""
+        return (self.run, self.task_id, self.strategy, self.budget)
+
+
+@dataclass
+class EvalLog:
+    """A parsed log: run headers by id, samples in file order, and how many lines were skipped."""
+
+    headers: dict[str, RunHeader] = field(default_factory=dict)
+    samples: list[SampleLog] = field(default_factory=list)
+    skipped: int = 0
+
+
+_SAMPLE_FIELDS = {f.name for f in fields(SampleLog)}
+_HEADER_FIELDS = {f.name for f in fields(RunHeader)}
+
+
+def _parse(item: Any, log: EvalLog) -> bool:
+    """Add one decoded line to ``log``; False when it is not a line this version understands."""
+    if not isinstance(item, dict):
+        return False
+    version, kind = item.get("version"), item.get("kind", "sample")
+    if version == 1 and "kind" not in item:
+        item = {**item, "version": LOG_VERSION, "run": LEGACY_RUN}
+    elif version != LOG_VERSION:
+        return False
+    try:
+        if kind == "header":
+            header = RunHeader(**{k: v for k, v in item.items() if k in _HEADER_FIELDS})
+            log.headers[header.run] = header
+        elif kind == "sample" and set(item) <= _SAMPLE_FIELDS:
+            log.samples.append(SampleLog(**item))
+        else:
+            return False
+    except TypeError:  # a required field is missing
+        return False
+    return True
+
+
+def load_log(path: Path) -> EvalLog:
+    """Read every complete line; a torn last line is ignored, an unreadable one skipped and counted."""
+    log = EvalLog()
+    if not path.exists():
+        return log
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        for number, line in enumerate(f, 1):
+            if not line.endswith("\n"):
+                break  # a torn last line from a killed run: cut before the next append
+            if not line.strip():
+                continue
+            try:
+                ok = _parse(json.loads(line), log)
+            except ValueError:
+                ok = False
+            if not ok:
+                log.skipped += 1
+                logger.warning("%s:%d: skipped a line this version of thrifty cannot read", path, number)
+    return log
 
 
 def read_log(path: Path) -> Iterator[SampleLog]:
-    """Every complete line (a torn last line from a killed run is skipped)."""
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                break
-            try:
-                item = json.loads(line)
-            except ValueError:
-                continue
-            if item.get("version") == LOG_VERSION:
-                yield SampleLog(**item)
+    """Every sample in the log, finished and errored (see :func:`load_log`)."""
+    yield from load_log(path).samples
 
 
-def done_keys(path: Path) -> set[tuple[str, str, str]]:
-    return {s.key for s in read_log(path)}
+def done_keys(path: Path) -> set[tuple[str, str, str, str]]:
+    """Keys of finished samples. Errored ones are not here, so a resume runs them again."""
+    return {s.key for s in read_log(path) if s.status == "done"}
 
 
-def open_log(path: Path) -> IO[str]:
-    """Open for appending after removing a partial last line, if any."""
+def open_log(path: Path) -> TextIO:
+    """Lock the log for this writer, remove a partial last line, and open it for appending.
+
+    The lock (``flock``, released when the file is closed or the process dies) makes a second eval
+    on the same log fail at once instead of running every sample twice.
+    """
+    if path.is_dir():
+        raise ConfigError("--log", f"{path} is a folder; give a file name")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.stat().st_size:
-        with open(path, "rb+") as f:
+    log = open(path, "a+", encoding="utf-8")  # noqa: SIM115 -- returned open, closed by the runner
+    try:
+        fcntl.flock(log.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log.close()
+        raise ConfigError("--log", f"{path} is being written by another eval; wait for it or use another log") from None
+    size = os.fstat(log.fileno()).st_size
+    if size:
+        with open(path, "rb") as f:
             data = f.read()
-            if not data.endswith(b"\n"):
-                f.truncate(data.rfind(b"\n") + 1)
-    return open(path, "a", encoding="utf-8")
+        if not data.endswith(b"\n"):
+            os.truncate(log.fileno(), data.rfind(b"\n") + 1)
+    return log
 
 
-def append(log: IO[str], sample: SampleLog) -> None:
-    log.write(json.dumps(asdict(sample), ensure_ascii=False) + "\n")
+def encode_line(item: dict[str, Any]) -> bytes:
+    """One JSON line as UTF-8. Lone surrogates (a model can emit ``\\ud800``) are written as JSON
+    escapes instead of failing the write, so one odd answer never loses a sample."""
+    text = json.dumps(item, ensure_ascii=False, default=str) + "\n"
+    return text.encode("utf-8", "backslashreplace")
+
+
+def append(log: TextIO, item: SampleLog | RunHeader) -> None:
+    line = encode_line(item.to_line() if isinstance(item, RunHeader) else asdict(item))
     log.flush()
+    log.buffer.write(line)
+    log.buffer.flush()
     os.fsync(log.fileno())

@@ -49,7 +49,7 @@ def accuracy_vs_budget(rows: list[Row]) -> Any:
     ax.set_xlabel("tool budget (units per tool)")
     ax.set_ylabel("accuracy")
     ax.set_ylim(-0.02, 1.02)
-    ax.set_title("Accuracy vs budget (95% bootstrap CI)")
+    ax.set_title("Accuracy vs budget (95% Wilson CI)")
     ax.legend()
     fig.tight_layout()
     return fig

@@ -1,15 +1,23 @@
-"""Accuracy vs budget and cost: per-condition aggregates with bootstrap confidence intervals."""
+"""Accuracy vs budget and cost: per-run aggregates with Wilson score intervals.
+
+Rows are grouped by run (the header hash: model, limits, settings), strategy and budget, so two
+runs with different settings on one log are never mixed. For each (run, task) the finished sample
+counts (the latest when a task was run twice); errored samples are counted apart and never scored
+as wrong. pass@N (any candidate correct) is reported beside the strategy's own answer.
+"""
 
 from __future__ import annotations
 
-import random
+import math
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from thrifty.evals.log import SampleLog
 from thrifty.evals.metrics import cost_per_correct, e3
+
+Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
@@ -26,59 +34,91 @@ class Row:
     cost_per_correct: float
     e3: float
     mean_seconds: float
+    pass_at_n: float | None = None
+    """Any candidate correct (None when no sample recorded it: version-1 logs)."""
+    pass_ci: tuple[float, float] | None = None
+    errors: int = 0
+    """Samples of this run that errored and have not been finished by a resume (not in ``n``)."""
+    overruns: int = 0
+    run: str = ""
 
 
-def bootstrap_ci(values: list[float], *, iterations: int = 1000, seed: int = 0) -> tuple[float, float]:
-    """95% percentile bootstrap interval of the mean."""
-    if not values:
-        return (0.0, 0.0)
-    rng = random.Random(seed)
-    means = sorted(statistics.fmean(rng.choices(values, k=len(values))) for _ in range(iterations))
-    return means[int(0.025 * iterations)], means[int(0.975 * iterations) - 1]
+def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for a binomial proportion (95% by default).
+
+    Unlike a percentile bootstrap on 0/1 outcomes, it is not degenerate at 0 or n successes:
+    0 of 4 gives (0.00, 0.49), not (0.00, 0.00)."""
+    if n <= 0:
+        return (0.0, 1.0)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def summarize(samples: Iterable[SampleLog]) -> list[Row]:
-    groups: dict[tuple[str, str], list[SampleLog]] = defaultdict(list)
+def latest_samples(samples: Iterable[SampleLog]) -> tuple[list[SampleLog], dict[tuple[str, str, str, str], SampleLog]]:
+    """The finished sample per (run, task), and the errored ones no finished sample replaced."""
+    done: dict[tuple[str, str, str, str], SampleLog] = {}
+    errored: dict[tuple[str, str, str, str], SampleLog] = {}
     for s in samples:
-        groups[(s.strategy, s.budget)].append(s)
-    rows = []
-    for (strategy, budget), group in sorted(groups.items()):
-        correct = [1.0 if s.correct else 0.0 for s in group]
-        tokens = [s.usage.get("input_tokens", 0) + s.usage.get("output_tokens", 0) for s in group]
-        units = [sum(s.usage.get("tool_units", {}).values()) for s in group]
-        accuracy = statistics.fmean(correct)
-        low, high = bootstrap_ci(correct)
-        mean_tokens = statistics.fmean(tokens)
-        rows.append(
-            Row(
-                strategy,
-                budget,
-                len(group),
-                accuracy,
-                low,
-                high,
-                mean_tokens,
-                statistics.fmean(units),
-                statistics.fmean(s.cost_usd for s in group),
-                cost_per_correct(sum(s.cost_usd for s in group), int(sum(correct))),
-                e3(accuracy, mean_tokens) if mean_tokens > 0 else 0.0,
-                statistics.fmean(s.seconds for s in group),
-            )
-        )
-    return rows
+        (done if s.status == "done" else errored)[s.key] = s
+    return list(done.values()), {k: v for k, v in errored.items() if k not in done}
+
+
+def summarize(samples: Iterable[SampleLog], runs: Collection[str] | None = None) -> list[Row]:
+    """One row per (run, strategy, budget); ``runs`` limits the report to those run ids."""
+    chosen = [s for s in samples if runs is None or s.run in runs]
+    done, errored = latest_samples(chosen)
+    groups: dict[tuple[str, str, str], list[SampleLog]] = defaultdict(list)
+    for s in done:
+        groups[(s.run, s.strategy, s.budget)].append(s)
+    error_counts: dict[tuple[str, str, str], int] = defaultdict(int)
+    for s in errored.values():
+        error_counts[(s.run, s.strategy, s.budget)] += 1
+        groups.setdefault((s.run, s.strategy, s.budget), [])
+    return [_row(key, group, error_counts[key]) for key, group in sorted(groups.items())]
+
+
+def _row(key: tuple[str, str, str], group: list[SampleLog], errors: int) -> Row:
+    run, strategy, budget = key
+    n = len(group)
+    correct = sum(1 for s in group if s.correct)
+    tokens = [s.usage.get("input_tokens", 0) + s.usage.get("output_tokens", 0) for s in group]
+    mean_tokens = statistics.fmean(tokens) if group else 0.0
+    accuracy = correct / n if n else 0.0
+    known = [s for s in group if s.correct_any is not None]
+    any_correct = sum(1 for s in known if s.correct_any)
+
+    def mean(values: Iterable[float]) -> float:
+        items = list(values)
+        return statistics.fmean(items) if items else 0.0
+
+    return Row(
+        strategy, budget, n, accuracy, *wilson_interval(correct, n), mean_tokens,
+        mean(sum(s.usage.get("tool_units", {}).values()) for s in group), mean(s.cost_usd for s in group),
+        cost_per_correct(sum(s.cost_usd for s in group), correct),
+        e3(accuracy, mean_tokens) if mean_tokens > 0 else 0.0, mean(s.seconds for s in group),
+        pass_at_n=any_correct / len(known) if known else None,
+        pass_ci=wilson_interval(any_correct, len(known)) if known else None,
+        errors=errors, overruns=sum(1 for s in group if s.overrun), run=run,
+    )  # fmt: skip
 
 
 def markdown(rows: list[Row]) -> str:
     lines = [
-        "| strategy | budget | n | accuracy (95% CI) | tokens/task | tool units/task | $/task | $/correct "
-        "| E³ (acc²/tokens) | s/task |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| strategy | budget | n | accuracy (95% Wilson CI) | pass@N (95% CI) | tokens/task | tool units/task "
+        "| $/task | $/correct | E³ (acc²/tokens) | s/task | errors | overruns | run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         per_correct = "–" if r.cost_per_correct == float("inf") else f"{r.cost_per_correct:.4f}"
+        pass_n = "–" if r.pass_at_n is None or r.pass_ci is None else (
+            f"{r.pass_at_n:.2f} ({r.pass_ci[0]:.2f}–{r.pass_ci[1]:.2f})"
+        )  # fmt: skip
         lines.append(
-            f"| {r.strategy} | {r.budget} | {r.n} | {r.accuracy:.2f} ({r.ci_low:.2f}–{r.ci_high:.2f}) "
+            f"| {r.strategy} | {r.budget} | {r.n} | {r.accuracy:.2f} ({r.ci_low:.2f}–{r.ci_high:.2f}) | {pass_n} "
             f"| {r.mean_tokens:,.0f} | {r.mean_tool_units:.1f} | {r.mean_cost_usd:.4f} | {per_correct} "
-            f"| {r.e3:.2e} | {r.mean_seconds:.1f} |"
+            f"| {r.e3:.2e} | {r.mean_seconds:.1f} | {r.errors} | {r.overruns} | {r.run} |"
         )
     return "\n".join(lines)

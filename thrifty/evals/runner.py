@@ -8,21 +8,28 @@ dispatched to the least busy one (client-side balancing for users whose load out
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TextIO
 
 from thrifty.agents.agent import Agent
 from thrifty.agents.controller import LoopConfig
 from thrifty.agents.result import RunResult
 from thrifty.agents.strategies import Strategy
 from thrifty.backends.base import Backend
-from thrifty.budget import Limits, PriceTable
-from thrifty.evals.log import SampleLog, append, done_keys, open_log
+from thrifty.budget import Limits, PriceTable, Usage
+from thrifty.evals.identity import limits_dict, run_header
+from thrifty.evals.log import SampleLog, append, done_keys, load_log, open_log
 from thrifty.evals.scorers import alias_match, gaia_scorer
 from thrifty.evals.tasks import Task
 from thrifty.tools.base import Tool
+from thrifty.traces import TraceWriter
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,9 +38,22 @@ class Progress:
     done: int = 0
     correct: int = 0
     skipped: int = 0
+    errors: int = 0
+    """Samples that could not be run this time (logged as errors; a resume retries them)."""
+    runs: tuple[str, ...] = ()
+    """The run ids (header hashes) of this eval's conditions: what its report covers."""
     cost_usd: float = 0.0
     tokens: int = 0
     started: float = field(default_factory=time.monotonic)
+
+    def record(self, sample: SampleLog) -> None:
+        if sample.status == "error":
+            self.errors += 1
+            return
+        self.done += 1
+        self.correct += sample.correct
+        self.cost_usd += sample.cost_usd
+        self.tokens += sample.usage.get("input_tokens", 0) + sample.usage.get("output_tokens", 0)
 
     @property
     def accuracy(self) -> float:
@@ -41,10 +61,10 @@ class Progress:
 
     @property
     def eta_seconds(self) -> float | None:
-        if not self.done:
+        if not self.done + self.errors:
             return None
-        rate = (time.monotonic() - self.started) / self.done
-        return rate * (self.total - self.done - self.skipped)
+        rate = (time.monotonic() - self.started) / (self.done + self.errors)
+        return rate * (self.total - self.done - self.errors - self.skipped)
 
 
 @dataclass(frozen=True)
@@ -89,50 +109,97 @@ async def run_eval(
     config: LoopConfig | None = None,
     prices: PriceTable | None = None,
     on_sample: Callable[[SampleLog, Progress], None] | None = None,
+    tasks_sha256: str | None = None,
 ) -> Progress:
-    """Run every (task, condition) not already in the log; return the progress counters."""
-    finished = done_keys(log_path)
-    todo = [(t, c) for c in conditions for t in tasks if (t.id, c.name, c.budget_label) not in finished]
-    progress = Progress(total=len(tasks) * len(conditions), skipped=len(tasks) * len(conditions) - len(todo))
-    balancer = _Balancer(backends)
-    semaphore = asyncio.Semaphore(concurrency)
-    log = open_log(log_path)
-    write_lock = asyncio.Lock()
+    """Run every (task, condition) not already finished in the log; return the progress counters.
 
-    async def one(task: Task, cond: Condition) -> None:
-        async with semaphore:
-            index = balancer.acquire()
-            backend = balancer.backends[index]
-            try:
-                agent = Agent(backend, tools=tools, strategy=cond.strategy, limits=cond.limits, config=config,
-                              prices=prices)  # fmt: skip
-                result, attempts = await _with_retries(agent, task.question, retries)
-            finally:
-                balancer.release(index)
-        sample = replace(_sample(task, cond, result, attempts), endpoint=getattr(backend, "base_url", None))
-        async with write_lock:  # whole lines, one writer; the fsync runs off the event loop
-            await asyncio.to_thread(append, log, sample)
-        progress.done += 1
-        progress.correct += sample.correct
-        progress.cost_usd += sample.cost_usd
-        progress.tokens += result.usage.total_tokens
-        if on_sample is not None:
-            on_sample(sample, progress)
-
+    One sample's failure (a crash, a backend error after retries) is logged as ``status="error"``
+    with its text and the eval goes on: it never cancels the samples in flight, and a resume runs
+    it again. ``tasks_sha256`` identifies the task file (:func:`~thrifty.evals.identity.hash_file`;
+    the CLI always passes it); without one, a run is identified by its settings alone, so a larger
+    slice of the same tasks resumes where a smaller one stopped.
+    """
+    config = config or LoopConfig()
+    headers = [run_header(c, backends, config, tasks_sha256 or "") for c in conditions]
+    log = open_log(log_path)  # locks the log: a second writer fails here, before running anything
     try:
-        await asyncio.gather(*(one(t, c) for t, c in todo))
+        finished = done_keys(log_path)
+        todo = [(t, c, h.run) for c, h in zip(conditions, headers, strict=True) for t in tasks
+                if (h.run, t.id, c.name, c.budget_label) not in finished]  # fmt: skip
+        total = len(tasks) * len(conditions)
+        progress = Progress(total=total, skipped=total - len(todo), runs=tuple(h.run for h in headers))
+        known = load_log(log_path).headers
+        for header in {h.run: h for h in headers if h.run not in known}.values():
+            append(log, header)
+        sampler = _Sampler(backends, tools, config, prices, retries, log_path, log)
+        semaphore = asyncio.Semaphore(concurrency)
+
+        async def one(task: Task, cond: Condition, run: str) -> None:
+            async with semaphore:
+                sample = await sampler.run(task, cond, run)
+            if sample is None:
+                progress.errors += 1
+                return
+            progress.record(sample)
+            if on_sample is not None:
+                on_sample(sample, progress)
+
+        await asyncio.gather(*(one(*item) for item in todo))
     finally:
         log.close()
     return progress
 
 
-async def _with_retries(agent: Agent, question: str, retries: int) -> tuple[RunResult, int]:
+class _Sampler:
+    """Runs one sample end to end: agent, retries, scoring, trace, log line; never raises."""
+
+    def __init__(self, backends: Sequence[Backend], tools: Sequence[Tool], config: LoopConfig,
+                 prices: PriceTable | None, retries: int, log_path: Path, log: TextIO) -> None:  # fmt: skip
+        self.balancer = _Balancer(backends)
+        self.tools, self.config, self.prices, self.retries = tools, config, prices, retries
+        self.log_dir, self.log = log_path.parent, log
+        self.trace_dir = log_path.parent / f"{log_path.stem}.traces"
+        self.write_lock = asyncio.Lock()
+
+    async def run(self, task: Task, cond: Condition, run: str) -> SampleLog | None:
+        index = self.balancer.acquire()
+        backend = self.balancer.backends[index]
+        trace = self.trace_dir / run / f"{_safe(task.id)}.jsonl"
+        try:
+            agent = Agent(backend, tools=self.tools, strategy=cond.strategy, limits=cond.limits, config=self.config,
+                          prices=self.prices)  # fmt: skip
+            result, attempts = await _with_retries(agent, task.question, self.retries, trace)
+            sample = _sample(task, cond, result, attempts)
+        except Exception as exc:  # one sample's crash is its own result, never the eval's
+            sample = _errored(task, cond, exc)
+        finally:
+            self.balancer.release(index)
+        sample = replace(sample, run=run, endpoint=getattr(backend, "base_url", None),
+                         trace=str(trace.relative_to(self.log_dir)))  # fmt: skip
+        try:
+            async with self.write_lock:  # whole lines, one writer; the fsync runs off the event loop
+                await asyncio.to_thread(append, self.log, sample)
+        except Exception:
+            logger.exception("could not log sample %s of run %s", task.id, run)
+            return None
+        return sample
+
+
+async def _with_retries(agent: Agent, question: str, retries: int, trace: Path) -> tuple[RunResult, int]:
     for attempt in range(1, retries + 2):
-        result = await agent.run(question)
+        writer = TraceWriter(trace)  # every attempt appends to the sample's one trace
+        try:
+            result = await agent.run(question, on_event=writer)
+        finally:
+            writer.close()
         if result.stop_reason != "error" or attempt > retries:
             return result, attempt
         await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
     raise AssertionError("unreachable")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^\w.-]", "_", name)[:120] or "task"
 
 
 def score(task: Task, answer: str | None) -> bool:
@@ -143,10 +210,27 @@ def score(task: Task, answer: str | None) -> bool:
 
 
 def _sample(task: Task, cond: Condition, result: RunResult, attempts: int) -> SampleLog:
+    if result.stop_reason == "error":
+        return _errored(task, cond, result.error or "error", result=result, attempts=attempts)
+    correct = score(task, result.answer)
     return SampleLog(
         task_id=task.id, strategy=cond.name, budget=cond.budget_label, question=task.question,
-        target=task.answer, answer=result.answer, correct=score(task, result.answer),
+        target=task.answer, answer=result.answer, correct=correct,
+        correct_any=correct or any(score(task, c) for c in result.candidates),
         stop_reason=result.stop_reason, exhausted=result.exhausted, usage=result.usage.to_dict(),
         cost_usd=result.cost_usd, seconds=result.seconds, error=result.error, attempts=attempts,
-        candidates=list(result.candidates),
+        candidates=list(result.candidates), limits=limits_dict(cond.limits), overrun=result.overrun,
+    )  # fmt: skip
+
+
+def _errored(
+    task: Task, cond: Condition, error: BaseException | str, *, result: RunResult | None = None, attempts: int = 1
+) -> SampleLog:
+    text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+    usage = result.usage if result is not None else Usage()
+    return SampleLog(
+        task_id=task.id, strategy=cond.name, budget=cond.budget_label, question=task.question,
+        target=task.answer, answer=None, correct=False, stop_reason="error", exhausted=None,
+        usage=usage.to_dict(), cost_usd=usage.cost_usd, seconds=result.seconds if result else 0.0,
+        error=text[:2000], attempts=attempts, status="error", limits=limits_dict(cond.limits),
     )  # fmt: skip

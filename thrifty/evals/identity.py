@@ -1,0 +1,82 @@
+"""What identifies an eval run: the :class:`~thrifty.evals.log.RunHeader` built from its settings.
+
+Everything that can change a sample's outcome goes in (model, endpoints, strategy and its
+parameters, limits, loop settings, code version, task file), so a resume only skips samples that
+the same settings produced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from thrifty.budget import Limits
+from thrifty.evals.log import RunHeader
+
+if TYPE_CHECKING:
+    from thrifty.agents.controller import LoopConfig
+    from thrifty.backends.base import Backend
+    from thrifty.evals.runner import Condition
+
+
+def limits_dict(limits: Limits) -> dict[str, Any]:
+    return limits.to_dict()
+
+
+def describe(value: Any, depth: int = 0) -> Any:
+    """A JSON-able description of a setting: plain values as they are, dataclasses and objects by
+    their public attributes (type name beyond a small depth), never a memory address."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [describe(v, depth + 1) for v in value]
+    if isinstance(value, dict):
+        return {str(k): describe(v, depth + 1) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, Limits):
+        return limits_dict(value)
+    attrs = (
+        {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if dataclasses.is_dataclass(value)
+        else {k: v for k, v in getattr(value, "__dict__", {}).items() if not k.startswith("_")}
+    )
+    if depth >= 3 or not attrs:
+        return type(value).__name__
+    return {"type": type(value).__name__, **{k: describe(v, depth + 1) for k, v in sorted(attrs.items())}}
+
+
+def code_version() -> str:
+    try:
+        return metadata.version("thrifty")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def hash_file(path: Path) -> str:
+    """The task file's sha256 (for a GAIA folder, its ``metadata.jsonl``)."""
+    target = path / "metadata.jsonl" if path.is_dir() else path
+    digest = hashlib.sha256()
+    with open(target, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def run_header(condition: Condition, backends: Sequence[Backend], config: LoopConfig, tasks_sha256: str) -> RunHeader:
+    strategy = condition.strategy
+    params = {"name": strategy} if isinstance(strategy, str) else describe(strategy)
+    endpoints = sorted({str(getattr(b, "base_url", None) or type(b).__name__) for b in backends})
+    return RunHeader(
+        model=backends[0].model,
+        endpoints=endpoints,
+        strategy=condition.name,
+        strategy_params=params if isinstance(params, dict) else {"name": params},
+        budget=condition.budget_label,
+        limits=limits_dict(condition.limits),
+        loop_config=describe(config),
+        code_version=code_version(),
+        tasks_sha256=tasks_sha256,
+    )
