@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+from thrifty import safejson
 from thrifty.agents.agent import Agent
 from thrifty.agents.controller import LoopConfig
 from thrifty.agents.events import EventHandler, ignore_events, tee
@@ -391,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("thrifty: interrupted", file=sys.stderr)
         return 130
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        print(json.dumps(safejson.scrub(result.to_dict()), indent=2, ensure_ascii=False))
     return 0 if result.stop_reason in ("answered", "budget_exhausted", "stalled") else 1
 
 

@@ -7,6 +7,7 @@
     │   ├── BackendTimeout          the request timed out
     │   ├── BackendHTTPError        the server answered with an error status (``status_code``, ``body``)
     │   │   └── BackendRateLimited  429
+    │   ├── BackendResponseError    the server answered, but not with a well-formed chat completion
     │   └── BackendUnavailable      a local server could not be started (binary or weights missing)
     ├── ScriptExhausted             a ScriptedBackend was called past the end of its script
     ├── ToolError                   a tool failed in a way the *model* should hear about
@@ -58,6 +59,13 @@ class BackendRateLimited(BackendHTTPError):
     def __init__(self, message: str, body: object = None) -> None:
         super().__init__(429, message, body)
         self.retryable = True
+
+
+class BackendResponseError(BackendError):
+    """The server's reply (status 200) is not a usable chat completion: not JSON, HTML, too deep, or
+    a field of the wrong type or range. Retryable: a proxy glitch or a restarting server can cause it."""
+
+    retryable = True
 
 
 class BackendUnavailable(BackendError):

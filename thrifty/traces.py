@@ -18,6 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any
 
+from thrifty import safejson
 from thrifty.agents.events import Event, RunFinished
 
 TRACE_VERSION = 1
@@ -62,7 +63,7 @@ class TraceWriter:
     def _write(self, record: dict[str, Any]) -> None:
         if self._file is None:
             return
-        self._file.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")
+        self._file.write(json.dumps(safejson.scrub(record), ensure_ascii=False, default=str) + "\n")
         self._file.flush()
 
     def __call__(self, event: Event) -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from thrifty.agents.protocol import parse_text_reply, strip_answer_tags
+from thrifty.agents.protocol import parse_json_reply, parse_text_reply, strip_answer_tags
 
 
 def test_tagged_tool_call_with_thought() -> None:
@@ -84,3 +84,19 @@ def test_step_schema_offers_each_tool_and_only_the_answer_when_final() -> None:
     assert tools == ["search"]
     final = step_schema((spec,), final=True)
     assert final["required"] == ["evidence", "answer"] and "tool" not in final["properties"]
+
+
+def test_nested_answer_tags_give_the_outer_answer_without_tags() -> None:
+    assert parse_text_reply("<answer><answer>x</answer> y</answer>").answer == "x y"
+    assert parse_text_reply("<answer>a</answer> then <answer>b</answer>").answer == "b"
+    assert parse_text_reply("<think>t</think><answer>Paris").answer == "Paris"
+
+
+@pytest.mark.parametrize("value", ["null", "[]", "{}", "true"])
+def test_a_json_answer_that_is_not_text_is_a_format_error(value: str) -> None:
+    parsed = parse_json_reply('{"evidence": "e", "answer": ' + value + "}")
+    assert parsed.answer is None and '"answer" must be a string' in parsed.errors[0]
+
+
+def test_a_numeric_json_answer_is_its_text() -> None:
+    assert parse_json_reply('{"evidence": "e", "answer": 1969}').answer == "1969"

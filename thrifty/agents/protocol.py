@@ -14,12 +14,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from thrifty import safejson
 from thrifty.backends.base import ToolCall, ToolSpec
 
 _THINK = re.compile(r"<think>(.*?)(?:</think>|$)", re.DOTALL)
 _TOOL_TAG = re.compile(r"<(tool_code|tool_call)>(.*?)(?:</\1>|$)", re.DOTALL)
 _FENCE = re.compile(r"```(?:json|tool_code)?\s*\n?(.*?)```", re.DOTALL)
-_ANSWER = re.compile(r"<answer>(.*?)(?:</answer>|$)", re.DOTALL)
+_ANSWER_TAG = re.compile(r"<(/?)answer>")
 _FINAL = re.compile(r"final answer\s*[:：]\s*(.+)", re.IGNORECASE | re.DOTALL)
 _HALLUCINATED = re.compile(r"<tool_response>|<budget>", re.IGNORECASE)
 
@@ -33,13 +34,17 @@ class ParsedReply:
 
 
 def json_objects(text: str) -> list[tuple[Any, str]]:
-    """Every JSON value that starts at a ``{`` in ``text`` (decoded, raw)."""
-    decoder = json.JSONDecoder()
+    """Every JSON value that starts at a ``{`` in ``text`` (decoded, raw); none in text that is too
+    large or nests too deep to decode safely (see :mod:`thrifty.safejson`)."""
+    try:
+        safejson.check_bounds(text)
+    except safejson.JSONLimitError:
+        return []
     found: list[tuple[Any, str]] = []
     i = text.find("{")
     while i != -1:
         try:
-            obj, end = decoder.raw_decode(text, i)
+            obj, end = safejson.raw_decode(text, i)
         except ValueError:
             i = text.find("{", i + 1)
             continue
@@ -54,7 +59,7 @@ def _to_call(obj: Any, raw: str, call_id: str) -> ToolCall | str:
     args: Any = obj.get("arguments", obj.get("parameters", obj.get("args", {})))
     if isinstance(args, str):
         try:
-            args = json.loads(args)
+            args = safejson.loads(args)
         except ValueError:
             return f"the arguments of {obj['name']!r} are not a JSON object: {args[:200]}"
     if not isinstance(args, dict):
@@ -95,13 +100,32 @@ def parse_text_reply(text: str, *, call_prefix: str = "call") -> ParsedReply:
         calls.extend(c)
         errors.extend(e)
 
-    answer: str | None = None
-    answers = _ANSWER.findall(_TOOL_TAG.sub("", visible))
-    if answers:
-        answer = answers[-1].strip()
-    elif not calls and (m := _FINAL.search(visible)):
+    answer = last_answer(_TOOL_TAG.sub("", visible))
+    if answer is None and not calls and (m := _FINAL.search(visible)):
         answer = m.group(1).strip()
     return ParsedReply(thought=thought, tool_calls=tuple(calls), answer=answer, errors=tuple(errors))
+
+
+def last_answer(text: str) -> str | None:
+    """The last top-level ``<answer>…</answer>`` span (unclosed: to the end), inner answer tags
+    dropped: ``<answer><answer>x</answer> y</answer>`` is ``x y``, not ``<answer>x``."""
+    spans: list[tuple[int, int]] = []
+    depth, start = 0, 0
+    for m in _ANSWER_TAG.finditer(text):
+        if not m.group(1):
+            if depth == 0:
+                start = m.end()
+            depth += 1
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                spans.append((start, m.start()))
+    if depth:
+        spans.append((start, len(text)))
+    if not spans:
+        return None
+    inner = text[spans[-1][0] : spans[-1][1]]
+    return re.sub(r"\s*</?answer>\s*", " ", inner).strip()
 
 
 def strip_answer_tags(text: str) -> str:
@@ -174,7 +198,11 @@ def parse_json_reply(text: str, *, call_prefix: str = "call") -> ParsedReply:
             return ParsedReply(thought=thought, tool_calls=(), answer=None, errors=(result,))
         return ParsedReply(thought=thought, tool_calls=(result,), answer=None, errors=())
     if "answer" in obj:
-        return ParsedReply(thought=thought, tool_calls=(), answer=str(obj["answer"]).strip(), errors=())
+        answer = obj["answer"]
+        if isinstance(answer, bool) or not isinstance(answer, str | int | float):
+            error = f'"answer" must be a string, got {json.dumps(answer)[:80]}'
+            return ParsedReply(thought=thought, tool_calls=(), answer=None, errors=(error,))
+        return ParsedReply(thought=thought, tool_calls=(), answer=str(answer).strip(), errors=())
     return ParsedReply(
         thought=thought, tool_calls=(), answer=None, errors=('the JSON has neither "tool" nor "answer"',)
     )

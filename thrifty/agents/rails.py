@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from thrifty import safejson
 from thrifty.agents.prompts import load_prompt
 from thrifty.backends.base import ChatRequest, Message, ToolCall
 from thrifty.backends.profiles import ModelProfile
@@ -99,7 +100,7 @@ class RepeatPolicy:
     def parse(text: str, queries: Sequence[str]) -> str | None:
         """The new query, or None when the reply has none or repeats a query already made."""
         try:
-            obj = json.loads(text)
+            obj = safejson.loads(text)
         except ValueError:
             return None
         query = str(obj.get("query", "")).strip() if isinstance(obj, dict) else ""
@@ -128,7 +129,7 @@ class ShortAnswer:
         otherwise the long answer."""
         short = text.strip()
         try:
-            obj = json.loads(short)
+            obj = safejson.loads(short)
             if isinstance(obj, dict):
                 short = str(obj.get("answer", "")).strip()
         except ValueError:

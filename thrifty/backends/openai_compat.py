@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import httpx
 import openai
 
-from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount, TokenLogprob, ToolCall
+from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount
 from thrifty.backends.profiles import ModelProfile, ToolProtocol, profile_for
-from thrifty.backends.tokens import count_text_tokens, estimate_prompt_tokens, raw_prompt_tokens
+from thrifty.backends.replies import decode_body, parse_completion
+from thrifty.backends.tokens import estimate_prompt_tokens
 from thrifty.backends.transport import lean_http_client
-from thrifty.budget import Usage
 from thrifty.errors import (
     BackendConnectionError,
     BackendError,
@@ -31,7 +30,6 @@ from thrifty.errors import (
 )
 
 ServerKind = Literal["auto", "llamacpp", "vllm", "none"]
-_THINK = re.compile(r"^\s*<think>(.*?)(?:</think>|$)(.*)", re.DOTALL)
 
 
 def map_openai_error(exc: Exception) -> BackendError:
@@ -68,76 +66,6 @@ def to_openai_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
             item["name"] = m.name
         out.append(item)
     return out
-
-
-def parse_tool_arguments(call_id: str, name: str, raw: str) -> ToolCall:
-    try:
-        args = json.loads(raw) if raw.strip() else {}
-        if not isinstance(args, dict):
-            raise ValueError("arguments must be a JSON object")
-        return ToolCall(id=call_id, name=name, arguments=args, raw_arguments=raw)
-    except ValueError as exc:
-        return ToolCall(id=call_id, name=name, arguments={}, raw_arguments=raw, error=f"invalid JSON arguments: {exc}")
-
-
-@dataclass(frozen=True, slots=True)
-class _Split:
-    text: str
-    reasoning: str | None
-
-
-def split_reasoning(message: Mapping[str, Any], profile: ModelProfile) -> _Split:
-    """Reasoning from the profile's field, or from inline ``<think>`` tags when the server left them."""
-    text = message.get("content") or ""
-    for name in profile.reasoning_fields:
-        value = message.get(name)
-        if isinstance(value, str) and value:
-            return _Split(text, value)
-    m = _THINK.match(text)
-    if m:
-        return _Split(m.group(2).lstrip(), m.group(1).strip())
-    return _Split(text, None)
-
-
-def _usage(resp: Mapping[str, Any], request: ChatRequest, text: str) -> tuple[Usage, bool]:
-    u = resp.get("usage")
-    if not isinstance(u, dict):  # some servers omit usage: estimate, and say so
-        return Usage(requests=1, input_tokens=raw_prompt_tokens(request), output_tokens=count_text_tokens(text)), True
-    prompt = int(u.get("prompt_tokens") or 0)
-    completion = int(u.get("completion_tokens") or 0)
-    cached = int((u.get("prompt_tokens_details") or {}).get("cached_tokens") or 0)
-    reasoning = int((u.get("completion_tokens_details") or {}).get("reasoning_tokens") or 0)
-    usage = Usage(
-        requests=1,
-        input_tokens=prompt,
-        cached_tokens=min(cached, prompt),
-        output_tokens=completion,
-        reasoning_tokens=min(reasoning, completion),
-    )
-    return usage, False
-
-
-def _logprobs(choice: Mapping[str, Any]) -> tuple[TokenLogprob, ...] | None:
-    content = (choice.get("logprobs") or {}).get("content")
-    if not content:
-        return None
-    return tuple(
-        TokenLogprob(
-            token=t["token"],
-            logprob=float(t["logprob"]),
-            top=tuple((a["token"], float(a["logprob"])) for a in (t.get("top_logprobs") or ())),
-        )
-        for t in content
-    )
-
-
-def _tool_calls(message: Mapping[str, Any]) -> tuple[ToolCall, ...]:
-    calls = []
-    for i, tc in enumerate(message.get("tool_calls") or ()):
-        fn = tc.get("function") if isinstance(tc, dict) else None
-        if isinstance(fn, dict) and fn.get("name"):
-            calls.append(parse_tool_arguments(tc.get("id") or f"call_{i}", fn["name"], fn.get("arguments") or ""))
-    return tuple(calls)
 
 
 class OpenAICompatBackend:
@@ -181,10 +109,11 @@ class OpenAICompatBackend:
             ]
         else:
             self._clients = [
-                openai.AsyncOpenAI(base_url=self.base_url, api_key=api_key or "not-needed", timeout=timeout,
-                                   max_retries=max_retries)
+                openai.AsyncOpenAI(
+                    base_url=self.base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=max_retries
+                )
                 for _ in range(max(1, connection_shards))
-            ]  # fmt: skip
+            ]
         self._next_client = 0
         self._http = httpx.AsyncClient(timeout=30.0)
         self._server_kind: ServerKind = server_kind
@@ -226,45 +155,35 @@ class OpenAICompatBackend:
         client = self._clients[self._next_client]
         self._next_client = (self._next_client + 1) % len(self._clients)
         try:
-            resp: dict[str, Any] = await client.post("/chat/completions", body=self._kwargs(request), cast_to=dict)
+            body = await client.post("/chat/completions", body=self._kwargs(request), cast_to=bytes)
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise map_openai_error(exc) from exc
-        choices = resp.get("choices") if isinstance(resp, dict) else None
-        if not choices:
-            raise BackendError("the server returned no choices")
-        choice = choices[0]
-        message = choice.get("message") or {}
-        split = split_reasoning(message, self.profile)
-        usage, estimated = _usage(resp, request, split.text)
-        return Completion(
-            text=split.text,
-            model=resp.get("model") or self._model,
-            usage=usage,
-            finish_reason=choice.get("finish_reason") or "stop",
-            reasoning=split.reasoning,
-            tool_calls=_tool_calls(message),
-            logprobs=_logprobs(choice),
-            usage_estimated=estimated,
-            raw=resp,
-        )
+        return parse_completion(decode_body(body), request, self.profile, self._model)
 
     # ------------------------------------------------------------------ token counting
     @property
     def _root(self) -> str:
         return re.sub(r"/v1$", "", self.base_url)
 
+    async def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        r = await self._http.post(f"{self._root}{path}", json=body)
+        r.raise_for_status()
+        return decode_body(r.content)
+
     async def _count_llamacpp(self, body: dict[str, Any]) -> int:
-        r = await self._http.post(f"{self._root}/apply-template", json=body)
-        r.raise_for_status()
-        prompt = r.json()["prompt"]
-        r = await self._http.post(f"{self._root}/tokenize", json={"content": prompt, "add_special": True})
-        r.raise_for_status()
-        return len(r.json()["tokens"])
+        prompt = (await self._post_json("/apply-template", body)).get("prompt")
+        if not isinstance(prompt, str):
+            raise ValueError("/apply-template answered without a prompt")
+        tokens = (await self._post_json("/tokenize", {"content": prompt, "add_special": True})).get("tokens")
+        if not isinstance(tokens, list):
+            raise ValueError("/tokenize answered without a token list")
+        return len(tokens)
 
     async def _count_vllm(self, body: dict[str, Any]) -> int:
-        r = await self._http.post(f"{self._root}/tokenize", json={"model": self._model, **body})
-        r.raise_for_status()
-        return int(r.json()["count"])
+        count = (await self._post_json("/tokenize", {"model": self._model, **body})).get("count")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise ValueError("/tokenize answered without a token count")
+        return count
 
     async def count_tokens(self, request: ChatRequest) -> TokenCount:
         body: dict[str, Any] = {"messages": to_openai_messages(request.messages)}
@@ -280,7 +199,7 @@ class OpenAICompatBackend:
                 continue
             try:
                 n = await counters[kind](body)
-            except (httpx.HTTPError, KeyError, ValueError, TypeError):
+            except (httpx.HTTPError, BackendError, ValueError):
                 continue
             self._server_kind = kind  # type: ignore[assignment]
             return TokenCount(n, exact=True)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 
+from thrifty import safejson
 from thrifty.backends.base import Backend
 from thrifty.backends.embedded import embedded_model, llama_server
 from thrifty.backends.openai_compat import OpenAICompatBackend
@@ -44,12 +45,16 @@ async def discover_model(base_url: str, api_key: str | None = None) -> str:
         async with httpx.AsyncClient(timeout=10.0) as client:
             r = await client.get(base_url.rstrip("/") + "/models", headers=headers)
             r.raise_for_status()
-            models = r.json().get("data") or []
+            listing = safejson.loads(r.content)
     except (httpx.HTTPError, ValueError) as exc:
         raise BackendConnectionError(f"could not list models at {base_url}: {exc}") from exc
-    if not models:
+    models = listing.get("data") if isinstance(listing, dict) else None
+    if not isinstance(models, list) or not models:
         raise ConfigError("model", f"{base_url} lists no models; pass --model")
-    return str(models[0]["id"])
+    first = models[0]
+    if not isinstance(first, dict) or not isinstance(first.get("id"), str):
+        raise BackendConnectionError(f"{base_url}/models answered with a malformed model listing")
+    return str(first["id"])
 
 
 def _backend(config: BackendConfig, base_url: str, model: str, *, embedded: bool) -> OpenAICompatBackend:

@@ -131,14 +131,38 @@ def _head(request: httpx.Request, length: int) -> bytes:
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
+MAX_BODY_BYTES = 256 * 1024 * 1024
+"""A chat completion body is kilobytes (megabytes with logprobs); a server sending more is broken."""
+
+
+def _protocol_error(message: str) -> httpx.RemoteProtocolError:
+    return httpx.RemoteProtocolError(message)
+
+
+def _status(status_line: str) -> int:
+    parts = status_line.split(" ", 2)
+    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (parts[1].isascii() and parts[1].isdigit()):
+        raise _protocol_error(f"malformed status line {status_line[:100]!r}")
+    status = int(parts[1])
+    if not 100 <= status <= 599:
+        raise _protocol_error(f"status {status} out of range")
+    return status
+
+
+def _content_length(values: list[str]) -> int:
+    if len(set(values)) != 1 or not (values[0].isascii() and values[0].isdigit()):
+        raise _protocol_error(f"malformed Content-Length {values!r}"[:120])
+    length = int(values[0])
+    if length > MAX_BODY_BYTES:
+        raise _protocol_error(f"Content-Length {length} is over the {MAX_BODY_BYTES}-byte limit")
+    return length
+
+
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, list[tuple[str, str]], bytes, bool]:
     while True:
         raw = await reader.readuntil(b"\r\n\r\n")
         status_line, *header_lines = raw.decode("latin-1").split("\r\n")
-        parts = status_line.split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1."):
-            raise httpx.RemoteProtocolError(f"malformed status line {status_line!r}")
-        status = int(parts[1])
+        status = _status(status_line)
         if status != 100:
             break
     headers = [(k.strip(), v.strip()) for k, _, v in (h.partition(":") for h in header_lines if h)]
@@ -147,25 +171,35 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, list[tuple[
         content = await _read_chunked(reader)
         headers = [(k, v) for k, v in headers if k.lower() != "transfer-encoding"]
     elif "content-length" in fields:
-        content = await reader.readexactly(int(fields["content-length"]))
+        content = await reader.readexactly(_content_length([v for k, v in headers if k.lower() == "content-length"]))
     else:
-        content = await reader.read()  # delimited by close
+        content = await reader.read(MAX_BODY_BYTES + 1)  # delimited by close
+        if len(content) > MAX_BODY_BYTES or not reader.at_eof():
+            raise _protocol_error(f"body over the {MAX_BODY_BYTES}-byte limit")
         fields["connection"] = "close"
-    keep_alive = fields.get("connection", "").lower() != "close" and parts[0] != "HTTP/1.0"
+    keep_alive = fields.get("connection", "").lower() != "close" and not status_line.startswith("HTTP/1.0")
     return status, headers, content, keep_alive
 
 
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
     chunks: list[bytes] = []
+    total = 0
     while True:
-        size_line = await reader.readuntil(b"\r\n")
-        size = int(size_line.split(b";", 1)[0].strip(), 16)
+        size_field = (await reader.readuntil(b"\r\n")).split(b";", 1)[0].strip()
+        try:
+            size = int(size_field, 16)
+        except ValueError:
+            raise _protocol_error(f"malformed chunk size {size_field[:40]!r}") from None
+        if size < 0 or total + size > MAX_BODY_BYTES:
+            raise _protocol_error(f"chunk size {size} is out of range")
         if size == 0:
             while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, if any, end with an empty line
                 pass
             return b"".join(chunks)
         chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)
+        total += size
+        if await reader.readexactly(2) != b"\r\n":
+            raise _protocol_error("a chunk is longer than its size says")
 
 
 def lean_http_client(timeout: float) -> httpx.AsyncClient:

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from thrifty import safejson
+
 RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
@@ -68,7 +70,7 @@ class HttpJson:
                 response = await self.client.request(method, url, **kwargs)
                 if response.status_code not in RETRY_STATUS:
                     response.raise_for_status()
-                    return response.json()
+                    return safejson.loads(response.content)
                 last = SearchError(f"HTTP {response.status_code} from {url}")
                 retry_after = response.headers.get("retry-after", "")
                 delay = float(retry_after) if retry_after.isdigit() else None

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from thrifty import safejson
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.controller import RunContext
 from thrifty.agents.particles.generation import settle
@@ -165,7 +166,12 @@ class RewardModelPRM:
             raise BackendError(f"reward model endpoint unreachable: {exc}") from exc
         if response.status_code != 200:
             raise BackendError(f"reward model endpoint answered {response.status_code}: {response.text[:200]}")
-        payload: dict[str, Any] = response.json()
+        try:
+            payload = safejson.loads(response.content)
+        except ValueError as exc:
+            raise BackendError(f"reward model endpoint answered with invalid JSON: {exc}") from exc
+        if not isinstance(payload, dict):
+            raise BackendError("reward model endpoint answered with JSON that is not an object")
         return payload
 
     async def aclose(self) -> None:
@@ -180,10 +186,12 @@ def parse_step_rewards(payload: dict[str, Any]) -> list[float]:
         rows = payload["data"][0]["data"]
     except (KeyError, IndexError, TypeError) as exc:
         raise BackendError(f"unexpected reward model response: {str(payload)[:200]}") from exc
+    if not isinstance(rows, list):
+        raise BackendError(f"unexpected reward model response: {str(payload)[:200]}")
     scores: list[float] = []
     for row in rows:
-        value = row[-1] if isinstance(row, list) else row
-        if not isinstance(value, int | float):
+        value = row[-1] if isinstance(row, list) and row else row
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
             raise BackendError(f"unexpected step reward {row!r}")
         scores.append(float(value))
     return scores
