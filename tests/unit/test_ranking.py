@@ -10,7 +10,9 @@ from thrifty.search.index import CorpusIndex
 from thrifty.search.ranking import (
     Candidate,
     best_passage,
+    concepts,
     content_terms,
+    coverage,
     diversify,
     entity_aliases,
     entity_key,
@@ -71,6 +73,21 @@ def test_one_entity_cannot_crowd_out_the_rest() -> None:
     assert diversify([1, 2, 3, 4], entity, per_entity=1) == [1, 4, 2, 3]
 
 
+def test_a_labelled_line_that_names_the_fact_beats_lines_that_mention_its_word() -> None:
+    asked = concepts("What is the capital of Nigeria?", lambda _: 1.0, exclude={"nigeria"})
+    government = "Country name: Nigeria\nCapital / name: Abuja\nCapital / time difference: UTC+1"
+    economy = "Real GDP per capita: $5,700\nBudget / note: capital expenditure rose in 2023"
+    prose = "Abuja became the capital in 1991."
+    assert coverage(government, asked) == 1.0
+    assert coverage(economy, asked) < coverage(prose, asked) < coverage(government, asked)
+
+
+def test_a_word_and_its_expansions_are_one_concept_and_question_framing_is_not_evidence() -> None:
+    asked = concepts("Which country has more people, Ethiopia or Egypt?", lambda _: 1.0, exclude={"ethiopia", "egypt"})
+    assert list(asked.values()) == [1.0]  # "people" (≡ "population"); "country" and "more" frame the question
+    assert coverage("Population / total: 121,372,632", asked) > coverage("Population distribution: highlands", asked)
+
+
 def test_best_passage_is_the_sentence_that_answers() -> None:
     text = (
         "Leaves of Grass is a poetry collection. It was first published in 1855. "
@@ -109,6 +126,29 @@ def test_factbook_facts_are_found_from_natural_phrasing(index: CorpusIndex) -> N
     people = factbook_url("Peru", "People and Society")
     assert people in [r.url for r in results]
     assert "Population" in next(r.snippet for r in results if r.url == people)
+
+
+@pytest.mark.parametrize(
+    ("query", "urls"),
+    [
+        (
+            "Which has more people, Ethiopia or Egypt?",
+            [factbook_url("Ethiopia", "People and Society"), factbook_url("Egypt", "People and Society")],
+        ),
+        (
+            "Which is bigger by area, India or Argentina?",
+            [factbook_url("India", "Geography"), factbook_url("Argentina", "Geography")],
+        ),
+        ("what is the capital of nigeria", [factbook_url("Nigeria", "Government")]),
+        ("What's Turkey's capital city?", [factbook_url("Turkey", "Government")]),
+        ("How large is Canada in square kilometres?", [factbook_url("Canada", "Geography")]),
+    ],
+)
+def test_the_section_stating_the_asked_fact_is_found_for_each_entity(
+    index: CorpusIndex, query: str, urls: list[str]
+) -> None:
+    top = [r.url for r in index.search_sync(query, k=5)]
+    assert all(url in top for url in urls), top
 
 
 def test_snippets_show_the_answer_bearing_passage(index: CorpusIndex) -> None:

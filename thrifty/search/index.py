@@ -23,6 +23,7 @@ from thrifty.search.base import Page, SearchResult
 from thrifty.search.ranking import (
     Candidate,
     best_passage,
+    concepts,
     content_terms,
     coverage,
     diversify,
@@ -31,6 +32,7 @@ from thrifty.search.ranking import (
     fuse,
     idf,
     query_phrases,
+    query_subjects,
     specificity,
     words,
 )
@@ -163,11 +165,17 @@ class CorpusIndex:
                 named[pid] = (bonus, key, entity, body)
         missing = [pid for pid in named if pid not in pool]
         scores = dict(self._bm25_of(expr, missing)) if missing else {}
-        term_idf = {t: idf(dfs.get(t, 0), self._n_docs()) for t in content_terms(query)}
+        subjects = query_subjects(query, {key: bonus for bonus, key, _, _ in named.values()})
+        # The rest of the query is what is asked *about* the subjects (their own words left out, so
+        # "Ethiopia or Egypt" does not rank Ethiopia's sections by whether they mention Egypt); pages
+        # on a word of the question ("Currency", "Mountain") keep their bonus but rank no sections.
+        rest = concepts(
+            query, lambda w: idf(dfs.get(w, 0), self._n_docs()), exclude={w for k in subjects for w in k.split()}
+        )
         for pid, (bonus, key, entity, body) in named.items():
             bm25 = pool[pid].bm25 if pid in pool else scores.get(pid, 0.0)
-            rest = {t: w for t, w in term_idf.items() if t not in key.split()}
-            pool[pid] = Candidate(pid, bm25, entity, bonus=bonus, residual=coverage(body, rest))
+            residual = coverage(body, rest) if key in subjects else 0.0
+            pool[pid] = Candidate(pid, bm25, entity, bonus=bonus, residual=residual)
 
     def _dfs(self, terms: set[str]) -> dict[str, int]:
         """Document frequencies of ``terms`` (one lookup per query, shared by both scores that need them)."""

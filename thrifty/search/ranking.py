@@ -10,10 +10,13 @@ answers the query, not the page's first line: :func:`best_passage` picks it.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+
+import snowballstemmer  # type: ignore[import-untyped]
 
 WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORD_TEXT = (
@@ -30,6 +33,17 @@ EXPANSIONS: Mapping[str, tuple[str, ...]] = {
     "populous": ("population",),
     "live": ("population",),
     "big": ("area",),
+    "bigger": ("area",),
+    "biggest": ("area",),
+    "larger": ("area",),
+    "largest": ("area",),
+    "size": ("area",),
+    "large": ("area",),
+    "square": ("sq",),
+    "kilometres": ("km",),
+    "kilometers": ("km",),
+    "miles": ("mi",),
+    "independent": ("independence",),
     "money": ("currency", "exchange"),
     "currency": ("exchange",),
     "speak": ("languages",),
@@ -53,9 +67,32 @@ EXPANSIONS: Mapping[str, tuple[str, ...]] = {
 """How questions are asked → how encyclopaedic pages state the fact ("How many people live in Chile?"
 must find the Factbook's "Population" line). Added as extra OR terms, never replacing the user's words."""
 
+VAGUE = frozenset(
+    [
+        "more",
+        "most",
+        "less",
+        "fewer",
+        "least",
+        "many",
+        "much",
+        "than",
+        "earlier",
+        "later",
+        "became",
+        "become",
+        "country",
+        "countries",
+        "name",
+        "called",
+    ]
+)
+"""Words of how a question is put rather than what it asks ("Which country has more people…"): kept
+in the search, but no evidence that a line states the asked-for fact."""
+
 ENTITY_WEIGHT = 1.2
 """Bonus for a page whose entity is the query's most specific phrase, relative to the best BM25 score."""
-RESIDUAL_WEIGHT = 1.0
+RESIDUAL_WEIGHT = 2.0
 """Among pages about a named entity, the weight of the query's other words (picks the right section)."""
 MAX_PHRASE_WORDS = 6
 MAX_PHRASE_SOURCE_WORDS = 64
@@ -115,6 +152,27 @@ def query_phrases(text: str) -> list[str]:
     return list(dict.fromkeys(found))
 
 
+PEER_SHARE = 0.75
+"""Which named entities are what the query is about ("India or Argentina"), not words of the question
+("capital", "area", which are page titles too): those written with capitals where the query has
+any, else those named about as specifically as the main one (this share of its bonus)."""
+PROPER = re.compile(r"(?<=\S )[A-Z][\w'-]*")
+"""Capitalised words after the first (a sentence's first word is capitalised whatever it is)."""
+
+
+def query_subjects(query: str, bonuses: Mapping[str, float]) -> set[str]:
+    """The named entity keys (with their bonus) that the query is about; see :data:`PEER_SHARE`."""
+    capitalised = set(words(" ".join(PROPER.findall(query))))
+    if capitalised:
+        named = {key: [w for w in key.split() if w not in STOPWORDS] for key in bonuses}
+        found = {key for key, ws in named.items() if ws and capitalised.issuperset(ws)}
+    else:
+        top = max(bonuses.values(), default=0.0)
+        found = {key for key, bonus in bonuses.items() if bonus >= PEER_SHARE * top}
+    # "Giza" inside "Great Pyramid of Giza" names a part of the subject, not another one.
+    return {key for key in found if not any(f" {key} " in f" {other} " for other in found if other != key)}
+
+
 def idf(df: int, n_docs: int) -> float:
     return math.log((n_docs + 1) / (df + 0.5))
 
@@ -162,8 +220,14 @@ def diversify(ranked: list[int], entity_of: Mapping[int, str], *, per_entity: in
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
 
 
+_STEMMER = snowballstemmer.stemmer("english")
+
+
+@functools.lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return word[:5] if len(word) > 5 else word.rstrip("s")
+    """Snowball (Porter 2) stem, as the FTS5 index's ``porter`` tokenizer sees words: "populous" meets
+    "population", while "capita" stays apart from "capital" (a prefix stem would merge them)."""
+    return str(_STEMMER.stemWord(word))
 
 
 def split_sentences(text: str) -> list[str]:
@@ -171,33 +235,99 @@ def split_sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
 
 
-def _scores(sentences: list[str], weights: Mapping[str, float]) -> list[float]:
-    """Each sentence's sum of the weights of the (stemmed) terms it contains."""
-    scores = []
-    for sentence in sentences:
-        present = {_stem(w) for w in words(sentence)}
-        scores.append(sum(w for t, w in weights.items() if t in present))
-    return scores
+_LABEL = re.compile(r"^([A-Z][^:.]{0,60}):\s")
+VALUE_SHARE = 0.5
+PROSE_SHARE = 0.75
+FIELD_SHARE = 0.4
+"""A concept counts in full in a ``Label / field: value`` line's label, this much in prose, and
+:data:`VALUE_SHARE` in a label's value: "Capital / name: Abuja" states the capital, a sentence that
+says "capital" may, and "capital expenditure" in an economy line only mentions the word. Of a label's
+credit, :data:`FIELD_SHARE` depends on how much of its field name the query asks for."""
+
+
+Concepts = Mapping[frozenset[str], float]
+"""Query concepts: the stems of a word and its expansions ("people", "population") → one weight."""
+
+
+def _stems(text: str, prefixes: frozenset[str]) -> set[str]:
+    """The stems of ``text``'s words that could equal a wanted stem (same first three letters).
+
+    Stemming every word of every candidate page costs more than the rest of a search; a word whose
+    start differs from every wanted stem cannot stem to one of them (a Snowball stem is a prefix of
+    its word, bar a final y → i), so it is skipped.
+    """
+    return {_stem(w) for w in words(text) if w[:3] in prefixes}
+
+
+def _sentence_score(sentence: str, concepts: Concepts, prefixes: frozenset[str]) -> float:
+    """The weights of the concepts a sentence contains, in its label in full, in its value less."""
+    label = _LABEL.match(sentence)
+    if label is None:
+        present = _stems(sentence, prefixes)
+        return PROSE_SHARE * sum(w for forms, w in concepts.items() if forms & present)
+    in_label = _stems(label.group(1), prefixes)
+    in_value = _stems(sentence[label.end() :], prefixes)
+    field = words(label.group(1).split(" / ", 1)[0])
+    # "Population / total" is the population line; "Electricity access / … total population" is not.
+    precision = len(_stems(" ".join(field), prefixes) & _wanted(concepts)) / max(1, len(field))
+    score = 0.0
+    for forms, weight in concepts.items():
+        if forms & in_label:
+            score += (1.0 - FIELD_SHARE + FIELD_SHARE * precision) * weight
+        elif forms & in_value:
+            score += VALUE_SHARE * weight
+    return score
+
+
+def _wanted(concepts: Concepts) -> set[str]:
+    return set().union(*concepts) if concepts else set()
+
+
+def _scores(sentences: list[str], concepts: Concepts) -> list[float]:
+    prefixes = frozenset(stem[:3] for stem in _wanted(concepts))
+    return [_sentence_score(sentence, concepts, prefixes) for sentence in sentences]
+
+
+def concepts(query: str, weight: Callable[[str], float], *, exclude: Iterable[str] = ()) -> dict[frozenset[str], float]:
+    """The query's content words, each with its expansions as one concept weighted by ``weight(word)``.
+
+    Words in ``exclude`` and :data:`VAGUE` words are left out. A concept found by any of its forms
+    counts once, so a line stating "Population" is not outscored by prose that says "more people".
+    """
+    skip = set(exclude) | VAGUE
+    found: dict[frozenset[str], float] = {}
+    for word in content_terms(query, expand=False):
+        if word not in skip:
+            forms = frozenset(_stem(f) for f in (word, *EXPANSIONS.get(word, ())))
+            found[forms] = max(weight(word), found.get(forms, 0.0))
+    return found
 
 
 def _sentence_scores(sentences: list[str], query: str, title: str) -> list[float]:
     in_title = {_stem(w) for w in words(title)}
-    return _scores(sentences, {_stem(t): 0.0 if _stem(t) in in_title else 1.0 for t in content_terms(query)})
+    found = concepts(query, lambda _: 1.0)
+    return _scores(sentences, {forms: 0.0 if forms & in_title else w for forms, w in found.items()})
 
 
-def coverage(text: str, term_weights: Mapping[str, float]) -> float:
-    """The share (0..1) of the terms' weight that the page's best sentence contains.
+def _units(text: str) -> list[str]:
+    """A labelled line (``Label / field: value``) stays whole, so sentences of its value keep the
+    label and score as value; unlabelled text is split into sentences."""
+    units: list[str] = []
+    for line in text.splitlines():
+        units.extend([line] if _LABEL.match(line) else split_sentences(line))
+    return units
+
+
+def coverage(text: str, found: Concepts) -> float:
+    """The share (0..1) of the concepts' weight that the page's best sentence or labelled line holds.
 
     Ranks pages about one entity by whether one line states the asked-for fact together: the
     Factbook section with "Capital / name: Abuja" beats a section that mentions "capital" in passing.
     """
-    stems: dict[str, float] = {}
-    for term, weight in term_weights.items():
-        stems[_stem(term)] = max(weight, stems.get(_stem(term), 0.0))
-    total = sum(stems.values())
+    total = sum(found.values())
     if total <= 0:
         return 0.0
-    return max(_scores(split_sentences(text), stems), default=0.0) / total
+    return max(_scores(_units(text), found), default=0.0) / total
 
 
 def best_passage(text: str, query: str, *, title: str = "", max_chars: int = 360) -> str:
