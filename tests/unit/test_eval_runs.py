@@ -140,3 +140,38 @@ async def test_pass_at_n_counts_any_correct_candidate_beside_the_majority(tmp_pa
     [row] = summarize(read_log(log))
     assert (row.accuracy, row.pass_at_n) == (0.0, 1.0)
     assert "| 0.00 (0.00–0.79) | 1.00 (0.21–1.00) |" in markdown([row])
+
+
+async def test_gaia_attachments_reach_the_agent_through_the_file_tool(tmp_path: Path) -> None:
+    from thrifty.evals.datasets import load
+
+    gaia = tmp_path / "gaia"
+    gaia.mkdir()
+    (gaia / "prices.csv").write_text("item,price\napple,3\npear,4\n")
+    (gaia / "other.csv").write_text("secret,1\n")  # another task's file: must stay out of reach
+    rows = [{"task_id": "g1", "Question": "What does a pear cost?", "Level": 1, "Final answer": "4",
+             "file_name": "prices.csv"}]  # fmt: skip
+    (gaia / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tasks = list(load(gaia))
+    seen: list[str] = []
+
+    def read_it(request) -> str:  # type: ignore[no-untyped-def]
+        seen.append(request.messages[-1].content)
+        return '<tool_code>{"name": "read_file", "arguments": {"path": "prices.csv"}}</tool_code>'
+
+    def peek(request) -> str:  # type: ignore[no-untyped-def]
+        seen.append(request.messages[-1].content)
+        return '<tool_code>{"name": "read_file", "arguments": {"path": "other.csv"}}</tool_code>'
+
+    def answer(request) -> str:  # type: ignore[no-untyped-def]
+        seen.append(request.messages[-1].content)
+        return "<answer>4</answer>"
+
+    log = tmp_path / "log.jsonl"
+    backend = ScriptedBackend([read_it, peek, answer])
+    await run_eval(tasks, [Condition("react", "1", Limits(requests=6))], backends=[backend], tools=[], log_path=log)
+    [sample] = read_log(log)
+    assert "prices.csv" in seen[0] and "read_file" in seen[0]  # the question names the file and the tool
+    assert "pear\t4" in seen[1]  # the attachment's content reached the model
+    assert "no attachment named 'other.csv'" in seen[2]  # other tasks' files are not reachable
+    assert sample.correct and sample.status == "done"

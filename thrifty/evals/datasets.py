@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import binascii
 import csv
 import hashlib
 import json
@@ -28,7 +29,7 @@ def derive_key(password: str, length: int) -> bytes:
 
 
 def decrypt(ciphertext_b64: str, password: str) -> str:
-    encrypted = base64.b64decode(ciphertext_b64)
+    encrypted = base64.b64decode(ciphertext_b64, validate=True)
     key = derive_key(password, len(encrypted))
     return bytes(a ^ b for a, b in zip(encrypted, key, strict=True)).decode()
 
@@ -72,6 +73,10 @@ def load_browsecomp(path: Path) -> Iterator[Task]:
                 question, answer = decrypt(row["problem"], canary), decrypt(row["answer"], canary)
             except KeyError as exc:
                 raise ConfigError("browsecomp", f"{path}: missing column {exc}") from None
+            except (ValueError, binascii.Error):  # UnicodeDecodeError is a ValueError
+                raise ConfigError(
+                    "browsecomp", f"{path}: row {n + 1} does not decrypt (bad base64 or not this row's canary)"
+                ) from None
             yield _task(f"bc-{n:04d}", question, answer, "browsecomp", topic=row.get("problem_topic", ""))
 
 

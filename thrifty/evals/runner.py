@@ -22,6 +22,7 @@ from thrifty.agents.result import RunResult
 from thrifty.agents.strategies import Strategy
 from thrifty.backends.base import Backend
 from thrifty.budget import Limits, PriceTable, Usage
+from thrifty.evals.attachments import with_attachments
 from thrifty.evals.identity import limits_dict, run_header
 from thrifty.evals.log import SampleLog, append, done_keys, load_log, open_log
 from thrifty.evals.scorers import alias_match, gaia_scorer
@@ -166,9 +167,10 @@ class _Sampler:
         backend = self.balancer.backends[index]
         trace = self.trace_dir / run / f"{_safe(task.id)}.jsonl"
         try:
-            agent = Agent(backend, tools=self.tools, strategy=cond.strategy, limits=cond.limits, config=self.config,
-                          prices=self.prices)  # fmt: skip
-            result, attempts = await _with_retries(agent, task.question, self.retries, trace)
+            with with_attachments(task, self.tools) as prepared:
+                agent = Agent(backend, tools=prepared.tools, strategy=cond.strategy, limits=cond.limits,
+                              config=self.config, prices=self.prices)  # fmt: skip
+                result, attempts = await _with_retries(agent, prepared.question, self.retries, trace)
             sample = _sample(task, cond, result, attempts)
         except Exception as exc:  # one sample's crash is its own result, never the eval's
             sample = _errored(task, cond, exc)

@@ -44,7 +44,13 @@ def normalize_gaia_str(text: str, *, remove_punct: bool = True) -> str:
 
 
 def gaia_scorer(model_answer: str | None, ground_truth: str) -> bool:
-    answer = "None" if model_answer is None else model_answer
+    """The official rules, with one deliberate difference: a run that produced no answer is wrong.
+
+    The official ``question_scorer`` turns a missing answer into the string ``"None"`` (or fails,
+    depending on the version), so a no-answer run would match a ground truth of "None"."""
+    if model_answer is None:
+        return False
+    answer = model_answer
     if _is_float(ground_truth):
         return normalize_number_str(answer) == float(ground_truth)
     if any(ch in ground_truth for ch in ",;"):
