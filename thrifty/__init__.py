@@ -28,6 +28,7 @@ from thrifty.backends import (
     ToolSpec,
 )
 from thrifty.backends.registry import BackendConfig, open_backend
+from thrifty.backends.sync import open_backend_sync
 from thrifty.budget import BudgetExceeded, BudgetView, Ledger, LimitKind, Limits, PriceTable, Usage, parse_budget_spec
 from thrifty.errors import (
     BackendError,
@@ -80,5 +81,6 @@ __all__ = [
     "Usage",
     "get_strategy",
     "open_backend",
+    "open_backend_sync",
     "parse_budget_spec",
 ]

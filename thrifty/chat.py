@@ -15,16 +15,17 @@ from dataclasses import dataclass, field, replace
 
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
+from rich.text import Text
 
 from thrifty.agents.agent import Agent
 from thrifty.agents.controller import LoopConfig
+from thrifty.agents.events import EventHandler, ignore_events, tee
 from thrifty.agents.result import RunResult
 from thrifty.agents.strategies import get_strategy, strategy_names
 from thrifty.backends.base import Backend
 from thrifty.budget import Limits, Usage, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
-from thrifty.display import RunView, print_result, tools_text
+from thrifty.display import RunView, escape_controls, limits_text, print_result, tools_text
 from thrifty.errors import ThriftyError
 from thrifty.tools.base import Tool
 
@@ -46,9 +47,12 @@ class ChatSession:
     limits: Limits
     strategy: str
     config: LoopConfig
+    tool_names: tuple[str, ...] | None = None
+    """The tools offered, against which ``/budget`` keys are checked (None: any name is a tool)."""
     history: list[tuple[str, str]] = field(default_factory=list)
     spent: Usage = field(default_factory=Usage)
     turns: int = 0
+    cancelled: int = 0
 
     def question(self, text: str, keep: int = 6) -> str:
         """The question sent to the agent: recent turns first, so follow-ups can refer to them."""
@@ -62,6 +66,11 @@ class ChatSession:
         self.spent = self.spent + result.usage
         if result.answer is not None:
             self.history.append((text, result.answer))
+
+    def record_cancelled(self, used: Usage) -> None:
+        """A cancelled turn still spent what it spent before Ctrl-C."""
+        self.cancelled += 1
+        self.spent = self.spent + used
 
 
 def command(session: ChatSession, line: str, say: Callable[[str], None]) -> bool:
@@ -77,7 +86,7 @@ def command(session: ChatSession, line: str, say: Callable[[str], None]) -> bool
         say("conversation cleared")
     elif name == "budget":
         if arg:
-            session.limits = parse_budget_spec(arg)
+            session.limits = parse_budget_spec(arg, tools=session.tool_names, base=session.limits)
         say(budget_summary(session))
     elif name == "strategy":
         if arg:
@@ -96,31 +105,61 @@ def command(session: ChatSession, line: str, say: Callable[[str], None]) -> bool
     return True
 
 
-def budget_summary(session: ChatSession) -> str:
+def session_line(session: ChatSession) -> str:
     u = session.spent
-    lim = session.limits
-    parts = [f"{k}={v}" for k, v in lim.tools.items()]
-    for key, value in (("requests", lim.requests), ("tokens", lim.total_tokens), ("usd", lim.usd),
-                       ("seconds", lim.seconds)):  # fmt: skip
-        if value is not None:
-            parts.append(f"{key}={value:g}")
-    tools = tools_text(u)
-    return (f"per-turn budget: {','.join(parts) or 'unlimited'}\n"
-            f"session: {session.turns} turns | {tools} | {u.input_tokens:,} in / {u.output_tokens:,} out tokens | "
-            f"${u.cost_usd:.4f}")  # fmt: skip
+    cancelled = f" ({session.cancelled} cancelled)" if session.cancelled else ""
+    return (
+        f"session: {session.turns + session.cancelled} turns{cancelled} | {tools_text(u)} | "
+        f"{u.input_tokens:,} in / {u.output_tokens:,} out tokens | ${u.cost_usd:.4f}"
+    )
 
 
-def _table(session: ChatSession) -> Table:
-    table = Table.grid(padding=(0, 1))
-    table.add_row("[dim]strategy[/dim]", session.strategy, "[dim]thinking[/dim]", str(session.config.thinking))
-    return table
+def budget_summary(session: ChatSession) -> str:
+    return (
+        f"per-turn budget: {limits_text(session.limits)} (KEY=VALUE adds or changes, KEY=none lifts)\n"
+        + session_line(session)
+    )
 
 
-def run_chat(backend: Backend, tools: list[Tool], session: ChatSession, runner: asyncio.Runner,
-             console: Console, read: Callable[[str], str] = input) -> int:  # fmt: skip
+def banner(session: ChatSession, model: str) -> Text:
+    thinking = session.config.thinking or "model default"
+    return Text(
+        f"model {model} · strategy {session.strategy} · thinking {thinking}\n"
+        f"per-turn budget: {limits_text(session.limits)}",
+        style="dim",
+    )
+
+
+def _turn(
+    agent: Agent, session: ChatSession, line: str, runner: asyncio.Runner, console: Console, trace: EventHandler
+) -> RunResult | None:
+    """One question; None when Ctrl-C cancelled it (its spend is still counted)."""
+    view = RunView()
+    ledger = agent.new_ledger()
+    try:
+        with Live(view, console=console, refresh_per_second=8, transient=True):
+            result = runner.run(agent.run(session.question(line), ledger=ledger, on_event=tee(view, trace)))
+    except KeyboardInterrupt:
+        session.record_cancelled(ledger.used)
+        console.print(view.collapsed())
+        console.print("[yellow](turn cancelled; its spend is counted; the session goes on)[/yellow]")
+        return None
+    console.print(view.collapsed())
+    return result
+
+
+def run_chat(
+    backend: Backend,
+    tools: list[Tool],
+    session: ChatSession,
+    runner: asyncio.Runner,
+    console: Console,
+    read: Callable[[str], str] = input,
+    trace: EventHandler = ignore_events,
+) -> int:
     """The read-eval loop. Returns the exit code."""
     console.print("[bold]thrifty chat[/bold] — /help for commands, Ctrl-C cancels a turn, Ctrl-D leaves")
-    console.print(_table(session))
+    console.print(banner(session, backend.model))
     while True:
         try:
             line = read("you> ").strip()
@@ -137,29 +176,31 @@ def run_chat(backend: Backend, tools: list[Tool], session: ChatSession, runner: 
                 if not command(session, line, console.print):
                     return 0
             except (ThriftyError, BudgetSpecError) as exc:
-                console.print(f"[red]error:[/red] {exc}")
+                console.print(Text.assemble(("error: ", "red"), escape_controls(str(exc))))
             continue
         agent = Agent(backend, tools=tools, strategy=session.strategy, limits=session.limits, config=session.config)
-        view = RunView()
-        try:
-            with Live(view, console=console, refresh_per_second=8, transient=True):
-                result = runner.run(agent.run(session.question(line), on_event=view))
-        except KeyboardInterrupt:
-            console.print("[yellow](turn cancelled; the session goes on)[/yellow]")
-            continue
-        session.record(line, result)
-        print_result(console, result)
-        console.print(f"[dim]session: {budget_summary(session).splitlines()[1].removeprefix('session: ')}[/dim]")
+        result = _turn(agent, session, line, runner, console, trace)
+        if result is not None:
+            session.record(line, result)
+            print_result(console, result)
+        console.print(Text(session_line(session), style="dim"))
 
 
-def chat_main(open_backend_cm: contextlib.AbstractAsyncContextManager[Backend], tools: list[Tool],
-              session: ChatSession) -> int:  # fmt: skip
+def chat_main(
+    open_backend_cm: contextlib.AbstractAsyncContextManager[Backend],
+    tools: list[Tool],
+    session: ChatSession,
+    trace: EventHandler = ignore_events,
+) -> int:
     """Open the backend once on a session-long loop, then chat."""
     console = Console()
     with asyncio.Runner() as runner:
         stack = contextlib.AsyncExitStack()
         backend = runner.run(stack.enter_async_context(open_backend_cm))
         try:
-            return run_chat(backend, tools, session, runner, console)
+            return run_chat(backend, tools, session, runner, console, trace=trace)
         finally:
             runner.run(stack.aclose())
+            close = getattr(trace, "close", None)
+            if close is not None:
+                close()

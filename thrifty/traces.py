@@ -95,7 +95,7 @@ def summary(record: dict[str, Any]) -> str:
     if kind == "RunStarted":
         return f"run: {record['question']!r} ({record['strategy']}, {record['model']})"
     if kind == "StepStarted":
-        return f"step {record['step']}" + (" (final answer)" if record.get("final") else "")
+        return f"step {record['step'] + 1}" + (" (final answer)" if record.get("final") else "")  # as the live view
     if kind == "ModelCalled":
         c = record["completion"]
         usage = c.get("usage", {})

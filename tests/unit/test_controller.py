@@ -82,8 +82,9 @@ async def test_malformed_and_unknown_calls_become_observations(web: list) -> Non
 async def test_exhausted_tool_forces_a_final_answer_without_tools(web: list) -> None:
     backend = ScriptedBackend([call("search", query=["Paris"]), "<answer>Paris</answer>"])
     result = await Agent(backend, tools=web, limits="search=1,browse=3").run("q")
-    assert result.stop_reason == "budget_exhausted"
+    assert result.stop_reason == "answered"  # an answer was given: the limit that called for it is named
     assert result.exhausted == "tool:search"
+    assert result.detail == "answered in a final call: search budget is exhausted"
     assert result.answer == "Paris"
     final = backend.requests[-1]
     assert final.tools == ()
@@ -94,7 +95,7 @@ async def test_exhausted_tool_forces_a_final_answer_without_tools(web: list) -> 
 async def test_last_request_is_the_final_answer(web: list) -> None:
     backend = ScriptedBackend([call("search", query=["Paris"]), "<answer>Paris</answer>"])
     result = await Agent(backend, tools=web, limits="requests=2,search=9").run("q")
-    assert result.stop_reason == "budget_exhausted"
+    assert result.stop_reason == "answered" and result.exhausted == "requests"
     assert result.usage.requests == 2
     assert backend.requests[1].tools == ()
 
@@ -103,7 +104,8 @@ async def test_token_budget_is_never_exceeded_and_ends_with_a_stop_reason(web: l
     endless = [call("search", query=[f"q{i}"]) for i in range(50)]
     backend = ScriptedBackend([*endless, "<answer>late</answer>"] * 2)
     result = await Agent(backend, tools=web, limits="tokens=6000,search=100").run("q")
-    assert result.stop_reason == "budget_exhausted"
+    assert result.stop_reason == ("budget_exhausted" if result.answer is None else "answered")
+    assert result.exhausted == "tokens"
     assert result.usage.total_tokens <= 6000
     assert not any(e.overrun for e in result.ledger)
 
@@ -248,7 +250,7 @@ async def test_json_protocol_final_step_allows_only_an_answer(web: list) -> None
         tool_protocol="json",
     )
     result = await Agent(backend, tools=web, limits="search=1").run("q")
-    assert result.answer == "Paris" and result.stop_reason == "budget_exhausted"
+    assert result.answer == "Paris" and result.stop_reason == "answered" and result.exhausted == "tool:search"
     final_schema = backend.requests[-1].response_format["json_schema"]["schema"]  # type: ignore[index]
     assert "anyOf" not in final_schema and "answer" in final_schema["properties"]
 
@@ -280,7 +282,7 @@ async def test_distinct_native_calls_with_empty_text_are_not_repeats() -> None:
 async def test_a_server_failure_during_the_forced_final_answer_keeps_the_best_answer(web: list) -> None:
     backend = ScriptedBackend(["It is Paris.", call("search", query=["x"]), BackendConnectionError("gone")])
     result = await Agent(backend, tools=web, limits="search=1").run("q")
-    assert result.stop_reason == "budget_exhausted"
+    assert result.stop_reason == "answered" and result.exhausted == "tool:search"
     assert result.answer == "It is Paris."
 
 

@@ -282,7 +282,7 @@ async def test_every_particle_step_and_prm_call_is_charged_and_budget_stops_the_
     backend = ScriptedBackend([respond] * 400)
     strategy = ParticleFilterStrategy(FilterSettings(particles=3, max_steps=50), name="pf")
     result = await Agent(backend, strategy=strategy, limits=Limits(total_tokens=3000)).run("What is 1 + 1?")
-    assert result.stop_reason == "budget_exhausted" and result.exhausted == "tokens"
+    assert result.stop_reason == "answered" and result.exhausted == "tokens"
     assert result.usage.total_tokens <= 3000
     assert result.answer == "2"  # the particles concluded while the budget could still pay for it
     model_entries = [e for e in result.ledger if e.kind == "model"]
@@ -342,7 +342,8 @@ async def test_baselines_under_one_budget() -> None:
     # Under a budget that pays for only some samples, the ones that finished still decide.
     backend = ScriptedBackend([lambda r: "\\boxed{4}"] * 8)
     result = await Agent(backend, strategy=SelfConsistencyStrategy(8), limits="requests=3").run("Q?")
-    assert result.answer == "4" and result.stop_reason == "budget_exhausted" and result.usage.requests == 3
+    assert result.answer == "4" and result.stop_reason == "answered" and result.exhausted == "requests"
+    assert result.usage.requests == 3
 
 
 def test_registry_names() -> None:

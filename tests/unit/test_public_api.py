@@ -13,7 +13,7 @@ EXPECTED = [
     "LoopConfig", "Message", "ModelCalled", "OpenAICompatBackend", "PriceTable", "RunContext", "RunFinished",
     "RunResult", "RunStarted", "ScriptedBackend", "StepStarted", "StopReason", "Strategy", "ThriftyError", "Tool",
     "ToolCall", "ToolCalled", "ToolError", "ToolResult", "ToolSpec", "Toolset", "TrajectoryStep", "Usage",
-    "get_strategy", "open_backend", "parse_budget_spec",
+    "get_strategy", "open_backend", "open_backend_sync", "parse_budget_spec",
 ]  # fmt: skip
 
 

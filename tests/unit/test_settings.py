@@ -55,6 +55,6 @@ def test_broken_toml_and_missing_explicit_file(tmp_path: Path) -> None:
 def test_cli_reports_a_bad_setting_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "config.toml"
     config.write_text('strategy = "nonsense"\n')
-    assert main(["--config", str(config), "ask", "hi", "--no-tools"]) == 1
+    assert main(["--config", str(config), "ask", "hi", "--no-tools"]) == 2
     err = capsys.readouterr().err
     assert "strategy" in err and "config.toml" in err and "Traceback" not in err

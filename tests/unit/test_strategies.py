@@ -99,7 +99,7 @@ async def test_bats_main_mode_spends_the_budget_then_judges(web: list) -> None:
     result = await Agent(backend, tools=web, strategy="bats", limits="search=3,browse=2").run("q?")
     assert result.answer == "Lima"
     assert result.usage.tool("search") == 3
-    assert result.stop_reason == "budget_exhausted"
+    assert result.stop_reason == "answered" and result.exhausted == "tool:search"
     assert any("judge chose option 1 of 2" in n for n in result.notes)
     backend.assert_complete()
 

@@ -58,7 +58,7 @@ async def test_trace_records_prompts_tool_io_and_ledger(tmp_path: Path) -> None:
     console = Console(record=True, width=160)
     console.print(trace_tree(records))
     text = console.export_text()
-    assert "step 0" in text and "tool search" in text and "finished: answered" in text
+    assert "step 1" in text and "tool search" in text and "finished: answered" in text
 
 
 async def test_agent_trace_dir_writes_one_file_per_run(tmp_path: Path) -> None:
@@ -77,7 +77,7 @@ async def test_view_command_renders_a_trace(tmp_path: Path, capsys: pytest.Captu
     assert "finished: answered" in capsys.readouterr().out
     assert main(["view", str(path), "--html", str(tmp_path / "t.html")]) == 0
     assert "answer" in (tmp_path / "t.html").read_text()
-    assert main(["view", str(tmp_path / "missing.jsonl")]) == 1
+    assert main(["view", str(tmp_path / "missing.jsonl")]) == 2
 
 
 class SummarizingTool(OneUnitTool):

@@ -33,10 +33,12 @@ class Agent:
         clock: Clock | None = None,
         trace_dir: Path | None = None,
     ) -> None:
+        if not isinstance(backend, Backend):
+            raise TypeError(_not_a_backend(backend))
         self.backend = backend
         self.tools = tools if isinstance(tools, Toolset) else Toolset(tools)
         self.strategy = get_strategy(strategy) if isinstance(strategy, str) else strategy
-        self.limits = _as_limits(limits)
+        self.limits = self._as_limits(limits)
         self.prices = prices
         self.config = config or LoopConfig()
         self.clock = clock
@@ -44,7 +46,7 @@ class Agent:
         """When set, every run writes its JSONL trace to a new file in this folder."""
 
     def new_ledger(self, limits: Limits | str | None = None, *, label: str = "run") -> Ledger:
-        chosen = _as_limits(limits) if limits is not None else self.limits
+        chosen = self._as_limits(limits) if limits is not None else self.limits
         return Ledger(chosen, prices=self.prices, clock=self.clock, label=label)
 
     async def run(
@@ -68,7 +70,7 @@ class Agent:
         ctx = RunContext(self.backend, self.tools, ledger, emit, self.config, before_step)
         try:
             emit(RunStarted(question, self.strategy.name, self.backend.model, ledger.limits))
-            result = await self.strategy.solve(question, ctx)
+            result = truthful(await self.strategy.solve(question, ctx))
             result = replace(result, limits=ledger.limits, overrun=ledger.overrun_record())
             emit(RunFinished(result))
         finally:
@@ -92,8 +94,30 @@ class Agent:
             if not task.done():
                 task.cancel()
 
+    def _as_limits(self, limits: Limits | str | None) -> Limits:
+        """A spec string is checked against the tools this agent offers (a typo is an error, not a tool)."""
+        if limits is None:
+            return Limits()
+        return parse_budget_spec(limits, tools=self.tools.names) if isinstance(limits, str) else limits
 
-def _as_limits(limits: Limits | str | None) -> Limits:
-    if limits is None:
-        return Limits()
-    return parse_budget_spec(limits) if isinstance(limits, str) else limits
+
+def truthful(result: RunResult) -> RunResult:
+    """The result as the user should read it: an answer that was given is ``answered`` (``exhausted``
+    still names the limit that called for it, and ``detail`` says so)."""
+    stop = result.stop_reason
+    detail = result.detail
+    if result.answer is not None and stop in ("budget_exhausted", "stalled"):
+        why = f"{result.exhausted} ran low" if result.exhausted else "the model stopped making progress"
+        detail = f"answered in a final call: {detail or why}"
+        stop = "answered"
+    return replace(result, stop_reason=stop, detail=detail)
+
+
+def _not_a_backend(value: object) -> str:
+    name = type(value).__name__
+    if hasattr(value, "__aenter__"):
+        return (
+            f"Agent needs a backend, got {name}: open_backend() is an async context manager "
+            "(`async with open_backend() as backend:`); in sync code use `with open_backend_sync() as backend:`"
+        )
+    return f"Agent needs a backend (complete, count_tokens, model, profile), got {name}"

@@ -15,7 +15,7 @@ from thrifty.agents.calls import ModelCaller
 from thrifty.agents.context import AnswerHook, LoopConfig, LoopState, RunContext, StepGate
 from thrifty.agents.dispatch import record_step, run_calls
 from thrifty.agents.events import StepStarted
-from thrifty.agents.projection import StepCosts, expected_step_out, finish_reason
+from thrifty.agents.projection import StepCosts, expected_step_out, finish_reason, limit_of
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.protocol import json_response_format, parse_json_reply, parse_text_reply, strip_answer_tags
 from thrifty.agents.rail_steps import opening_search, reformulate, shorten
@@ -135,8 +135,18 @@ def _must_finish(ctx: RunContext, state: LoopState, count: TokenCount) -> str | 
     return finish_reason(view, costs, tools=ctx.tools.names, price=price, tool_policy=cfg.stop_when_tool_exhausted)
 
 
-def _result(ctx: RunContext, state: LoopState, question: str, strategy: str, stop: StopReason, *,
-            answer: str | None, exhausted: str | None = None, error: str | None = None) -> RunResult:  # fmt: skip
+def _result(
+    ctx: RunContext,
+    state: LoopState,
+    question: str,
+    strategy: str,
+    stop: StopReason,
+    *,
+    answer: str | None,
+    exhausted: str | None = None,
+    error: str | None = None,
+    detail: str | None = None,
+) -> RunResult:
     return RunResult(
         question=question,
         answer=answer,
@@ -150,6 +160,7 @@ def _result(ctx: RunContext, state: LoopState, question: str, strategy: str, sto
         steps=tuple(state.steps),
         messages=tuple(state.messages),
         ledger=tuple(ctx.ledger.entries),
+        detail=detail,
     )
 
 
@@ -234,10 +245,12 @@ async def run_trajectory(
     caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
     rails = ctx.config.rails or rails_for(ctx.backend.profile)
 
-    async def finish(stop: StopReason, reason: str, exhausted: str | None = None) -> RunResult:
+    async def finish(
+        stop: StopReason, reason: str, exhausted: str | None = None, detail: str | None = None
+    ) -> RunResult:
         answer = await _final_answer(ctx, caller, state, reason)
         answer = await shorten(ctx, caller, state, rails, answer) if answer else state.best
-        return _result(ctx, state, question, strategy, stop, answer=answer, exhausted=exhausted)
+        return _result(ctx, state, question, strategy, stop, answer=answer, exhausted=exhausted, detail=detail)
 
     try:
         await opening_search(ctx, caller, state, rails, budget_block)
@@ -250,7 +263,11 @@ async def run_trajectory(
             count = await caller.count(request)
             if (reason := _must_finish(ctx, state, count)) is not None:
                 error = ctx.ledger.exceeded()
-                return await finish("budget_exhausted", reason, error.limit_name if error else _exhausted_name(ctx))
+                limit = error.limit_name if error else (limit_of(reason) or _exhausted_name(ctx))
+                detail = reason.removeprefix("Your ").rstrip(".")
+                if count.tokens and "token" in reason:
+                    detail += f" (the next prompt alone is {count.tokens:,} tokens)"
+                return await finish("budget_exhausted", reason, limit, detail)
             ctx.emit(StepStarted(len(state.steps), final=False))
             completion = await _model_step(ctx, caller, state, request, count)
             calls, answer, errors = _answer_from(ctx, completion)

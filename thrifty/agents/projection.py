@@ -74,3 +74,21 @@ def finish_reason(
     if view.remaining_requests is not None and view.remaining_requests <= 1:
         return "This is your last allowed model call."
     return token_shortfall(view, costs, price)
+
+
+_REASON_LIMITS = {
+    "Your output-token budget is nearly spent.": "output_tokens",
+    "Your token budget is nearly spent.": "tokens",
+    "Your input-token budget is nearly spent.": "input_tokens",
+    "Your dollar budget is nearly spent.": "usd",
+    "This is your last allowed model call.": "requests",
+}
+
+
+def limit_of(reason: str) -> str | None:
+    """The limit (as results name it: ``tokens``, ``tool:search`` …) behind a :func:`finish_reason` text."""
+    if reason in _REASON_LIMITS:
+        return _REASON_LIMITS[reason]
+    if reason.startswith("Your ") and reason.endswith(" budget is exhausted."):
+        return "tool:" + reason.removeprefix("Your ").removesuffix(" budget is exhausted.").split(", ")[0]
+    return None

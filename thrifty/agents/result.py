@@ -9,8 +9,33 @@ from thrifty.backends.base import Message
 from thrifty.budget import LedgerEntry, Limits, Usage
 
 StopReason = Literal["answered", "budget_exhausted", "stalled", "error", "cancelled"]
-"""``stalled``: budget remained but the model stopped making progress (step cap, repeats, idle steps);
-it was then asked for a final answer, as when the budget runs out."""
+"""Why a run ended, as :meth:`thrifty.Agent.run` reports it (the README has the table):
+
+- ``answered``: there is an answer, given freely or when a near-empty budget (``exhausted`` names the
+  limit) or a stalling model called for a final one.
+- ``budget_exhausted``: a limit ran out (``exhausted``) before any answer.
+- ``stalled``: budget remained, but the model made no progress (step cap, repeats) and gave no answer.
+- ``error``: the model server failed; ``error`` has its text.
+- ``cancelled``: the caller stopped the run (a step gate said no).
+"""
+
+
+def budget_table(limits: Limits, usage: Usage, seconds: float) -> dict[str, dict[str, float]]:
+    """Every limit in force with what was used and what is left: ``{"tokens": {"limit", "used", "left"}}``."""
+    pairs: list[tuple[str, float | None, float]] = [
+        *((tool, units, usage.tool(tool)) for tool, units in limits.tools.items()),
+        ("requests", limits.requests, usage.requests),
+        ("tokens", limits.total_tokens, usage.total_tokens),
+        ("input", limits.input_tokens, usage.input_tokens),
+        ("output", limits.output_tokens, usage.output_tokens),
+        ("usd", limits.usd, usage.cost_usd),
+        ("seconds", limits.seconds, seconds),
+    ]
+    return {
+        name: {"limit": limit, "used": round(used, 6), "left": round(max(limit - used, 0), 6)}
+        for name, limit, used in pairs
+        if limit is not None
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +75,12 @@ class RunResult:
     overrun: dict[str, Any] | None = None
     """What was spent beyond a limit, by resource, and how many calls overran (None: nothing).
     Only a server billing more than was counted, or ignoring ``max_tokens``, can cause one."""
+    detail: str | None = None
+    """Why the run ended, in words for the user (e.g. what a too-small budget could not pay for)."""
+
+    def budget(self) -> dict[str, dict[str, float]]:
+        """Each limit in force: its value, what was used and what was left (see :func:`budget_table`)."""
+        return budget_table(self.limits or Limits(), self.usage, self.seconds)
 
     @property
     def cost_usd(self) -> float:
@@ -62,6 +93,8 @@ class RunResult:
             "stop_reason": self.stop_reason,
             "exhausted": self.exhausted,
             "error": self.error,
+            "detail": self.detail,
+            "budget": self.budget(),
             "strategy": self.strategy,
             "model": self.model,
             "seconds": round(self.seconds, 3),

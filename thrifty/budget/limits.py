@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
@@ -91,6 +92,11 @@ _ALIASES = {
 _FLOAT_FIELDS = {"usd", "seconds"}
 
 
+RESOURCES = ("requests", "tokens", "input", "output", "usd", "seconds")
+"""The non-tool keys as users write them (each has aliases in ``_ALIASES``)."""
+_LIFT = ("none", "unlimited")
+
+
 def _parse_number(key: str, raw: str, *, as_float: bool) -> int | float:
     text = raw.strip().lstrip("$").replace("_", "")
     if text.endswith("s") and key in ("seconds", "time"):
@@ -99,6 +105,8 @@ def _parse_number(key: str, raw: str, *, as_float: bool) -> int | float:
     if text[-1:].lower() == "k" and not as_float:
         multiplier, text = 1000, text[:-1]
     try:
+        if not text.isascii():  # int() and float() also read other scripts' digits (١٢٣٤ is 1234)
+            raise ValueError(text)
         value = float(text) if as_float else int(text) * multiplier
     except ValueError:
         kind = "a number" if as_float else "an integer"
@@ -108,29 +116,57 @@ def _parse_number(key: str, raw: str, *, as_float: bool) -> int | float:
     return value
 
 
-def parse_budget_spec(spec: str) -> Limits:
-    """Parse ``"search=10,browse=10,tokens=20000,usd=0.05,seconds=120"`` into :class:`Limits`.
+def _unknown_key(key: str, tools: Collection[str]) -> BudgetSpecError:
+    close = difflib.get_close_matches(key, [*RESOURCES, *sorted(tools), *_ALIASES], n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    offered = f"the tools offered: {', '.join(sorted(tools))}" if tools else "no tools are offered"
+    return BudgetSpecError(key, f"unknown key; {hint}valid keys: {', '.join(RESOURCES)} and {offered}")
 
-    Known keys (with aliases): requests/steps, input_tokens/input, output_tokens/output,
-    tokens/total_tokens, usd/dollars/cost, seconds/time. Any other key is a tool name whose value is
-    its unit budget. Integers accept a ``k`` suffix (``tokens=20k``).
-    """
-    values: dict[str, int | float] = {}
-    tools: dict[str, int] = {}
+
+def _pairs(spec: str) -> Iterator[tuple[str, str]]:
     for part in filter(None, (p.strip() for p in spec.split(","))):
         key, sep, raw = part.partition("=")
         key = key.strip().lower()
         if not sep or not key or not raw.strip():
             raise BudgetSpecError(key or part, f"expected KEY=VALUE, got {part!r}")
+        yield key, raw.strip()
+
+
+def parse_budget_spec(spec: str, *, tools: Collection[str] | None = None, base: Limits | None = None) -> Limits:
+    """Parse ``"search=10,browse=10,tokens=20000,usd=0.05,seconds=120"`` into :class:`Limits`.
+
+    Known keys (with aliases): requests/steps, input_tokens/input, output_tokens/output,
+    tokens/total_tokens, usd/dollars/cost, seconds/time. Any other key is a tool name whose value is
+    its unit budget; with ``tools`` given, it must be one of them (a typo such as ``tokns=5000``
+    would otherwise set no limit at all). Integers accept a ``k`` suffix (``tokens=20k``).
+    With ``base``, the spec is laid over it key by key, and ``KEY=none`` lifts a limit of the base.
+    """
+    values: dict[str, int | float | None] = {}
+    tool_units: dict[str, int | None] = {}
+    for key, raw in _pairs(spec):
         if key in _ALIASES:
-            name = _ALIASES[key]
-            if name in values:
-                raise BudgetSpecError(key, "given twice")
+            name, target = _ALIASES[key], values
+        elif not key.replace("_", "").replace("-", "").isalnum() or not key.isascii():
+            raise BudgetSpecError(key, "tool names are letters, digits, '_' and '-'")
+        elif tools is not None and key not in tools:
+            raise _unknown_key(key, tools)
+        else:
+            name, target = key, tool_units  # type: ignore[assignment]
+        if name in target:
+            raise BudgetSpecError(key, "given twice")
+        if raw.lower() in _LIFT:
+            target[name] = None
+        elif target is values:
             values[name] = _parse_number(key, raw, as_float=name in _FLOAT_FIELDS)
         else:
-            if not key.replace("_", "").replace("-", "").isalnum():
-                raise BudgetSpecError(key, "tool names are letters, digits, '_' and '-'")
-            if key in tools:
-                raise BudgetSpecError(key, "given twice")
-            tools[key] = int(_parse_number(key, raw, as_float=False))
-    return Limits(tools=tools, **values)  # type: ignore[arg-type]
+            tool_units[name] = int(_parse_number(key, raw, as_float=False))
+    return _overlay(base or Limits(), values, tool_units)
+
+
+def _overlay(base: Limits, values: dict[str, int | float | None], tools: dict[str, int | None]) -> Limits:
+    merged_tools = {**base.tools, **tools}
+    return replace(
+        base,
+        tools={k: v for k, v in merged_tools.items() if v is not None},
+        **values,  # type: ignore[arg-type]
+    )

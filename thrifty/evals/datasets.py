@@ -17,6 +17,7 @@ import csv
 import hashlib
 import json
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
 
 from thrifty.errors import ConfigError
@@ -93,17 +94,33 @@ def load_jsonl(path: Path) -> Iterator[Task]:
         for n, line in enumerate(f, 1):
             if not line.strip():
                 continue
-            row = json.loads(line)
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                raise ConfigError("jsonl", f"{path}:{n}: not JSON ({exc})") from None
+            if not isinstance(row, dict):
+                raise ConfigError("jsonl", f"{path}:{n}: each line must be a JSON object")
             if "type" in row and "evidence_urls" in row:  # thrifty's own task format
-                row["aliases"] = tuple(row.get("aliases", ()))
-                row["evidence_urls"] = tuple(row["evidence_urls"])
-                row["candidate_trace"] = tuple(row.get("candidate_trace", ()))
-                yield Task(**row)
+                yield _own_task(row, f"{path}:{n}")
                 continue
             if "question" not in row or "answer" not in row:
                 raise ConfigError("jsonl", f"{path}:{n}: each line needs 'question' and 'answer'")
             task = _task(str(row.get("id", f"j-{n:04d}")), row["question"], str(row["answer"]), "jsonl")
             yield Task(**{**task.__dict__, "aliases": tuple(row.get("aliases", ()))})
+
+
+def _own_task(row: dict[str, object], where: str) -> Task:
+    known = {f.name for f in fields(Task)}
+    if unknown := sorted(set(row) - known):
+        valid = ", ".join(sorted(known))
+        raise ConfigError("jsonl", f"{where}: unknown field(s) {', '.join(unknown)}; a task has {valid}")
+    row["aliases"] = tuple(row.get("aliases") or ())  # type: ignore[arg-type]
+    row["evidence_urls"] = tuple(row["evidence_urls"])  # type: ignore[arg-type]
+    row["candidate_trace"] = tuple(row.get("candidate_trace") or ())  # type: ignore[arg-type]
+    try:
+        return Task(**row)  # type: ignore[arg-type]
+    except TypeError as exc:
+        raise ConfigError("jsonl", f"{where}: {exc}") from None
 
 
 def load(path: Path, kind: str | None = None) -> Iterator[Task]:

@@ -90,10 +90,12 @@ def _cells(line: str) -> list[str]:
     return [c.strip() for c in line.strip("|").split("|")]
 
 
-def write_report(rows: list[Row], directory: Path, *, title: str = "thrifty evaluation") -> list[Path]:
-    """report.md, report.html (plots inlined as SVG) and the plots as PNG and SVG files."""
-    plt = _pyplot()
-    directory.mkdir(parents=True, exist_ok=True)
+def _plots(rows: list[Row], directory: Path) -> tuple[list[Path], list[str]]:
+    """The plots as PNG and SVG files (and SVG text to inline); none without matplotlib."""
+    try:
+        plt = _pyplot()
+    except RuntimeError:
+        return [], []
     written: list[Path] = []
     svgs = []
     for name, fig in (("accuracy_vs_budget", accuracy_vs_budget(rows)), ("pareto", cost_pareto(rows))):
@@ -103,16 +105,32 @@ def write_report(rows: list[Row], directory: Path, *, title: str = "thrifty eval
             written.append(path)
         svgs.append(_svg(fig))
         plt.close(fig)
+    return written, svgs
+
+
+PLOTS_SKIPPED = 'plots skipped: matplotlib is not installed (pip install "thrifty[evals]")'
+
+
+def write_report(rows: list[Row], directory: Path, *, title: str = "thrifty evaluation") -> list[Path]:
+    """report.md, report.html (plots inlined as SVG) and the plots as PNG and SVG files.
+
+    Without matplotlib the report is still written, with a note where the plots would be: an
+    evaluation that ran for hours must never end without its report.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    written, svgs = _plots(rows, directory)
     table = markdown(rows)
-    (directory / "report.md").write_text(f"# {title}\n\n{table}\n\n![](accuracy_vs_budget.png)\n\n![](pareto.png)\n")
+    figures = "![](accuracy_vs_budget.png)\n\n![](pareto.png)" if svgs else f"_{PLOTS_SKIPPED}_"
+    (directory / "report.md").write_text(f"# {title}\n\n{table}\n\n{figures}\n", encoding="utf-8")
     header, _, *body = table.splitlines()
     html_rows = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in _cells(line)) + "</tr>" for line in body)
     html_head = "".join(f"<th>{html.escape(c)}</th>" for c in _cells(header))
+    plots = "".join(svgs) or f"<p><em>{html.escape(PLOTS_SKIPPED)}</em></p>"
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><table><tr>{html_head}</tr>{html_rows}</table>{''.join(svgs)}</body></html>"
+        f"<h1>{html.escape(title)}</h1><table><tr>{html_head}</tr>{html_rows}</table>{plots}</body></html>"
     )
     (directory / "report.html").write_text(page, encoding="utf-8")
     written += [directory / "report.md", directory / "report.html"]

@@ -40,6 +40,15 @@ def render_page(title: str, text: str) -> str:
     )
 
 
+HOME_PAGE = (
+    "<!doctype html><html><head><meta charset='utf-8'><title>thrifty offline web</title></head><body>"
+    "<h1>thrifty offline web</h1><p>Pages live at <code>/&lt;host&gt;/&lt;path&gt;</code> of their URL, e.g. "
+    "<a href='/en.wikipedia.org/wiki/Paris'>/en.wikipedia.org/wiki/Paris</a>.</p>"
+    "<form action='/search'><input name='q' placeholder='search (JSON results)'> <button>search</button></form>"
+    "</body></html>"
+)
+
+
 class CorpusWebServer:
     """Threaded loopback server over a :class:`CorpusIndex`."""
 
@@ -66,6 +75,9 @@ class CorpusWebServer:
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
+                if parts.path == "/":
+                    self._send(200, HOME_PAGE)
+                    return
                 if parts.path == "/search":
                     query = parse_qs(parts.query).get("q", [""])[0]
                     results = [

@@ -1,0 +1,93 @@
+"""The small commands: ``view``, ``serve``, ``web serve``, ``tasks generate`` and ``index build``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+
+from thrifty.errors import ConfigError
+
+
+def view(args: argparse.Namespace) -> int:
+    from thrifty.traces import read_trace, trace_html
+
+    records = [r for r in read_trace(args.trace) if isinstance(r.get("type"), str)]
+    if not records:
+        raise ConfigError("trace", f"{args.trace} is not a thrifty trace (no JSONL run events in it)")
+    if args.html:
+        args.html.write_text(trace_html(records, title=f"thrifty trace {args.trace.name}"), encoding="utf-8")
+        print(f"wrote {args.html}")
+        return 0
+    from rich.console import Console
+
+    from thrifty.display import trace_tree
+
+    Console().print(trace_tree(records))
+    return 0
+
+
+def serve(args: argparse.Namespace) -> int:
+    from thrifty.backends.embedded import embedded_model, llama_server
+
+    spec = embedded_model(args.model)
+
+    async def run() -> None:
+        async with llama_server(model=spec, port=args.port, context=args.context, parallel=args.parallel) as server:
+            print(f"embedded model serving at {server.base_url} (Ctrl-C to stop)", flush=True)
+            await asyncio.Event().wait()  # until Ctrl-C cancels the run
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
+    return 0
+
+
+def web(args: argparse.Namespace) -> int:
+    import time
+
+    from thrifty.search.index import CorpusIndex
+    from thrifty.search.offline import open_default_index
+    from thrifty.search.web_server import CorpusWebServer
+
+    index = CorpusIndex(args.index) if args.index else open_default_index()
+    try:
+        server = CorpusWebServer(index, port=args.port)
+    except OSError as exc:
+        busy = exc.errno == errno.EADDRINUSE
+        raise ConfigError("--port", f"port {args.port} is in use" if busy else f"cannot listen: {exc}") from None
+    with server, contextlib.suppress(KeyboardInterrupt):
+        print(f"offline web at {server.base_url}/ · a page: {server.base_url}/en.wikipedia.org/wiki/Paris")
+        while True:
+            time.sleep(3600)
+    return 0
+
+
+def tasks(args: argparse.Namespace) -> int:
+    from thrifty.evals.math_tasks import generate_math
+    from thrifty.evals.tasks import generate, write_tasks
+
+    made = generate_math(args.n, args.seed) if args.kind == "math" else generate(args.n, args.seed)
+    write_tasks(made, args.output)
+    print(f"wrote {len(made)} tasks to {args.output}")
+    return 0
+
+
+def index(args: argparse.Namespace) -> int:
+    from thrifty.search.corpus import corpus_version, folder_pages, jsonl_pages
+    from thrifty.search.index import build_index
+    from thrifty.search.offline import build_default_index, default_index_path
+
+    if args.jsonl or args.folder:
+        if not args.path:
+            raise ConfigError("--path", "an index of your own files needs --path (where to write it)")
+        pages = jsonl_pages(args.jsonl) if args.jsonl else folder_pages(args.folder)
+        try:
+            stats = build_index(args.path, pages, version=f"user+{corpus_version()}")
+        except (ValueError, KeyError, UnicodeDecodeError) as exc:
+            flag = "--jsonl" if args.jsonl else "--folder"
+            raise ConfigError(flag, f"cannot index {args.jsonl or args.folder}: {exc}") from None
+    else:
+        stats = build_default_index(args.path or default_index_path())
+    print(f"indexed {stats.pages:,} pages into {stats.path} in {stats.seconds:.2f}s")
+    return 0

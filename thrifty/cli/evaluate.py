@@ -1,0 +1,127 @@
+"""``thrifty eval``: strategies x budgets over a task file, an append-only log, a report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from dataclasses import replace
+from itertools import islice
+from typing import TYPE_CHECKING
+
+from thrifty.agents.controller import LoopConfig
+from thrifty.agents.strategies import get_strategy
+from thrifty.backends.registry import open_backend
+from thrifty.budget import parse_budget_spec
+from thrifty.budget.limits import BudgetSpecError
+from thrifty.cli.run import backend_config, tools_for
+from thrifty.errors import ConfigError
+
+if TYPE_CHECKING:
+    from thrifty.evals.runner import Condition
+    from thrifty.evals.tasks import Task
+
+
+def _tasks(args: argparse.Namespace) -> list[Task]:
+    from thrifty.evals.datasets import load
+
+    try:
+        return list(islice(load(args.tasks, args.format), args.limit))
+    except ConfigError as exc:
+        raise ConfigError("tasks", str(exc)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError("tasks", f"cannot read {args.tasks}: {exc}") from None
+
+
+def _conditions(args: argparse.Namespace, tool_names: list[str]) -> list[Condition]:
+    from thrifty.evals.runner import Condition
+
+    strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
+    for name in strategies:
+        try:
+            get_strategy(name)
+        except ConfigError as exc:
+            raise ConfigError("--strategies", str(exc).removeprefix("strategy: ")) from None
+    try:
+        extra = parse_budget_spec(args.extra_budget, tools=tool_names)
+    except BudgetSpecError as exc:
+        raise ConfigError("--extra-budget", str(exc)) from None
+    conditions: list[Condition] = []
+    for budget in args.budgets:
+        limits = replace(extra, tools={**extra.tools, "search": budget, "browse": budget})
+        conditions.extend(Condition(s, f"{budget}", limits) for s in strategies)
+    return conditions
+
+
+def _title(args: argparse.Namespace, model: str) -> str:
+    return (
+        f"thrifty evaluation: {args.tasks.name} · model {model} · {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
+    from rich.progress import Progress as Bar
+
+    from thrifty.evals.identity import hash_file
+    from thrifty.evals.log import SampleLog, load_log
+    from thrifty.evals.report import markdown, summarize
+    from thrifty.evals.runner import Progress, run_eval
+
+    args.no_tools = False
+    tools = tools_for(args, quiet=True)
+    conditions = _conditions(args, [t.spec.name for t in tools])
+    tasks = _tasks(args)
+    config = LoopConfig(temperature=args.temperature, seed=args.seed)
+    bar = Bar(
+        TextColumn("eval"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[stats]}"),
+        console=Console(stderr=True),
+    )
+    bar_task = bar.add_task("eval", total=len(tasks) * len(conditions), stats="")
+
+    def progress(sample: SampleLog, p: Progress) -> None:
+        eta = f" · about {p.eta_seconds / 60:.0f} min left" if p.eta_seconds is not None else ""
+        stats = f"accuracy {p.accuracy:.2f} · ${p.cost_usd:.4f} · {p.tokens:,} tokens{eta}"
+        bar.update(bar_task, completed=p.done + p.skipped, stats=stats)
+
+    configs = [replace(backend_config(args), base_url=url) for url in args.endpoint] or [backend_config(args)]
+    models: list[str] = []
+
+    async def run() -> Progress:
+        async with contextlib.AsyncExitStack() as stack:
+            backends = [await stack.enter_async_context(open_backend(c)) for c in configs]
+            models.extend(b.model for b in backends)
+            return await run_eval(
+                tasks,
+                conditions,
+                backends=backends,
+                tools=tools,
+                log_path=args.log,
+                concurrency=args.concurrency,
+                config=config,
+                on_sample=progress,
+                tasks_sha256=hash_file(args.tasks),
+            )
+
+    with bar:
+        done = asyncio.run(run())
+    log = load_log(args.log)
+    if log.skipped:
+        print(f"warning: skipped {log.skipped} unreadable line(s) in {args.log}", file=sys.stderr)
+    if done.errors:
+        print(f"{done.errors} sample(s) errored (logged with their error; rerun to retry them)", file=sys.stderr)
+    rows = summarize(log.samples, runs=done.runs)
+    print(markdown(rows))
+    print(f"log: {args.log}", file=sys.stderr)
+    if args.report_dir:
+        from thrifty.evals.plots import write_report
+
+        for path in write_report(rows, args.report_dir, title=_title(args, ", ".join(sorted(set(models))))):
+            print(f"wrote {path}", file=sys.stderr)
+    return 0

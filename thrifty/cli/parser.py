@@ -1,0 +1,213 @@
+"""The ``thrifty`` command line: every subcommand, flag, default and check in one place."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from thrifty import __version__
+from thrifty.agents.controller import LoopConfig
+from thrifty.agents.strategies import strategy_names
+from thrifty.cli.args import (
+    Parser,
+    existing_file,
+    existing_path,
+    integer,
+    integer_list,
+    output_dir,
+    output_file,
+    temperature,
+)
+from thrifty.settings import DEFAULT_BUDGET
+
+THINK = ["none", "low", "medium", "high", "auto"]
+BUDGET_HELP = (
+    f"limits added to the default budget {DEFAULT_BUDGET!r} (or the config file's), e.g. search=3,tokens=20k; "
+    "KEY=none lifts a limit. Keys: requests, tokens, input, output, usd, seconds and the tools' names"
+)
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """Options valid before or after the subcommand (``thrifty --config F ask …`` = ``thrifty ask … --config F``)."""
+    parser.add_argument(
+        "--config",
+        type=existing_file,
+        default=None if top else argparse.SUPPRESS,
+        help="settings file (default: $THRIFTY_CONFIG, else ~/.config/thrifty/config.toml when it exists)",
+    )
+
+
+def _add_backend_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("backend (default: the embedded CPU model)")
+    g.add_argument(
+        "--base-url", help="an OpenAI-compatible server, e.g. http://localhost:8000/v1 (default: $THRIFTY_BASE_URL)"
+    )
+    g.add_argument(
+        "--model",
+        help="served model name (default: the server's first model); without --base-url, the embedded model "
+        "to run: qwen2.5-coder-1.5b-instruct (default) or qwen2.5-coder-0.5b-instruct (short: 1.5b, 0.5b)",
+    )
+    g.add_argument("--api-key", help="API key for --base-url (default: $OPENAI_API_KEY)")
+    g.add_argument("--vllm", metavar="MODEL", help="spawn `vllm serve MODEL` (needs thrifty[vllm])")
+    g.add_argument("--vllm-arg", action="append", default=[], help="extra argument for vllm serve (repeatable)")
+    g.add_argument(
+        "--tool-protocol",
+        choices=["native", "text", "json"],
+        help="how tool calls travel (default: from the model profile; the embedded model uses json)",
+    )
+
+
+def _add_agent_args(p: argparse.ArgumentParser, *, what: str) -> None:
+    p.add_argument("--budget", help=BUDGET_HELP if what == "ask" else f"per-turn {BUDGET_HELP} (change with /budget)")
+    p.add_argument(
+        "--strategy",
+        metavar="NAME",
+        help=f"default: tracker (or the config file's); one of {', '.join(strategy_names())}; "
+        "pf, epf, best-of-n and self-consistency take a count, e.g. epf:8",
+    )
+    p.add_argument(
+        "--think",
+        choices=THINK,
+        help="thinking dial, mapped to the model family's mechanism (auto: chosen per question; "
+        "default: the model's own)",
+    )
+    p.add_argument("--no-tools", action="store_true", help="answer from the model alone")
+    p.add_argument(
+        "--index", type=existing_file, help="offline web index (default: the built-in corpus, built on first use)"
+    )
+    p.add_argument("--temperature", type=temperature, help="0 to 2 (default: 0, or the config file's)")
+    _add_backend_args(p)
+
+
+def _ask(sub: argparse._SubParsersAction[Parser]) -> None:
+    ask = sub.add_parser("ask", help="answer one question with tools, within a budget")
+    ask.add_argument("question")
+    _add_agent_args(ask, what="ask")
+    ask.add_argument("--json", action="store_true", help="print the result as JSON (no live view)")
+    ask.add_argument("--seed", type=integer(), default=0, help="sampling seed")
+    ask.add_argument(
+        "--max-step-tokens", type=integer(1), default=LoopConfig().step_max_tokens, help="output tokens per model step"
+    )
+    ask.add_argument("--thoughts", action="store_true", help="show the model's text in the live view")
+    ask.add_argument(
+        "--trace", type=output_file, help="write the run's JSONL trace here (default: a new file in the cache)"
+    )
+    ask.add_argument("--no-trace", action="store_true", help="write no trace")
+    ask.add_argument("--cache", type=output_file, help="record/replay cache of model and tool calls (SQLite file)")
+    ask.add_argument(
+        "--cache-mode",
+        choices=["auto", "record", "replay"],
+        default="auto",
+        help="replay: every call must come from the cache (exact offline re-run)",
+    )
+    _global_options(ask, top=False)
+
+
+def _chat(sub: argparse._SubParsersAction[Parser]) -> None:
+    chat = sub.add_parser("chat", help="interactive agent: history, live budget, slash commands (/help)")
+    _add_agent_args(chat, what="chat")
+    chat.add_argument(
+        "--trace", type=output_file, help="write the session's JSONL trace here (default: a new file in the cache)"
+    )
+    chat.add_argument("--no-trace", action="store_true", help="write no trace")
+    _global_options(chat, top=False)
+
+
+def _eval(sub: argparse._SubParsersAction[Parser]) -> None:
+    ev = sub.add_parser("eval", help="batch evaluation: strategies x budgets over a task file")
+    ev.add_argument(
+        "tasks", type=existing_path, help="tasks: thrifty JSONL, a GAIA folder, a BrowseComp or SimpleQA CSV"
+    )
+    ev.add_argument("--format", choices=["jsonl", "gaia", "browsecomp", "simpleqa"], help="default: from the path")
+    ev.add_argument("--strategies", default="react,tracker", help="comma-separated strategy names")
+    ev.add_argument(
+        "--budgets", type=integer_list, default="3,10", help="tool units per tool (search and browse), comma-separated"
+    )
+    ev.add_argument("--extra-budget", default="", help="limits added to every condition, e.g. tokens=30000")
+    ev.add_argument(
+        "--log",
+        type=output_file,
+        default=Path("eval-log.jsonl"),
+        help="append-only log; rerun the same command to resume (default: eval-log.jsonl in the current folder)",
+    )
+    ev.add_argument(
+        "--report-dir",
+        type=output_dir,
+        help="write report.md and report.html there (plots too with matplotlib: pip install 'thrifty[evals]')",
+    )
+    ev.add_argument("--limit", type=integer(1), help="only the first N tasks (default: all)")
+    ev.add_argument("--concurrency", type=integer(1), default=2, help="samples run at once")
+    ev.add_argument("--index", type=existing_file, help="offline web index (default: the built-in corpus)")
+    ev.add_argument("--temperature", type=temperature, help="0 to 2 (default: 0, or the config file's)")
+    ev.add_argument("--seed", type=integer(), default=0, help="sampling seed")
+    ev.add_argument(
+        "--endpoint",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="an OpenAI-compatible server serving --model; repeat to share the load over several "
+        "(each sample goes to the least busy one)",
+    )
+    _add_backend_args(ev)
+    _global_options(ev, top=False)
+
+
+def _small_commands(sub: argparse._SubParsersAction[Parser]) -> None:
+    view = sub.add_parser("view", help="render a run trace (a tree in the terminal, or --html)")
+    view.add_argument("trace", type=existing_file, help="a JSONL trace written by ask, chat or eval")
+    view.add_argument("--html", type=output_file, help="write a static HTML page instead")
+    _global_options(view, top=False)
+
+    serve = sub.add_parser("serve", help="run the embedded model server until Ctrl-C")
+    serve.add_argument("--port", type=integer(1, 65535), default=8090, help="port on 127.0.0.1")
+    serve.add_argument("--context", type=integer(256), default=32768, help="context tokens shared by the slots")
+    serve.add_argument("--parallel", type=integer(1), default=4, help="concurrent request slots")
+    serve.add_argument("--model", help="embedded model: qwen2.5-coder-1.5b-instruct (default) or 0.5b")
+    _global_options(serve, top=False)
+
+    tasks = sub.add_parser("tasks", help="offline task sets")
+    tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="{generate}")
+    gen = tasks_sub.add_parser("generate", help="synthesize verifiable questions over the offline corpus")
+    gen.add_argument("--n", type=integer(1), default=300, help="how many tasks")
+    gen.add_argument("--seed", type=integer(), default=0, help="generator seed")
+    gen.add_argument("-o", "--output", type=output_file, required=True, help="the JSONL file to write")
+    gen.add_argument(
+        "--kind",
+        choices=["web", "math"],
+        default="web",
+        help="web: multi-hop questions over the offline corpus; math: multi-step word problems",
+    )
+    _global_options(gen, top=False)
+
+    web = sub.add_parser("web", help="the offline web over loopback HTTP")
+    web_sub = web.add_subparsers(dest="web_command", required=True, metavar="{serve}")
+    web_serve = web_sub.add_parser("serve", help="serve corpus pages as HTML (+ SearXNG-style /search)")
+    web_serve.add_argument("--port", type=integer(1, 65535), default=8765, help="port on 127.0.0.1")
+    web_serve.add_argument("--index", type=existing_file, help="index file (default: the built-in corpus)")
+    _global_options(web_serve, top=False)
+
+    index = sub.add_parser("index", help="offline web index")
+    index_sub = index.add_subparsers(dest="index_command", required=True, metavar="{build}")
+    build = index_sub.add_parser("build", help="build the default corpus index (or one from your files)")
+    build.add_argument("--path", type=output_file, help="where to write the index (default: the user cache)")
+    source = build.add_mutually_exclusive_group()
+    source.add_argument("--jsonl", type=existing_file, help="a JSONL corpus of {url, title, text} objects")
+    source.add_argument("--folder", type=existing_path, help="a folder of .md/.txt/.html files")
+    _global_options(build, top=False)
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="thrifty",
+        description="Budget-aware LLM agents.",
+        epilog="exit codes: 0 answered (or done), 1 error, 2 bad input, 3 budget exhausted without "
+        "an answer, 4 stalled without an answer, 130 interrupted",
+    )
+    parser.add_argument("--version", action="version", version=f"thrifty {__version__}")
+    _global_options(parser, top=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _ask(sub)
+    _chat(sub)
+    _small_commands(sub)
+    _eval(sub)
+    return parser
