@@ -63,8 +63,8 @@ class RawServer:
                 await writer.drain()
             else:
                 await self.reply(writer)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # a cancelled handler ends quietly: asyncio's stream callback would log it as an error
         finally:
             writer.close()
             with contextlib.suppress(ConnectionError):

@@ -67,19 +67,6 @@ async def test_guard_refuses_non_public_targets(url: str) -> None:
         await NetGuard().check(url)
 
 
-async def test_redirects_are_checked_at_every_hop() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.host == "public.test":
-            return httpx.Response(302, headers={"location": "http://127.0.0.1/secret"})
-        return httpx.Response(200, text="<p>secret</p>", headers={"content-type": "text/html"})
-
-    client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    fetcher = HttpFetcher(guard=NetGuard(allow_hosts=frozenset({"public.test"})), client=client)
-    with pytest.raises(BlockedAddress, match=r"127\.0\.0\.1"):
-        await fetcher.fetch("http://public.test/start")
-    await fetcher.aclose()
-
-
 async def test_browse_tool_reports_a_blocked_url_to_the_model() -> None:
     backend = ScriptedBackend(
         [

@@ -1,20 +1,27 @@
-"""Real-web page fetching: httpx with timeouts, a size cap, a content-type check and the SSRF guard
-applied to every hop (redirects are followed by hand so each target is checked). HTML becomes text
-with trafilatura when installed (``thrifty[web]``), else a small standard-library extractor that
-drops scripts, styles and navigation chrome.
+"""Real-web page fetching: httpx with a total deadline, a size cap, a content-type check and the
+SSRF guard at connect time on every hop (:mod:`thrifty.search.pinned`; redirects are followed by
+hand so each hop's scheme is checked too). HTML becomes text with trafilatura when installed
+(``thrifty[web]``), else a small standard-library extractor that drops scripts, styles and
+navigation chrome.
+
+The deadline covers the whole fetch, redirects and body included: httpx's timeouts are per
+operation, so a server dripping one byte a second would otherwise hold a 3 s timeout for minutes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urljoin
 
+import httpcore
 import httpx
 
 from thrifty.search.base import Page
 from thrifty.search.netguard import BlockedAddress, NetGuard
+from thrifty.search.pinned import GuardedTransport
 
 _SKIP = {"script", "style", "nav", "header", "footer", "aside", "noscript", "form", "svg", "template"}
 _BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section", "article", "pre", "table"}
@@ -70,8 +77,24 @@ def html_to_text(html: str) -> tuple[str, str]:
     return title, text.strip()
 
 
+def _decode(body: bytes, charset: str | None) -> str:
+    """The body as text in its declared charset; an unknown charset (a server can name any) is UTF-8."""
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
+
+
+class FetchTimeout(TimeoutError):
+    """A fetch ran past its total deadline."""
+
+
 class HttpFetcher:
-    """Fetch pages from the web (or a loopback server when the guard allows it)."""
+    """Fetch pages from the web (or a loopback server when the guard allows it).
+
+    ``timeout`` is the deadline for the whole fetch. ``network`` replaces the socket layer under the
+    guard (tests route "public" addresses to loopback servers with it).
+    """
 
     def __init__(
         self,
@@ -80,19 +103,33 @@ class HttpFetcher:
         timeout: float = 20.0,
         max_bytes: int = 3_000_000,
         max_redirects: int = 5,
-        client: httpx.AsyncClient | None = None,
+        network: httpcore.AsyncNetworkBackend | None = None,
         user_agent: str = "thrifty/0.1 (+https://github.com/thrifty-agents)",
     ) -> None:
         self.guard = guard or NetGuard()
+        self.timeout = timeout
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
-        self._client = client or httpx.AsyncClient(
-            timeout=timeout, follow_redirects=False, headers={"User-Agent": user_agent}
+        self._client = httpx.AsyncClient(
+            transport=GuardedTransport(self.guard, network=network),
+            timeout=timeout,
+            follow_redirects=False,
+            trust_env=False,  # a proxy from the environment would connect for us, unvetted
+            headers={"User-Agent": user_agent},
         )
 
     async def fetch(self, url: str) -> Page | None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                return await self._fetch(url)
+        except TimeoutError as exc:
+            if isinstance(exc, FetchTimeout):
+                raise
+            raise FetchTimeout(f"fetching {url} took longer than {self.timeout:g} s") from None
+
+    async def _fetch(self, url: str) -> Page | None:
         for _ in range(self.max_redirects + 1):
-            await self.guard.check(url)  # BlockedAddress propagates: the tool reports it to the model
+            self.guard.check_url(url)  # BlockedAddress propagates: the tool reports it to the model
             async with self._client.stream("GET", url) as response:
                 if response.is_redirect and "location" in response.headers:
                     url = urljoin(url, response.headers["location"])
@@ -108,7 +145,7 @@ class HttpFetcher:
                     body.extend(chunk)
                     if len(body) > self.max_bytes:
                         break
-                text = bytes(body[: self.max_bytes]).decode(response.encoding or "utf-8", errors="replace")
+                text = _decode(bytes(body[: self.max_bytes]), response.charset_encoding)
             if kind in {"text/html", "application/xhtml+xml"}:
                 title, text = html_to_text(text)
                 return Page(url=url, title=title or url, text=text, source="web")
