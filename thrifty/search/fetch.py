@@ -147,7 +147,7 @@ class HttpFetcher:
                         break
                 text = _decode(bytes(body[: self.max_bytes]), response.charset_encoding)
             if kind in {"text/html", "application/xhtml+xml"}:
-                title, text = html_to_text(text)
+                title, text = await asyncio.to_thread(html_to_text, text)  # CPU-bound: off the event loop
                 return Page(url=url, title=title or url, text=text, source="web")
             return Page(url=url, title=url, text=text, source="web")
         raise BlockedAddress(f"more than {self.max_redirects} redirects")
