@@ -18,13 +18,15 @@ backend answers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
+import time
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from thrifty.backends.base import (
     Backend,
@@ -43,14 +45,34 @@ from thrifty.tools.base import Tool, ToolContext, ToolResult
 from thrifty.traces import plain
 
 Mode = Literal["record", "replay", "auto"]
+T = TypeVar("T")
 
 
 class ReplayMiss(BackendError):
     """A strict replay met a call that was never recorded (the run diverged from the recording)."""
 
 
+FORMAT = "thrifty-replay"
+VERSION = 2
+_WRITE_TRIES = 6
+_BUSY_SECONDS = 1.0
+
+
+def _digest(key: str, kind: str, value: str) -> str:
+    return hashlib.sha256(f"{key}\0{kind}\0{value}".encode()).hexdigest()
+
+
 class ReplayCache:
-    """A key → JSON store in SQLite, plus per-session occurrence counters."""
+    """A key → JSON store in SQLite, plus per-session occurrence counters.
+
+    Each entry carries a SHA-256 over its key, kind and value, checked on every read: an entry edited
+    by hand (another answer, ten million tokens of usage) or damaged on disk is refused with an error
+    naming the file, never replayed. (The hash catches edits and corruption, not a forger who
+    recomputes it: a cache file is trusted like the code that replays it.) A file that is not SQLite
+    or not a thrifty cache is a one-line :class:`ConfigError`. Several processes may record into one
+    file: SQLite's busy timeout plus a rollback-and-retry keeps a writer that met "database is
+    locked" working instead of failing every later write.
+    """
 
     def __init__(self, path: Path, mode: Mode = "auto") -> None:
         if mode not in ("record", "replay", "auto"):
@@ -60,11 +82,51 @@ class ReplayCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.mode = mode
-        self._db = sqlite3.connect(path)
-        self._db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, kind TEXT, value TEXT)")
+        self._db = sqlite3.connect(path, timeout=_BUSY_SECONDS)
+        try:
+            self._retry(self._prepare)
+        except BaseException:
+            self._db.close()
+            raise
         self._seen: Counter[str] = Counter()
         self.hits = 0
         self.misses = 0
+
+    def _prepare(self) -> None:
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables and self.mode != "replay":
+            # idempotent: two recorders may create the same new file at once
+            self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, kind TEXT, value TEXT, digest TEXT)"
+            )
+            rows = [("format", FORMAT), ("version", str(VERSION))]
+            self._db.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", rows)
+            return
+        meta = dict(self._db.execute("SELECT name, value FROM meta").fetchall()) if "meta" in tables else {}
+        if meta.get("format") == FORMAT and meta.get("version") == str(VERSION) and "calls" in tables:
+            return
+        if "calls" in tables and not meta:
+            raise ConfigError(
+                "cache", f"{self.path} was recorded by an older thrifty without integrity hashes; record again"
+            )
+        raise ConfigError("cache", f"{self.path} is not a thrifty replay cache (format {meta.get('format')!r})")
+
+    def _retry(self, action: Callable[[], T]) -> T:
+        """Run ``action`` in a transaction; on "database is locked" roll back, wait and try again."""
+        for attempt in range(_WRITE_TRIES):
+            try:
+                with self._db:  # commits, or rolls back on an exception
+                    return action()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise ConfigError("cache", f"{self.path}: {exc}") from None
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.rollback()
+                time.sleep(0.02 * 2**attempt)
+            except sqlite3.DatabaseError as exc:
+                raise ConfigError("cache", f"{self.path} is not a thrifty replay cache ({exc})") from None
+        raise ConfigError("cache", f"{self.path} stayed locked by another writer through {_WRITE_TRIES} tries")
 
     def key(self, kind: str, payload: Any) -> str:
         digest = hashlib.sha256(json.dumps([kind, plain(payload)], sort_keys=True, default=str).encode()).hexdigest()
@@ -74,16 +136,22 @@ class ReplayCache:
     def get(self, key: str) -> Any | None:
         if self.mode == "record":
             return None
-        row = self._db.execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone()
+        query = "SELECT kind, value, digest FROM calls WHERE key = ?"
+        row = self._retry(lambda: self._db.execute(query, (key,)).fetchone())
         if row is None:
             self.misses += 1
             return None
+        kind, value, digest = row
+        if not isinstance(value, str) or digest != _digest(key, str(kind), value):
+            raise ConfigError("cache", f"{self.path}: entry {key[:16]} fails its integrity check (edited or corrupt)")
         self.hits += 1
-        return json.loads(row[0])
+        return json.loads(value)  # the digest matched: this is the JSON text put() wrote
 
     def put(self, key: str, kind: str, value: Any) -> None:
-        self._db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?, ?)", (key, kind, json.dumps(value)))
-        self._db.commit()  # committed per call: a killed recording keeps everything before the kill
+        text = json.dumps(value)
+        row = (key, kind, text, _digest(key, kind, text))
+        # committed per call: a killed recording keeps everything before the kill
+        self._retry(lambda: self._db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?, ?, ?)", row))
 
     def require(self, key: str, what: str) -> Any:
         """The cached value; in strict replay a miss is an error naming the call."""
@@ -119,7 +187,7 @@ class RecordingBackend:
         key = self.cache.key("complete", [self.model, request])
         cached = self.cache.require(key, f"model call {_preview(request)}")
         if cached is not None:
-            return completion_from_dict(cached)
+            return self._entry(completion_from_dict, cached)
         completion = await self.inner.complete(request)
         record = plain(completion)
         record.pop("raw", None)
@@ -130,13 +198,16 @@ class RecordingBackend:
         key = self.cache.key("count", [self.model, request])
         cached = self.cache.require(key, f"token count {_preview(request)}")
         if cached is not None:
-            return TokenCount(int(cached["tokens"]), bool(cached["exact"]))
+            return self._entry(lambda d: TokenCount(int(d["tokens"]), bool(d["exact"])), cached)
         count = await self.inner.count_tokens(request)
         self.cache.put(key, "count", {"tokens": count.tokens, "exact": count.exact})
         return count
 
     async def aclose(self) -> None:
         await self.inner.aclose()
+
+    def _entry(self, build: Callable[[Any], T], cached: Any) -> T:
+        return _entry(self.cache, build, cached)
 
 
 class RecordingTool:
@@ -160,9 +231,10 @@ class RecordingTool:
         key = self.cache.key("tool", [self.spec.name, arguments])
         cached = self.cache.require(key, f"tool call {self.spec.name}({json.dumps(plain(arguments))[:120]})")
         if cached is not None:
-            for request in cached["requests"]:  # charged again, answered by the cached backend
-                await ctx.complete(request_from_dict(request))
-            return ToolResult(cached["content"], bool(cached["is_error"]))
+            replayed = _entry(self.cache, lambda d: [request_from_dict(r) for r in d["requests"]], cached)
+            for request in replayed:  # charged again, answered by the cached backend
+                await ctx.complete(request)
+            return _entry(self.cache, lambda d: ToolResult(str(d["content"]), bool(d["is_error"])), cached)
         requests: list[ChatRequest] = []
 
         async def complete(request: ChatRequest) -> Completion:
@@ -177,6 +249,14 @@ class RecordingTool:
 
 def recording_tools(tools: Iterable[Tool], cache: ReplayCache) -> list[Tool]:
     return [RecordingTool(t, cache) for t in tools]
+
+
+def _entry(cache: ReplayCache, build: Callable[[Any], T], cached: Any) -> T:
+    """A cached entry decoded by ``build``; a malformed one is a one-line error naming the file."""
+    try:
+        return build(cached)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError("cache", f"{cache.path}: malformed entry ({type(exc).__name__}: {exc})") from None
 
 
 def _preview(request: ChatRequest) -> str:
