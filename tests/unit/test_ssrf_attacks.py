@@ -277,7 +277,7 @@ async def test_the_timeout_is_a_deadline_for_the_whole_fetch(reply: object) -> N
             await fetcher.fetch(slow.url)
         elapsed = time.monotonic() - start
         await fetcher.aclose()
-    assert elapsed < 2.0
+    assert elapsed < 3.0  # a 1 s deadline; the drip alone would run 200 s
 
 
 async def test_a_public_site_is_fetched_through_the_guard() -> None:
