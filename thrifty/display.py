@@ -176,7 +176,8 @@ class RunView:
 
     def collapsed(self) -> Group:
         """One dim line per step (what stays on screen in chat after a turn)."""
-        return Group(*(Text(" ·", style="dim").join(step) for step in self.steps if step))
+        joint = Text(" · ", style="dim")
+        return Group(*(joint.join(Text(t.plain.strip(), style=t.style) for t in step) for step in self.steps if step))
 
     def __rich__(self) -> RenderableType:
         parts: list[RenderableType] = [Panel(self.header, title="question", expand=True)]

@@ -14,6 +14,7 @@ import pytest
 from thrifty.backends.embedded import DEFAULT_MODEL
 from thrifty.backends.process import free_port
 from thrifty.cli import main
+from thrifty.cli.run import EXIT_CODES
 
 pytestmark = pytest.mark.live_model
 
@@ -25,8 +26,8 @@ def test_ask_autostarts_the_embedded_model_and_prints_json(
     code = main(["ask", "What is the capital of France?", "--budget", "search=2,browse=1,tokens=8000,seconds=240",
                  "--index", str(default_index_path), "--json", "--max-step-tokens", "200"])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
-    assert code == 0
     assert out["stop_reason"] in ("answered", "budget_exhausted", "stalled")
+    assert code == EXIT_CODES[out["stop_reason"]]
     assert out["usage"]["requests"] >= 1 and out["usage"]["input_tokens"] > 0
     assert out["usage"]["input_tokens"] + out["usage"]["output_tokens"] <= 8000
     assert out["model"] == DEFAULT_MODEL.name
@@ -36,8 +37,8 @@ def test_ask_attaches_to_a_running_server(embedded_server: str, capsys: pytest.C
     code = main(["ask", "Say hello.", "--no-tools", "--base-url", embedded_server, "--tool-protocol", "text",
                  "--budget", "tokens=2000", "--json"])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
-    assert code == 0
     assert out["stop_reason"] in ("answered", "budget_exhausted", "stalled")
+    assert code == EXIT_CODES[out["stop_reason"]]
     assert out["usage"]["requests"] >= 1
 
 
@@ -72,7 +73,7 @@ def test_every_strategy_runs_end_to_end_through_ask(
                  "--tool-protocol", "json", "--index", str(default_index_path), "--max-step-tokens", "160",
                  "--budget", "search=2,browse=1,tokens=6000,seconds=300", "--json"])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
-    assert code == 0
+    assert code == EXIT_CODES[out["stop_reason"]]
     assert out["strategy"].startswith(strategy.split("-")[0])
     assert out["stop_reason"] in ("answered", "budget_exhausted", "stalled")
     usage = out["usage"]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -102,3 +105,83 @@ def test_show_commands(line: str) -> None:
     said: list[str] = []
     command(session(), line, said.append)
     assert said and ("per-turn budget" in said[0] or "available" in said[0])
+
+
+def reader(keys: list[str]) -> Callable[[str], str]:
+    def read(prompt: str) -> str:
+        if not keys:
+            raise EOFError
+        return keys.pop(0)
+
+    return read
+
+
+def test_banner_shows_model_budget_and_thinking_and_steps_stay_on_screen(tmp_path: Path) -> None:
+    from tests.helpers import small_index
+    from thrifty.tools.web import BrowseTool, SearchTool
+
+    index = small_index(tmp_path)
+    search = json.dumps({"name": "search", "arguments": {"query": ["Paris"]}})
+    backend = ScriptedBackend([f"<tool_code>{search}</tool_code>", "<answer>Paris</answer>"])
+    out = io.StringIO()
+    console = Console(file=out, width=160, force_terminal=False)
+    keys = ["Capital of France?"]
+    with asyncio.Runner() as runner:
+        run_chat(
+            backend,
+            [SearchTool(index), BrowseTool(index)],
+            session(),
+            runner,
+            console,
+            read=reader(keys),
+        )  # type: ignore[misc]
+    text = out.getvalue()
+    assert "model scripted" in text and "thinking model default" in text and "None" not in text
+    assert "per-turn budget: tokens=5000" in text
+    assert "step 1 · model: 822→22 tok" in text and '✓ search {"query": ["Paris"]}' in text  # the steps, collapsed
+    assert "step 2 · model:" in text
+
+
+def test_a_cancelled_turn_counts_its_spend_and_the_session_writes_a_trace(tmp_path: Path) -> None:
+    import signal
+    import threading
+
+    from tests.helpers import small_index
+    from thrifty.tools.web import BrowseTool, SearchTool
+    from thrifty.traces import TraceWriter, read_trace
+
+    async def slow(request: ChatRequest) -> str:
+        await asyncio.sleep(30)
+        return "<answer>late</answer>"
+
+    index = small_index(tmp_path)
+    search = json.dumps({"name": "search", "arguments": {"query": ["Paris"]}})
+    backend = ScriptedBackend([f"<tool_code>{search}</tool_code>", slow, "<answer>second</answer>"])
+    s = session()
+    trace = TraceWriter(tmp_path / "chat.jsonl")
+    out = io.StringIO()
+    keys = ["first question", "second question"]
+    main_thread = threading.main_thread().ident
+    assert main_thread is not None
+    timer = threading.Timer(1.0, lambda: signal.pthread_kill(main_thread, signal.SIGINT))
+    timer.start()
+    try:
+        with asyncio.Runner() as runner:
+            run_chat(
+                backend,
+                [SearchTool(index), BrowseTool(index)],
+                s,
+                runner,
+                Console(file=out, width=160, force_terminal=False),
+                read=reader(keys),
+                trace=trace,
+            )
+    finally:
+        timer.cancel()
+        trace.close()
+    assert s.cancelled == 1 and s.turns == 1
+    assert s.spent.requests == 2 and s.spent.tool("search") == 1  # the cancelled turn's call and search count
+    assert "session: 2 turns (1 cancelled) | search 1" in out.getvalue()
+    records = list(read_trace(tmp_path / "chat.jsonl"))
+    assert next(r["question"] for r in records if r["type"] == "RunStarted") == "first question"
+    assert records[-1]["type"] == "RunFinished" and records[-1]["result"]["answer"] == "second"

@@ -16,7 +16,7 @@ from thrifty.agents.strategies import get_strategy
 from thrifty.backends.registry import open_backend
 from thrifty.budget import parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
-from thrifty.cli.run import backend_config, tools_for
+from thrifty.cli.run import WEB_TOOLS, backend_config, tools_for
 from thrifty.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -71,10 +71,10 @@ def evaluate(args: argparse.Namespace) -> int:
     from thrifty.evals.report import markdown, summarize
     from thrifty.evals.runner import Progress, run_eval
 
+    conditions = _conditions(args, list(WEB_TOOLS))
+    tasks = _tasks(args)
     args.no_tools = False
     tools = tools_for(args, quiet=True)
-    conditions = _conditions(args, [t.spec.name for t in tools])
-    tasks = _tasks(args)
     config = LoopConfig(temperature=args.temperature, seed=args.seed)
     bar = Bar(
         TextColumn("eval"),

@@ -24,6 +24,14 @@ EXIT_CODES = {"answered": 0, "error": 1, "budget_exhausted": 3, "stalled": 4, "c
 """The exit code of ``thrifty ask`` for each stop reason (the README's table)."""
 
 
+WEB_TOOLS = ("search", "browse")
+"""The tools ``ask``, ``chat`` and ``eval`` offer (budget keys are checked against them before they are built)."""
+
+
+def tool_names(args: argparse.Namespace) -> list[str]:
+    return [] if args.no_tools else list(WEB_TOOLS)
+
+
 def tools_for(args: argparse.Namespace, *, quiet: bool = False) -> list[Tool]:
     """Search and browse over the offline web (built on first use), or nothing with ``--no-tools``."""
     if args.no_tools:
@@ -38,13 +46,12 @@ def tools_for(args: argparse.Namespace, *, quiet: bool = False) -> list[Tool]:
     return [SearchTool(index), BrowseTool(index)]
 
 
-def limits_for(flag: str, spec: str | None, default: str, tools: list[Tool]) -> Limits:
+def limits_for(flag: str, spec: str | None, default: str, names: list[str]) -> Limits:
     """The default budget with the user's spec laid over it; keys are checked against the offered tools.
 
     The default's tool limits apply only to tools that are offered (``--no-tools`` keeps its tokens
     and seconds limits); a mistake in the spec is reported against ``flag``.
     """
-    names = [t.spec.name for t in tools]
     try:
         base = parse_budget_spec(default)
     except BudgetSpecError as exc:
@@ -113,8 +120,9 @@ async def _ask(args: argparse.Namespace, tools: list[Tool], limits: Limits) -> R
 
 
 def ask(args: argparse.Namespace) -> int:
+    limits = limits_for("--budget", args.budget, args.default_budget, tool_names(args))
+    strategy_for(args)
     tools = tools_for(args, quiet=args.json)
-    limits = limits_for("--budget", args.budget, args.default_budget, tools)
     result = asyncio.run(_ask(args, tools, limits))
     if args.json:
         print(json.dumps(safejson.scrub(result.to_dict()), indent=2, ensure_ascii=False))
@@ -125,7 +133,8 @@ def chat(args: argparse.Namespace) -> int:
     from thrifty.chat import ChatSession, chat_main
 
     strategy_for(args)
+    limits = limits_for("--budget", args.budget, args.default_budget, tool_names(args))
     tools = tools_for(args)
-    limits = limits_for("--budget", args.budget, args.default_budget, tools)
-    session = ChatSession(limits, args.strategy, LoopConfig(temperature=args.temperature, thinking=args.think))
+    config = LoopConfig(temperature=args.temperature, thinking=args.think)
+    session = ChatSession(limits, args.strategy, config, tool_names=tuple(tool_names(args)))
     return chat_main(open_backend(backend_config(args)), tools, session, trace=trace_writer(args))

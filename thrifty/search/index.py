@@ -94,8 +94,11 @@ def build_index(path: Path, pages: Iterable[Page], *, version: str) -> BuildStat
             con.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (version,))
         con.execute("INSERT INTO pages_fts(pages_fts) VALUES ('optimize')")
         con.commit()
-    finally:
+    except BaseException:
         con.close()
+        tmp.unlink(missing_ok=True)  # a bad page leaves no half-built file behind
+        raise
+    con.close()
     tmp.replace(path)
     return BuildStats(pages=n, seconds=time.perf_counter() - started, path=path)
 
