@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 Reply = bytes | Callable[[asyncio.StreamWriter], Awaitable[None]]
@@ -33,8 +34,9 @@ def http(
 class RawServer:
     """Counts the requests it gets (``hits``) and the request heads (``heads``)."""
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Reply, *, tls: ssl.SSLContext | None = None) -> None:
         self.reply = reply
+        self.tls = tls
         self.hits = 0
         self.heads: list[bytes] = []
         self._server: asyncio.Server | None = None
@@ -63,7 +65,7 @@ class RawServer:
                 await writer.drain()
             else:
                 await self.reply(writer)
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+        except (ConnectionError, ssl.SSLError, asyncio.IncompleteReadError, asyncio.CancelledError):
             pass  # a cancelled handler ends quietly: asyncio's stream callback would log it as an error
         finally:
             writer.close()
@@ -71,7 +73,7 @@ class RawServer:
                 await writer.wait_closed()
 
     async def __aenter__(self) -> RawServer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import shutil
+import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpcore
+import httpx
 import pytest
 
 from tests.rawserver import RawServer, http
@@ -293,3 +298,59 @@ async def test_an_unknown_charset_is_read_as_utf8() -> None:
     async with RawServer(reply) as site:
         page = await fetch(site.url, guard=NetGuard(allow_hosts=frozenset({f"127.0.0.1:{site.port}"})))
     assert page is not None and "caf\u00e9" in page.text
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for public.test (the openssl command line, as on any Debian)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=public.test",
+            "-addext",
+            "subjectAltName=DNS:public.test",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=30,
+    )
+    return cert, key
+
+
+@pytest.mark.parametrize(("name", "ok"), [("public.test", True), ("other.test", False)])
+async def test_tls_checks_the_name_while_connecting_to_the_pinned_address(
+    certificate: tuple[Path, Path], name: str, ok: bool
+) -> None:
+    cert, key = certificate
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    async with RawServer(http("<p>over tls</p>", content_type="text/html"), tls=server_tls) as site:
+        guard = NetGuard(resolver=Resolver({"public.test": [PUBLIC_IP], "other.test": [PUBLIC_IP]}))
+        network = LoopbackNetwork({PUBLIC_IP: site.port})
+        fetcher = HttpFetcher(guard=guard, network=network, verify=ssl.create_default_context(cafile=cert))
+        try:
+            if ok:  # SNI and the certificate check use the name; the socket went to the vetted address
+                page = await fetcher.fetch(f"https://{name}/")
+                assert page is not None and "over tls" in page.text
+                assert network.connects == [(PUBLIC_IP, 443)] and b"Host: public.test" in site.heads[0]
+            else:  # the same address under a name the certificate does not cover is refused
+                with pytest.raises(httpx.ConnectError, match=r"CERTIFICATE_VERIFY_FAILED|match"):
+                    await fetcher.fetch(f"https://{name}/")
+        finally:
+            await fetcher.aclose()

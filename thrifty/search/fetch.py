@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import ssl
 from html import unescape
 from html.parser import HTMLParser
 from urllib.parse import urljoin
@@ -92,8 +93,9 @@ class FetchTimeout(TimeoutError):
 class HttpFetcher:
     """Fetch pages from the web (or a loopback server when the guard allows it).
 
-    ``timeout`` is the deadline for the whole fetch. ``network`` replaces the socket layer under the
-    guard (tests route "public" addresses to loopback servers with it).
+    ``timeout`` is the deadline for the whole fetch. ``verify`` is the TLS context (default: the
+    system's CAs via certifi). ``network`` replaces the socket layer under the guard (tests route
+    "public" addresses to loopback servers with it).
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class HttpFetcher:
         max_bytes: int = 3_000_000,
         max_redirects: int = 5,
         network: httpcore.AsyncNetworkBackend | None = None,
+        verify: ssl.SSLContext | None = None,
         user_agent: str = "thrifty/0.1 (+https://github.com/thrifty-agents)",
     ) -> None:
         self.guard = guard or NetGuard()
@@ -111,7 +114,7 @@ class HttpFetcher:
         self.max_bytes = max_bytes
         self.max_redirects = max_redirects
         self._client = httpx.AsyncClient(
-            transport=GuardedTransport(self.guard, network=network),
+            transport=GuardedTransport(self.guard, network=network, verify=verify),
             timeout=timeout,
             follow_redirects=False,
             trust_env=False,  # a proxy from the environment would connect for us, unvetted
