@@ -7,21 +7,24 @@ stack, and a ``"\\ud800"`` escape decodes to a lone surrogate that crashes every
 :func:`raw_decode` here: input over a size or nesting limit is refused as a ``ValueError`` (which
 every caller already handles as "not JSON"), and decoded strings come back with lone surrogates
 replaced by U+FFFD. :func:`scrub` does the same for text that never went through JSON.
+
+The depth limit is checked on the decoded value, iteratively, and the decoder's own
+``RecursionError`` is the same verdict: a text pre-scan cannot know where strings start when
+decoding begins mid-text (``raw_decode`` at each ``{``), and a regex for strings goes quadratic
+on unterminated ones.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from itertools import accumulate
+from collections.abc import Callable
 from typing import Any
 
 MAX_DEPTH = 64
 """Deeper than any reply or tool call thrifty reads (a chat completion with logprobs nests 6 deep)."""
 MAX_CHARS = 16_000_000
 
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _DECODER = json.JSONDecoder()
@@ -31,21 +34,22 @@ class JSONLimitError(ValueError):
     """The text is larger or nests deeper than the limits allow."""
 
 
-def nesting_depth(text: str) -> int:
-    """The deepest bracket nesting outside JSON strings (a cheap scan: no recursion, no decoding)."""
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    if not brackets:
-        return 0
-    return max(0, max(accumulate(1 if c in "[{" else -1 for c in brackets)))
-
-
-def check_bounds(text: str, *, max_depth: int = MAX_DEPTH, max_chars: int = MAX_CHARS) -> None:
-    """Raise :class:`JSONLimitError` when ``text`` is too large or nests too deep to decode safely."""
+def check_size(text: str, max_chars: int = MAX_CHARS) -> None:
     if len(text) > max_chars:
         raise JSONLimitError(f"JSON text of {len(text)} characters is over the {max_chars} limit")
-    depth = nesting_depth(text)
-    if depth > max_depth:
-        raise JSONLimitError(f"JSON nested {depth} deep is over the {max_depth} limit")
+
+
+def _check_depth(value: Any, limit: int) -> None:
+    """Iteratively (a recursive walk would itself overflow): no container deeper than ``limit``."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is None:
+            continue
+        if depth > limit:
+            raise JSONLimitError(f"JSON nested deeper than {limit} levels")
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
 def scrub(value: Any) -> Any:
@@ -60,16 +64,24 @@ def scrub(value: Any) -> Any:
     return value
 
 
+def _bounded(decode: Callable[[], tuple[Any, int]], text: str, start: int, max_depth: int) -> tuple[Any, int]:
+    try:
+        value, end = decode()
+    except RecursionError:  # the decoder met the interpreter's limit first: the same verdict
+        raise JSONLimitError(f"JSON nested deeper than {max_depth} levels") from None
+    _check_depth(value, max_depth)
+    return (scrub(value) if _SURROGATE_ESCAPE.search(text, start, end) else value), end
+
+
 def loads(text: str | bytes, *, max_depth: int = MAX_DEPTH, max_chars: int = MAX_CHARS) -> Any:
     """``json.loads`` within limits; strings come back without lone surrogates."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", errors="replace")
-    check_bounds(text, max_depth=max_depth, max_chars=max_chars)
-    value = json.loads(text)
-    return scrub(value) if _SURROGATE_ESCAPE.search(text) else value
+    check_size(text, max_chars)
+    decoded = text
+    return _bounded(lambda: (json.loads(decoded), len(decoded)), decoded, 0, max_depth)[0]
 
 
-def raw_decode(text: str, start: int = 0) -> tuple[Any, int]:
-    """``JSONDecoder.raw_decode`` for text already passed through :func:`check_bounds`."""
-    value, end = _DECODER.raw_decode(text, start)
-    return (scrub(value) if _SURROGATE_ESCAPE.search(text, start, end) else value), end
+def raw_decode(text: str, start: int = 0, *, max_depth: int = MAX_DEPTH) -> tuple[Any, int]:
+    """``JSONDecoder.raw_decode`` within the depth limit (size: :func:`check_size` the text first)."""
+    return _bounded(lambda: _DECODER.raw_decode(text, start), text, start, max_depth)

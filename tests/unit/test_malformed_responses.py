@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -244,3 +245,22 @@ def test_the_trace_writer_replaces_lone_surrogates_that_reach_it(tmp_path: Path)
     trace._write({"type": "x", "text": ("\ud800",)})
     trace.close()
     assert "\ufffd" in (tmp_path / "trace.jsonl").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '"\\' * 50_000,  # unterminated escapes: quadratic for a regex that re-scans strings
+        '{"a": "' + "{" * 50_000,  # a brace at every position: one failed decode each
+        "{" * 200_000,
+        'x" {"k": ' + "[" * 3000 + "]" * 3000 + "}",  # a stray quote hides the nesting from a text scan
+        '{"name": "s", "arguments": ' + '{"a":' * 2000 + "1" + "}" * 2000 + "}",
+    ],
+    ids=["escapes", "braces in a string", "braces", "stray quote", "deep arguments"],
+)
+def test_adversarial_model_text_parses_in_bounded_time(text: str) -> None:
+    start = time.monotonic()
+    text_reply = parse_text_reply("<tool_code>" + text + "</tool_code>")
+    json_reply = parse_json_reply(text)
+    assert text_reply.tool_calls == () and text_reply.errors and json_reply.errors
+    assert time.monotonic() - start < 2.0  # milliseconds here; seconds to minutes before the bounds

@@ -33,19 +33,26 @@ class ParsedReply:
     errors: tuple[str, ...]
 
 
+MAX_FAILED_DECODES = 64
+"""Each failed try costs up to the length of the text (the decoder's error reports a line number), so
+a reply of 50,000 ``{`` would cost seconds; real replies hold a handful of objects."""
+
+
 def json_objects(text: str) -> list[tuple[Any, str]]:
-    """Every JSON value that starts at a ``{`` in ``text`` (decoded, raw); none in text that is too
-    large or nests too deep to decode safely (see :mod:`thrifty.safejson`)."""
+    """Every JSON value that starts at a ``{`` in ``text`` (decoded, raw), within the limits of
+    :mod:`thrifty.safejson` and :data:`MAX_FAILED_DECODES` failed tries."""
     try:
-        safejson.check_bounds(text)
+        safejson.check_size(text)
     except safejson.JSONLimitError:
         return []
     found: list[tuple[Any, str]] = []
+    failures = 0
     i = text.find("{")
-    while i != -1:
+    while i != -1 and failures < MAX_FAILED_DECODES:
         try:
             obj, end = safejson.raw_decode(text, i)
         except ValueError:
+            failures += 1
             i = text.find("{", i + 1)
             continue
         found.append((obj, text[i:end]))
