@@ -145,21 +145,17 @@ def test_exit_codes_and_stop_reasons_say_what_happened(cli: CliRun, index_path: 
     assert "stop: error: connection refused: http://127.0.0.1:9/v1" in " ".join(out.split())
 
     search = json.dumps({"name": "search", "arguments": {"query": ["Paris"]}})
-    code, out, _ = cli(
-        [f"<tool_code>{search}</tool_code>", "<answer>Paris</answer>"],
-        "ask",
-        "q",
-        "--index",
-        str(index_path),
-        "--json",
-        "--budget",
-        "search=1",
-        "--tool-protocol",
-        "text",
-    )
+    script = [f"<tool_code>{search}</tool_code>", "<answer>Paris</answer>"]
+    index = ["--index", str(index_path), "--json", "--tool-protocol", "text"]
+    code, out, _ = cli(script, "ask", "q", *index, "--budget", "search=1,browse=0")
     result = json.loads(out)
     assert code == 0 and result["stop_reason"] == "answered" and result["exhausted"] == "tool:search"
-    assert result["detail"] == "answered in a final call: search budget is exhausted"
+    assert result["detail"] == "answered in a final call: search, browse budget is exhausted"
+    # One spent tool does not end the run while another has units: the agent goes on with browse.
+    code, out, _ = cli([*script, "<answer>Paris</answer>"], "ask", "q", *index, "--budget", "search=1")
+    result = json.loads(out)
+    assert code == 0 and result["stop_reason"] == "answered" and result["exhausted"] is None
+    assert result["budget"]["search"]["left"] == 0 and result["budget"]["browse"]["left"] == 5
 
 
 def test_the_live_view_escapes_control_sequences_from_the_model(cli: CliRun) -> None:

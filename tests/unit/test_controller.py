@@ -316,3 +316,19 @@ async def test_a_reply_cut_at_the_length_limit_is_not_quoted_back() -> None:
     nudge = backend.requests[1].messages[-1].content
     assert "cut off at the length limit" in nudge and "never clos" not in nudge  # nothing to copy from
     assert result.answer == "Paris"
+
+
+async def test_a_spent_tool_is_no_longer_offered_and_all_policy_keeps_the_others(web: list) -> None:
+    backend = ScriptedBackend([call("search", query=["Paris"]), "<answer>Paris</answer>"])
+    config = LoopConfig(stop_when_tool_exhausted="all")
+    result = await Agent(backend, tools=web, limits="search=1,browse=2", config=config).run("q")
+    assert result.stop_reason == "answered" and result.exhausted is None
+    assert [t.name for t in backend.requests[1].tools] == ["browse"]
+
+
+async def test_a_copied_placeholder_argument_is_refused_and_not_charged(web: list) -> None:
+    backend = ScriptedBackend([call("search", query=["..."]), "<answer>Paris</answer>"])
+    result = await Agent(backend, tools=web, limits="search=2").run("q")
+    assert result.usage.tool("search") == 0
+    refused = result.steps[0].tool_calls[0]
+    assert refused["is_error"] and "placeholder" in refused["output"] and refused["units"] == 0

@@ -90,7 +90,10 @@ def _request(ctx: RunContext, state: LoopState, *, final: bool, extra: tuple[Mes
     protocol = ctx.backend.tool_protocol
     # A tool whose identical call was just refused is withheld for one step: with the JSON protocol the
     # grammar then makes a looping small model pick another tool (e.g. browse a result) or answer.
-    tools = () if final else tuple(t for t in ctx.tools.specs() if t.name not in state.withheld)
+    # A spent tool is not offered either: with stop_when_tool_exhausted="all" the loop goes on with the others.
+    view = ctx.ledger.view()
+    offered = (t for t in ctx.tools.specs() if t.name not in state.withheld and view.tool_remaining(t.name) != 0)
+    tools = () if final else tuple(offered)
     temperature = cfg.temperature
     if state.repeated and cfg.repeat_temperature is not None and not final:
         temperature = max(temperature or 0.0, cfg.repeat_temperature)

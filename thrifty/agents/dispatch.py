@@ -22,6 +22,12 @@ def _call_key(call: ToolCall) -> str:
     return json.dumps([call.name, call.arguments], sort_keys=True, default=str)
 
 
+def _placeholders(arguments: Mapping[str, Any]) -> bool:
+    """Whether a call copied the tool listing's ``"..."`` example values instead of real ones."""
+    values = [v for value in arguments.values() for v in (value if isinstance(value, list) else [value])]
+    return any(isinstance(v, str) and v.strip() in ("...", "…") for v in values)
+
+
 async def run_tool(ctx: RunContext, caller: ModelCaller, call: ToolCall, step: int, state: LoopState) -> dict[str, Any]:
     """Dispatch one call; every failure becomes an error observation, never an exception."""
     tool = ctx.tools.get(call.name)
@@ -41,6 +47,11 @@ async def run_tool(ctx: RunContext, caller: ModelCaller, call: ToolCall, step: i
         if tool is None:
             raise ToolError(f"unknown tool {call.name!r}; available tools: {', '.join(ctx.tools.names)}")
         validate_arguments(tool.spec, call.arguments)
+        if _placeholders(call.arguments):
+            raise ToolError(
+                "'...' is the example's placeholder: write the real value (your query, the URL). "
+                "This call was not run and cost nothing"
+            )
         requested = tool.units(call.arguments)
         try:
             entry = ctx.ledger.spend_tool(call.name, requested)  # charged at dispatch, whatever the outcome

@@ -99,7 +99,8 @@ class HelpFormatter(argparse.HelpFormatter):
     def _get_help_string(self, action: argparse.Action) -> str | None:
         text = action.help or ""
         default = action.default
-        if "default" in text or default in (None, argparse.SUPPRESS, False, [], "") or not action.option_strings:
+        unset = default is None or default is False or default in (argparse.SUPPRESS, [], "")
+        if "default" in text or unset or not action.option_strings:
             return text
         shown = default if not isinstance(default, Path) else str(default)
         return f"{text} (default: {shown})".strip()

@@ -86,7 +86,8 @@ def evaluate(args: argparse.Namespace) -> int:
     bar_task = bar.add_task("eval", total=len(tasks) * len(conditions), stats="")
 
     def progress(sample: SampleLog, p: Progress) -> None:
-        eta = f" · about {p.eta_seconds / 60:.0f} min left" if p.eta_seconds is not None else ""
+        left = p.eta_seconds
+        eta = "" if left is None else f" · about {left / 60:.0f} min left" if left >= 90 else f" · {left:.0f} s left"
         stats = f"accuracy {p.accuracy:.2f} · ${p.cost_usd:.4f} · {p.tokens:,} tokens{eta}"
         bar.update(bar_task, completed=p.done + p.skipped, stats=stats)
 

@@ -81,7 +81,7 @@ def _add_agent_args(p: argparse.ArgumentParser, *, what: str) -> None:
 
 def _ask(sub: argparse._SubParsersAction[Parser]) -> None:
     ask = sub.add_parser("ask", help="answer one question with tools, within a budget")
-    ask.add_argument("question")
+    ask.add_argument("question", help="the question to answer (quote it)")
     _add_agent_args(ask, what="ask")
     ask.add_argument("--json", action="store_true", help="print the result as JSON (no live view)")
     ask.add_argument("--seed", type=integer(), default=0, help="sampling seed")

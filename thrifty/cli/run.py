@@ -53,7 +53,7 @@ def limits_for(flag: str, spec: str | None, default: str, names: list[str]) -> L
     and seconds limits); a mistake in the spec is reported against ``flag``.
     """
     try:
-        base = parse_budget_spec(default)
+        base = parse_budget_spec(default, tools=WEB_TOOLS)
     except BudgetSpecError as exc:
         raise ConfigError("budget", f"{exc} (the default budget, from the config file or $THRIFTY_BUDGET)") from None
     base = replace(base, tools={k: v for k, v in base.tools.items() if k in names})
@@ -96,7 +96,11 @@ def trace_writer(args: argparse.Namespace) -> EventHandler:
 
 async def _ask(args: argparse.Namespace, tools: list[Tool], limits: Limits) -> RunResult:
     config = LoopConfig(
-        temperature=args.temperature, seed=args.seed, step_max_tokens=args.max_step_tokens, thinking=args.think
+        temperature=args.temperature,
+        seed=args.seed,
+        step_max_tokens=args.max_step_tokens,
+        thinking=args.think,
+        stop_when_tool_exhausted="all",  # a spent search leaves browse usable (the library default is BATS's "any")
     )
     strategy = strategy_for(args)
     trace = trace_writer(args)
@@ -135,6 +139,6 @@ def chat(args: argparse.Namespace) -> int:
     strategy_for(args)
     limits = limits_for("--budget", args.budget, args.default_budget, tool_names(args))
     tools = tools_for(args)
-    config = LoopConfig(temperature=args.temperature, thinking=args.think)
+    config = LoopConfig(temperature=args.temperature, thinking=args.think, stop_when_tool_exhausted="all")
     session = ChatSession(limits, args.strategy, config, tool_names=tuple(tool_names(args)))
     return chat_main(open_backend(backend_config(args)), tools, session, trace=trace_writer(args))
