@@ -17,6 +17,7 @@ from typing import TypeVar
 
 import pytest
 
+from tests.helpers import scripted_cli
 from tests.rawserver import Reply, http, serving
 from thrifty.agents.protocol import ParsedReply, parse_json_reply, parse_text_reply
 from thrifty.backends import OpenAICompatBackend
@@ -264,3 +265,12 @@ def test_adversarial_model_text_parses_in_bounded_time(text: str) -> None:
     json_reply = parse_json_reply(text)
     assert text_reply.tool_calls == () and text_reply.errors and json_reply.errors
     assert time.monotonic() - start < 2.0  # milliseconds here; seconds to minutes before the bounds
+
+
+def test_ask_json_prints_an_answer_holding_a_lone_surrogate(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli = scripted_cli(monkeypatch, tmp_path, capsys)
+    code, out, _ = cli(["<answer>a\ud800b</answer>"], "ask", "q", "--no-tools", "--json")
+    assert code == 0 and json.loads(out)["answer"] == "a\ufffdb"
+    out.encode("utf-8")  # what the console's UTF-8 write does: no UnicodeEncodeError

@@ -135,26 +135,22 @@ MAX_BODY_BYTES = 256 * 1024 * 1024
 """A chat completion body is kilobytes (megabytes with logprobs); a server sending more is broken."""
 
 
-def _protocol_error(message: str) -> httpx.RemoteProtocolError:
-    return httpx.RemoteProtocolError(message)
-
-
 def _status(status_line: str) -> int:
     parts = status_line.split(" ", 2)
     if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not (parts[1].isascii() and parts[1].isdigit()):
-        raise _protocol_error(f"malformed status line {status_line[:100]!r}")
+        raise httpx.RemoteProtocolError(f"malformed status line {status_line[:100]!r}")
     status = int(parts[1])
     if not 100 <= status <= 599:
-        raise _protocol_error(f"status {status} out of range")
+        raise httpx.RemoteProtocolError(f"status {status} out of range")
     return status
 
 
 def _content_length(values: list[str]) -> int:
     if len(set(values)) != 1 or not (values[0].isascii() and values[0].isdigit()):
-        raise _protocol_error(f"malformed Content-Length {values!r}"[:120])
+        raise httpx.RemoteProtocolError(f"malformed Content-Length {values!r}"[:120])
     length = int(values[0])
     if length > MAX_BODY_BYTES:
-        raise _protocol_error(f"Content-Length {length} is over the {MAX_BODY_BYTES}-byte limit")
+        raise httpx.RemoteProtocolError(f"Content-Length {length} is over the {MAX_BODY_BYTES}-byte limit")
     return length
 
 
@@ -175,7 +171,7 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, list[tuple[
     else:
         content = await reader.read(MAX_BODY_BYTES + 1)  # delimited by close
         if len(content) > MAX_BODY_BYTES or not reader.at_eof():
-            raise _protocol_error(f"body over the {MAX_BODY_BYTES}-byte limit")
+            raise httpx.RemoteProtocolError(f"body over the {MAX_BODY_BYTES}-byte limit")
         fields["connection"] = "close"
     keep_alive = fields.get("connection", "").lower() != "close" and not status_line.startswith("HTTP/1.0")
     return status, headers, content, keep_alive
@@ -189,9 +185,9 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
         try:
             size = int(size_field, 16)
         except ValueError:
-            raise _protocol_error(f"malformed chunk size {size_field[:40]!r}") from None
+            raise httpx.RemoteProtocolError(f"malformed chunk size {size_field[:40]!r}") from None
         if size < 0 or total + size > MAX_BODY_BYTES:
-            raise _protocol_error(f"chunk size {size} is out of range")
+            raise httpx.RemoteProtocolError(f"chunk size {size} is out of range")
         if size == 0:
             while await reader.readuntil(b"\r\n") != b"\r\n":  # trailers, if any, end with an empty line
                 pass
@@ -199,7 +195,7 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
         chunks.append(await reader.readexactly(size))
         total += size
         if await reader.readexactly(2) != b"\r\n":
-            raise _protocol_error("a chunk is longer than its size says")
+            raise httpx.RemoteProtocolError("a chunk is longer than its size says")
 
 
 def lean_http_client(timeout: float) -> httpx.AsyncClient:
