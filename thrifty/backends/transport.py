@@ -10,6 +10,8 @@ It plugs in under the openai client (:func:`lean_http_client`), so retries, erro
 stay the openai client's. Errors are raised as the exception types of the HTTP library the openai
 client runs on (httpx2 from openai 3, httpx before: ``ConnectError``, ``ReadTimeout`` …), which the
 openai client already retries.
+A malformed status line, Content-Length or chunking, or a body over :data:`MAX_BODY_BYTES`, is a
+``RemoteProtocolError``, never a raw ``ValueError`` (tests/unit/test_malformed_responses.py).
 """
 
 from __future__ import annotations
