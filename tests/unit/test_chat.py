@@ -185,3 +185,11 @@ def test_a_cancelled_turn_counts_its_spend_and_the_session_writes_a_trace(tmp_pa
     records = list(read_trace(tmp_path / "chat.jsonl"))
     assert next(r["question"] for r in records if r["type"] == "RunStarted") == "first question"
     assert records[-1]["type"] == "RunFinished" and records[-1]["result"]["answer"] == "second"
+
+
+def test_chat_escapes_control_sequences_in_answers_and_errors() -> None:
+    out = drive(
+        ScriptedBackend(["<answer>ok\x1b]0;title\x07\x1b[2J</answer>"]), ["hi", "/budget \x1b[2Jx=1"], session()
+    )
+    assert "\x1b" not in out and "\x07" not in out
+    assert "ok\\x1b]0;title\\x07" in out

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import CliRun, one_line_error, scripted_cli, small_index
+from thrifty.backends.openai_compat import map_openai_error
 from thrifty.cli.run import EXIT_CODES
 from thrifty.errors import BackendConnectionError
+from thrifty.evals.datasets import encrypt
 from thrifty.traces import read_trace
 
 
@@ -65,6 +67,7 @@ BAD_INPUTS = [
     (["index", "build", "--jsonl", "{bad}"], ["--path"]),
     (["index", "build", "--jsonl", "{bad}", "--path", "i.sqlite"], ["--jsonl"]),
     (["ask", "q", "--config", "missing.toml"], ["--config", "missing.toml"]),
+    (["eval", "{browsecomp}"], ["tasks", "does not decrypt"]),
 ]
 
 
@@ -77,6 +80,9 @@ def test_bad_input_is_one_line_naming_the_flag_with_exit_code_2(
     files["tasks"].write_text('{"question": "Capital of France?", "answer": "Paris"}\n')
     task = {"id": "t", "question": "q", "answer": "a", "type": "x", "evidence_urls": [], "colour": "red"}
     files["unknown_field"].write_text(json.dumps(task) + "\n")
+    files["browsecomp"] = tmp_path / "bc.csv"
+    wrong = encrypt("What?", "another canary")
+    files["browsecomp"].write_text(f"problem,answer,canary\n{wrong},{encrypt('x', 'c')},the canary\n")
     before = sorted(p.name for p in tmp_path.iterdir())
     code, out, err = cli([], *(a.format(**{k: str(v) for k, v in files.items()}) for a in argv))
     assert code == 2, (out, err)
@@ -211,3 +217,23 @@ def test_the_budget_is_checked_against_the_tools_ask_really_offers(index_path: P
 
     args = argparse.Namespace(no_tools=False, index=index_path)
     assert tuple(t.spec.name for t in tools_for(args)) == WEB_TOOLS
+
+
+def test_a_connection_error_names_the_server() -> None:
+    import httpx
+
+    error = map_openai_error(httpx.ConnectError("All connection attempts failed"), "http://127.0.0.1:9/v1")
+    assert isinstance(error, BackendConnectionError)
+    assert str(error) == "http://127.0.0.1:9/v1: All connection attempts failed"
+
+
+def test_web_serve_has_a_home_page(index_path: Path) -> None:
+    import httpx
+
+    from thrifty.search.index import CorpusIndex
+    from thrifty.search.web_server import CorpusWebServer
+
+    with CorpusWebServer(CorpusIndex(index_path)) as server:
+        home = httpx.get(server.base_url + "/", timeout=5)
+        assert home.status_code == 200 and "/en.wikipedia.org/wiki/Paris" in home.text
+        assert httpx.get(server.base_url + "/en.wikipedia.org/wiki/Paris", timeout=5).status_code == 200

@@ -32,12 +32,14 @@ from thrifty.errors import (
 ServerKind = Literal["auto", "llamacpp", "vllm", "none"]
 
 
-def map_openai_error(exc: Exception) -> BackendError:
-    """Translate an ``openai``/``httpx`` exception into thrifty's error tree."""
+def map_openai_error(exc: Exception, url: str | None = None) -> BackendError:
+    """Translate an ``openai``/``httpx`` exception into thrifty's error tree (``url``: the server, named
+    in connection and timeout errors, whose own text is often just "Connection error.")."""
+    where = f"{url}: " if url else ""
     if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
-        return BackendTimeout(str(exc) or "request timed out")
+        return BackendTimeout(where + (str(exc) or "request timed out"))
     if isinstance(exc, openai.APIConnectionError | httpx.TransportError):
-        return BackendConnectionError(str(exc) or "could not connect")
+        return BackendConnectionError(where + (str(exc) or "could not connect"))
     if isinstance(exc, openai.RateLimitError):
         return BackendRateLimited(str(exc), body=exc.body)
     if isinstance(exc, openai.APIStatusError):
@@ -157,7 +159,7 @@ class OpenAICompatBackend:
         try:
             body = await client.post("/chat/completions", body=self._kwargs(request), cast_to=bytes)
         except (openai.OpenAIError, httpx.HTTPError) as exc:
-            raise map_openai_error(exc) from exc
+            raise map_openai_error(exc, self.base_url) from exc
         return parse_completion(decode_body(body), request, self.profile, self._model)
 
     # ------------------------------------------------------------------ token counting
