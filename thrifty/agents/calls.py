@@ -7,7 +7,6 @@ it too, through :class:`~thrifty.tools.base.ToolContext`).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 
 from thrifty.agents.events import BudgetCharged, EventHandler, ModelCalled
@@ -26,7 +25,11 @@ class ModelCaller:
         """Prompt tokens of ``request``; skipped (0, inexact) when no limit depends on prompt size."""
         if not self.ledger.needs_prompt_counts():
             return TokenCount(0, exact=False)
-        return await self.backend.count_tokens(request)
+        self.ledger.check_time()
+        try:
+            return await self.ledger.deadline().wait(self.backend.count_tokens(request))
+        except TimeoutError:
+            raise self.ledger.out_of_time() from None
 
     async def __call__(
         self,
@@ -46,15 +49,17 @@ class ModelCaller:
         )
         request = replace(request, max_tokens=reservation.max_tokens)
         started = self.ledger.clock.now()
+        deadline = self.ledger.deadline()
         try:
-            completion = await asyncio.wait_for(self.backend.complete(request), reservation.timeout_seconds)
+            completion = await deadline.wait(self.backend.complete(request))
         except TimeoutError:
             # The server did work we cannot see: charge the request and its prompt, then stop on time.
             entry = self.ledger.charge_model(
                 model, Usage(requests=1, input_tokens=count.tokens), estimated=True, reservation=reservation
             )
             self.emit(BudgetCharged(entry, self.ledger.view()))
-            self.ledger.check_time()
+            if deadline.at is not None:
+                raise self.ledger.out_of_time() from None
             raise BackendTimeout("model call timed out") from None
         except BackendError:
             entry = self.ledger.charge_model(model, Usage(requests=1), estimated=True, reservation=reservation)
@@ -71,6 +76,7 @@ class ModelCaller:
             model, completion.usage, estimated=completion.usage_estimated, reservation=reservation
         )
         seconds = self.ledger.clock.now() - started
+        self.ledger.observe_call_seconds(seconds)
         self.emit(
             ModelCalled(step, purpose, completion, count.tokens, count.exact, request.max_tokens, seconds, request)
         )

@@ -67,13 +67,13 @@ async def run_tool(ctx: RunContext, caller: ModelCaller, call: ToolCall, step: i
         if granted < requested:
             args = tool.limit_units(call.arguments, granted)
         tool_ctx = ToolContext(complete=lambda req: caller(req, step=step, purpose=f"tool:{call.name}"))
-        remaining = ctx.ledger.remaining("seconds")
-        timeout = (
-            min(ctx.config.tool_timeout_seconds, remaining)
-            if remaining is not None
-            else ctx.config.tool_timeout_seconds
-        )
-        result = await asyncio.wait_for(tool.run(args, tool_ctx), timeout)
+        deadline = ctx.ledger.deadline()
+        try:
+            result = await deadline.wait(tool.run(args, tool_ctx), ctx.config.tool_timeout_seconds)
+        except TimeoutError:
+            if deadline.expired:
+                raise ctx.ledger.out_of_time() from None
+            raise
         output, is_error = result.content, result.is_error
         if granted < requested:
             output += f"\n(Budget allowed {granted} of the {requested} requested units; the rest were not run.)"

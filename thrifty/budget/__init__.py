@@ -10,7 +10,9 @@ evals can all depend on it without cycles.
 """
 
 from thrifty.budget.clock import Clock, FakeClock, MonotonicClock
-from thrifty.budget.ledger import BudgetExceeded, Ledger, LedgerEntry, ModelReservation
+from thrifty.budget.deadline import Deadline
+from thrifty.budget.entries import BudgetExceeded, LedgerEntry, ModelReservation
+from thrifty.budget.ledger import Ledger
 from thrifty.budget.limits import LimitKind, Limits, parse_budget_spec
 from thrifty.budget.pricing import DEFAULT_TOOL_PRICE_USD, ModelPrice, PriceTable
 from thrifty.budget.tracker import Regime, render_budget_block
@@ -22,6 +24,7 @@ __all__ = [
     "BudgetExceeded",
     "BudgetView",
     "Clock",
+    "Deadline",
     "FakeClock",
     "Ledger",
     "LedgerEntry",

@@ -13,76 +13,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from thrifty.budget.clock import Clock, MonotonicClock
+from thrifty.budget.deadline import Deadline
+from thrifty.budget.entries import BudgetExceeded, LedgerEntry, ModelReservation, _Cap
 from thrifty.budget.limits import LimitKind, Limits
 from thrifty.budget.pricing import PriceTable
 from thrifty.budget.usage import Usage
 from thrifty.budget.view import BudgetView
-
-
-class BudgetExceeded(Exception):
-    """The next call cannot be afforded (or a limit is already spent). Typed data, not a crash."""
-
-    def __init__(
-        self,
-        kind: LimitKind,
-        *,
-        limit: float,
-        used: float,
-        ledger: str,
-        tool: str | None = None,
-        detail: str = "",
-    ) -> None:
-        what = f"{kind.value}:{tool}" if tool else kind.value
-        message = f"budget exhausted: {what} (used {used:g} of {limit:g}) in ledger {ledger!r}"
-        super().__init__(message + (f"; {detail}" if detail else ""))
-        self.kind = kind
-        self.limit = limit
-        self.used = used
-        self.ledger = ledger
-        self.tool = tool
-
-    @property
-    def limit_name(self) -> str:
-        """``"tokens"``, ``"usd"``, ``"tool:search"`` ...: what tripped, as users name it."""
-        return f"tool:{self.tool}" if self.tool else self.kind.value
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """One charge: who spent what, when (seconds since the ledger started)."""
-
-    kind: Literal["model", "tool"]
-    name: str
-    usage: Usage
-    at_seconds: float
-    ledger: str
-    estimated: bool = False
-    overrun: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ModelReservation:
-    """What the next model call may use: ``max_tokens`` clipped to the budget, time left as timeout.
-
-    Until it is charged or released, the reservation's worst case is held as ``pending`` usage.
-    """
-
-    max_tokens: int | None
-    input_tokens: int
-    timeout_seconds: float | None
-    held: Usage = field(default_factory=Usage)
-
-
-@dataclass
-class _Cap:
-    value: float
-    kind: LimitKind
-    limit: float
-    used: float
 
 
 class Ledger:
@@ -108,6 +47,7 @@ class Ledger:
         can never be granted the same headroom twice."""
         self.entries: list[LedgerEntry] = []
         self._started = self.clock.now()
+        self._fastest_call: float | None = None
 
     # ----------------------------------------------------------------- structure
     def child(self, limits: Limits | None = None, label: str = "child") -> Ledger:
@@ -215,10 +155,43 @@ class Ledger:
     def _raise(self, cap: _Cap, owner: str, tool: str | None = None, detail: str = "") -> BudgetExceeded:
         return BudgetExceeded(cap.kind, limit=cap.limit, used=cap.used, ledger=owner, tool=tool, detail=detail)
 
-    def check_time(self) -> None:
+    def check_time(self, *, model_call: bool = False) -> None:
+        """Raise when no time is left. For a model call, also when less is left than the fastest
+        model call of this run took: a call that cannot finish before the deadline is not started."""
         c, owner = self._binding("seconds")
-        if c is not None and c.value <= 0:
+        if c is None:
+            return
+        if c.value <= 0:
             raise self._raise(c, owner)
+        fastest = self.fastest_call_seconds() if model_call else None
+        if fastest is not None and c.value < fastest:
+            raise self._raise(c, owner, detail=f"{c.value:.3g}s left, the fastest model call took {fastest:.3g}s")
+
+    def out_of_time(self) -> BudgetExceeded:
+        """The error for a wait the deadline cut short (the seconds limit is what tripped)."""
+        c, owner = self._binding("seconds")
+        if c is None:
+            return BudgetExceeded(LimitKind.SECONDS, limit=0, used=self.elapsed(), ledger=self.label)
+        return self._raise(c, owner, detail="a wait was cut short at the deadline")
+
+    def deadline(self) -> Deadline:
+        """When the tightest ``seconds`` limit here or above runs out: what every wait honours."""
+        ends = [n._started + n.limits.seconds for n in self._lineage() if n.limits.seconds is not None]
+        return Deadline(min(ends) if ends else None, self.clock)
+
+    def observe_call_seconds(self, seconds: float) -> None:
+        """Record how long a finished model call took (the root keeps the fastest for the run)."""
+        root = self._root()
+        root._fastest_call = seconds if root._fastest_call is None else min(root._fastest_call, seconds)
+
+    def fastest_call_seconds(self) -> float | None:
+        return self._root()._fastest_call
+
+    def _root(self) -> Ledger:
+        node = self
+        while node.parent is not None:
+            node = node.parent
+        return node
 
     def reserve_model_call(
         self, model: str, input_tokens: int, max_tokens: int | None = None, *, min_output_tokens: int = 1
@@ -227,7 +200,7 @@ class Ledger:
 
         Raises :class:`BudgetExceeded` when fewer than ``min_output_tokens`` could be generated.
         """
-        self.check_time()
+        self.check_time(model_call=True)
         for name, need in (("requests", 1), ("input_tokens", input_tokens)):
             c, owner = self._binding(name)
             if c is not None and c.value < need:

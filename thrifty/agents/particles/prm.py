@@ -13,6 +13,7 @@ reward endpoint reserves a request, then charges the prompt tokens the server re
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from thrifty.agents.prompts import load_prompt
 from thrifty.backends.base import Backend, ChatRequest, Completion, Message
 from thrifty.backends.tokens import count_text_tokens
 from thrifty.budget import Usage
-from thrifty.errors import BackendError
+from thrifty.errors import BackendError, BackendTimeout
 
 NEUTRAL = 0.5
 """The score of a step nobody could judge: logit 0, so it neither helps nor hurts a particle."""
@@ -142,9 +143,11 @@ class RewardModelPRM:
         ledger = ctx.ledger
         reservation = ledger.reserve_model_call(self.model, estimate, 0, min_output_tokens=0)
         try:
-            payload = await self._post(body, reservation.timeout_seconds)
-        except BaseException:
+            payload = await self._post(body, ledger.deadline().timeout(self.timeout))
+        except BaseException as exc:
             ledger.charge_model(self.model, Usage(requests=1), estimated=True, reservation=reservation)
+            if isinstance(exc, BackendTimeout) and ledger.deadline().expired:
+                raise ledger.out_of_time() from None
             raise
         usage = payload.get("usage") or {}
         tokens = int(usage.get("prompt_tokens") or estimate)
@@ -158,10 +161,14 @@ class RewardModelPRM:
         return scores
 
     async def _post(self, body: dict[str, Any], seconds: float | None) -> dict[str, Any]:
+        """POST with a total deadline: ``seconds`` bounds the whole exchange, not each read."""
         if self.client is None:  # one client for all calls: a PRM call runs per particle per step
             self.client = httpx.AsyncClient(timeout=self.timeout)
         try:
-            response = await self.client.post(f"{self.base_url.rstrip('/')}/pooling", json=body, timeout=seconds)
+            post = self.client.post(f"{self.base_url.rstrip('/')}/pooling", json=body, timeout=seconds)
+            response = await asyncio.wait_for(post, seconds)
+        except TimeoutError:
+            raise BackendTimeout(f"reward model endpoint did not answer within {seconds:g}s") from None
         except httpx.HTTPError as exc:
             raise BackendError(f"reward model endpoint unreachable: {exc}") from exc
         if response.status_code != 200:
