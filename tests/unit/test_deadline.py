@@ -14,9 +14,12 @@ from thrifty.agents.events import ignore_events
 from thrifty.agents.particles.prm import RewardModelPRM
 from thrifty.backends import ScriptedBackend
 from thrifty.backends.base import ChatRequest, TokenCount
+from thrifty.backends.tokens import count_text_tokens
 from thrifty.budget import Deadline, FakeClock, Ledger, Limits, MonotonicClock
 from thrifty.errors import BackendTimeout
 from thrifty.tools.base import FunctionTool, Toolset
+
+count_text_tokens("warm up")  # loading the encoding is a one-off blocking cost, not a wait a deadline can cut
 
 LIMIT = 0.3
 SLACK = 0.25  # event-loop scheduling on a loaded 2-core machine; the waits themselves end at LIMIT
@@ -128,3 +131,26 @@ async def test_the_reward_model_call_is_bounded_without_a_seconds_limit() -> Non
     assert time.monotonic() - started < 0.2 + SLACK
     assert ledger.used.requests == 1  # the call is charged, like every model call that reached a server
     await prm.aclose()
+
+
+async def _lying(request: ChatRequest) -> Any:
+    """A server that ignores ``max_tokens`` and bills 50,000 output tokens per call."""
+    from thrifty.backends.base import Completion
+    from thrifty.budget import Usage
+
+    await asyncio.sleep(0.01)  # the calls of concurrent children are in flight together
+    return Completion(
+        text="<answer>x</answer>", model="m", usage=Usage(requests=1, input_tokens=500, output_tokens=50_000)
+    )
+
+
+@pytest.mark.parametrize(("strategy", "children"), [("parallel", 4), ("best-of-n:8", 8), ("pf:8", 8), ("react", 1)])
+async def test_a_lying_server_costs_at_most_one_calls_excess_per_concurrent_child(strategy: str, children: int) -> None:
+    backend = ScriptedBackend([_lying] * 200, respect_max_tokens=False)
+    limit = 20_000
+    result = await Agent(backend, strategy=strategy, limits=Limits(total_tokens=limit)).run("q")
+    assert result.stop_reason == "budget_exhausted"
+    assert result.overrun is not None and 1 <= result.overrun["calls"] <= children
+    assert len(backend.requests) <= children  # after the overrun no child starts another call
+    assert result.usage.total_tokens <= limit + children * 50_500
+    assert result.overrun["excess"]["total_tokens"] == result.usage.total_tokens - limit

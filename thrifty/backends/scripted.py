@@ -107,10 +107,17 @@ class ScriptedBackend:
 
 
 def _truncate_tokens(text: str, n: int) -> str:
+    """The longest word prefix of ``text`` within ``n`` tokens (binary search: a few counts, not one
+    per word, so a long reply cut to a small budget stays cheap)."""
     words = text.split(" ")
-    while words and count_text_tokens(" ".join(words)) > n:
-        words.pop()
-    return " ".join(words)
+    low, high = 0, len(words)
+    while low < high:
+        mid = (low + high + 1) // 2
+        if count_text_tokens(" ".join(words[:mid])) <= n:
+            low = mid
+        else:
+            high = mid - 1
+    return " ".join(words[:low])
 
 
 def tool_call(name: str, _id: str | None = None, /, **arguments: object) -> ToolCall:
