@@ -26,9 +26,10 @@ from thrifty.search.index import CorpusIndex
 from thrifty.tools.web import BrowseTool, SearchTool
 
 RUNS = int(os.environ.get("THRIFTY_PROPERTY_RUNS", "1000"))
-SECONDS_SLACK = 0.05
-"""Event-loop scheduling after a wait is cut at the deadline (2 shared cores); every wait itself ends
-at the deadline. The largest excess seen is printed and recorded in RESULTS.md."""
+SECONDS_SLACK = 1.0
+"""With a seconds limit some replies hang for 30 s: a wait that did not honour the deadline would
+overrun by about that much. The slack only absorbs scheduling on 2 shared cores (other processes can
+stall this one for a few hundred ms); the largest excess seen is printed and recorded in RESULTS.md."""
 PRICES = PriceTable(models={"scripted": ModelPrice(input_per_mtok=1.0, output_per_mtok=4.0)})
 
 replies = st.one_of(
@@ -74,13 +75,15 @@ def _index(tmp: Path) -> CorpusIndex:
     return _INDEX["i"]
 
 
-def _script(texts: list[str], seed: int) -> list:  # type: ignore[type-arg]
-    """Replies with a small real latency, so a seconds limit meets calls in flight."""
+def _script(texts: list[str], seed: int, *, hangs: bool) -> list:  # type: ignore[type-arg]
+    """Replies with a small real latency, so a seconds limit meets calls in flight; with ``hangs``
+    one reply in eight takes 30 s (only a deadline ends it)."""
     rng = random.Random(seed)
+    latencies = (0.0, 0.0, 0.001, 0.004, 0.0, 0.0, 0.001, 30.0) if hangs else (0.0, 0.0, 0.001, 0.004)
 
     def step(text: str):  # type: ignore[no-untyped-def]
         async def reply(request: ChatRequest) -> str:
-            await asyncio.sleep(rng.choice((0.0, 0.0, 0.001, 0.004)))
+            await asyncio.sleep(rng.choice(latencies))
             return text
 
         return reply
@@ -100,7 +103,7 @@ def _script(texts: list[str], seed: int) -> list:  # type: ignore[type-arg]
 def test_no_limit_is_ever_exceeded(tmp_path: Path, limits: Limits, script: list[str], strategy: str, seed: int) -> None:
     index = _index(tmp_path)
     agent = Agent(
-        ScriptedBackend(_script(script, seed)),
+        ScriptedBackend(_script(script, seed, hangs=limits.seconds is not None)),
         tools=[SearchTool(index), BrowseTool(index, mode="summarize")],
         strategy=strategy,
         limits=limits,
