@@ -1,7 +1,9 @@
 """Managed server subprocesses (llama-server, ``vllm serve``): free port, health check, kept logs.
 
 The child runs in its own session so a Ctrl-C in the terminal reaches thrifty first; thrifty then
-terminates the child by its own PID only (never a process group it did not create).
+terminates the child by its own PID only (never a process group it did not create). However thrifty
+ends — even by SIGKILL — the kernel kills the server with it (:func:`thrifty.children.spawn`), so no
+orphaned server keeps burning the cores.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from types import TracebackType
 
 import httpx
 
+from thrifty.children import spawn
 from thrifty.errors import BackendUnavailable
 
 
@@ -71,7 +74,7 @@ class ManagedServer:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
-            self._proc = subprocess.Popen(
+            self._proc = spawn(
                 self.command,
                 stdout=log,
                 stderr=subprocess.STDOUT,
