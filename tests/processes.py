@@ -1,10 +1,13 @@
-"""Process-table helpers for the tests that hunt for survivors (read straight from /proc, Linux only)."""
+"""Helpers for the tests that hunt for escapes and survivors: the sandbox's presence, and the process
+table read straight from /proc (Linux only)."""
 
 from __future__ import annotations
 
 import os
 import time
 from pathlib import Path
+
+import pytest
 
 Proc = tuple[int, int]
 """(pid, start time in clock ticks): a pid alone may be reused by the time it is checked."""
@@ -62,3 +65,14 @@ def survivors(procs: set[Proc], within: float = 5.0) -> set[Proc]:
     while (left := {p for p in procs if alive(p)}) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
+
+
+def require_sandbox() -> None:
+    """Skip where no OS sandbox can run, except under ``THRIFTY_REQUIRE_LIVE=1`` (CI), where it fails."""
+    from thrifty.tools import sandbox
+
+    why = sandbox.probe(sandbox.SandboxLimits(1 << 30, 10, 1 << 24, 1 << 26))
+    if why is not None:
+        if os.environ.get("THRIFTY_REQUIRE_LIVE") == "1":
+            pytest.fail(f"the OS sandbox is required but cannot run: {why}")
+        pytest.skip(f"no OS sandbox here: {why}")

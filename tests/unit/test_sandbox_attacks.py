@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import descendants, survivors, with_cmdline
-from thrifty.tools import sandbox, seccomp
+from tests.processes import descendants, require_sandbox, survivors, with_cmdline
+from thrifty.tools import seccomp
 from thrifty.tools.python import PythonTool
 
 SECRET = "thrifty-attack-secret-" + uuid.uuid4().hex
@@ -64,17 +64,9 @@ class Arena:
         return code
 
 
-def _require_sandbox() -> None:
-    why = sandbox.probe(sandbox.SandboxLimits(1 << 30, 10, 1 << 24, 1 << 26))
-    if why is not None:
-        if os.environ.get("THRIFTY_REQUIRE_LIVE") == "1":
-            pytest.fail(f"the OS sandbox is required but cannot run: {why}")
-        pytest.skip(f"no OS sandbox here: {why}")
-
-
 @pytest.fixture(scope="module")
 def arena(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Arena]:
-    _require_sandbox()
+    require_sandbox()
     root = tmp_path_factory.mktemp("attacks")
     canary_dir = root / f"canary-{uuid.uuid4().hex[:8]}"
     canary_dir.mkdir()

@@ -1,22 +1,29 @@
-"""The python sandbox and the calculator."""
+"""The python sandbox and the calculator (the sandbox's attack suite is test_sandbox_attacks.py)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
-from thrifty.errors import ToolError
+from tests.processes import require_sandbox
+from thrifty.errors import ConfigError, ToolError
 from thrifty.tools.calculator import evaluate
 from thrifty.tools.python import PythonTool
 
 
-async def test_runs_code_and_captures_output() -> None:
+@pytest.fixture
+def sandboxed() -> None:
+    require_sandbox()
+
+
+async def test_runs_code_and_captures_output(sandboxed: None) -> None:
     out, code = await PythonTool().execute("print(sum(range(10)))")
     assert (out.strip(), code) == ("45", 0)
 
 
-async def test_infinite_loop_is_killed_on_time() -> None:
+async def test_infinite_loop_is_killed_on_time(sandboxed: None) -> None:
     tool = PythonTool(timeout_seconds=2, cpu_seconds=30)
     start = time.monotonic()
     out, code = await tool.execute("while True:\n    pass")
@@ -25,7 +32,7 @@ async def test_infinite_loop_is_killed_on_time() -> None:
     assert time.monotonic() - start < 10
 
 
-async def test_memory_bomb_is_contained() -> None:
+async def test_memory_bomb_is_contained(sandboxed: None) -> None:
     out, code = await PythonTool(memory_mb=256).execute("x = bytearray(4 * 1024 ** 3)\nprint('allocated')")
     assert code != 0
     assert "MemoryError" in out
@@ -42,20 +49,56 @@ async def test_memory_bomb_is_contained() -> None:
         "import ctypes\nctypes.CDLL(None)",
     ],
 )
-async def test_forbidden_operations_fail(code: str) -> None:
+async def test_forbidden_operations_fail(sandboxed: None, code: str) -> None:
     out, status = await PythonTool().execute(code)
     assert status != 0
     assert "PermissionError" in out and "sandbox" in out
 
 
-async def test_writes_inside_the_working_folder_are_allowed() -> None:
+async def test_writes_inside_the_working_folder_are_allowed(sandboxed: None) -> None:
     out, code = await PythonTool().execute("open('data.txt', 'w').write('ok')\nprint(open('data.txt').read())")
     assert (out.strip(), code) == ("ok", 0)
 
 
-async def test_output_is_capped() -> None:
+async def test_output_is_capped(sandboxed: None) -> None:
     out, _ = await PythonTool(max_output_chars=100).execute("print('x' * 100000)")
     assert len(out) < 200 and "truncated" in out
+
+
+def test_without_a_sandbox_the_tool_refuses_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    with pytest.raises(ConfigError) as err:
+        PythonTool()
+    message = str(err.value)
+    assert "\n" not in message and "bubblewrap" in message and "unsafe_no_sandbox=True" in message
+
+
+async def test_unsafe_mode_is_opt_in_by_name_and_keeps_the_hook(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    tool = PythonTool(unsafe_no_sandbox=True)
+    assert (await tool.execute("print(6 * 7)"))[0].strip() == "42"
+    canary = tmp_path / "canary.txt"
+    canary.write_text("keep")
+    out, status = await tool.execute(f"import os\nos.remove({bytes(canary)!r})")
+    assert status != 0 and "PermissionError: sandbox" in out
+    assert canary.read_text() == "keep"
+
+
+def test_settings_mistakes_name_the_field(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="audit_hook"):
+        PythonTool(unsafe_no_sandbox=True, audit_hook=False)
+    with pytest.raises(ConfigError, match="max_concurrent"):
+        PythonTool(unsafe_no_sandbox=True, max_concurrent=0)
+    with pytest.raises(ConfigError, match="read_only"):
+        PythonTool(unsafe_no_sandbox=True, read_only=[tmp_path / "missing"])
+
+
+async def test_read_only_paths_are_readable_in_the_sandbox(sandboxed: None, tmp_path: Path) -> None:
+    (tmp_path / "data.csv").write_text("a,b\n1,2\n")
+    out, code = await PythonTool(read_only=[tmp_path]).execute(f"print(open('{tmp_path}/data.csv').read().split()[1])")
+    assert (out.strip(), code) == ("1,2", 0)
 
 
 @pytest.mark.parametrize(

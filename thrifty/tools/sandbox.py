@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from thrifty.errors import ConfigError
 from thrifty.tools import seccomp
 
 SANDBOX_DIR = "/sandbox"
@@ -73,14 +74,14 @@ def _python_dirs() -> list[str]:
     return dirs
 
 
-def _root_args(readable: Sequence[str]) -> list[str]:
+def _system_args() -> list[str]:
     args = ["--ro-bind", "/usr", "/usr"]
     for link in _SYSTEM_LINKS:
         if os.path.islink(link):
             args += ["--symlink", os.readlink(link), link]
         elif os.path.isdir(link):
             args += ["--ro-bind", link, link]
-    for path in (*_ETC_FILES, *_python_dirs(), *readable):
+    for path in (*_ETC_FILES, *_python_dirs()):
         args += ["--ro-bind-try", path, path]
     return args
 
@@ -109,8 +110,10 @@ def command(
         "C.UTF-8",
     ]
     args += ["--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "PYTHONIOENCODING", "utf-8"]
-    args += _root_args(readable)
+    args += _system_args()
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
+    for path in readable:  # after /tmp, which would hide a folder below it
+        args += ["--ro-bind", path, path]
     for name, fd in files.items():
         args += ["--ro-bind-data", str(fd), f"{SANDBOX_DIR}/{name}"]
     # Read-only last: the root and /dev are writable tmpfs otherwise, and /proc must not be writable
@@ -156,6 +159,6 @@ def readable_paths(paths: Sequence[str | os.PathLike[str]]) -> list[str]:
     for p in paths:
         path = Path(p).resolve()
         if not path.exists():
-            raise FileNotFoundError(f"read_only path does not exist: {p}")
+            raise ConfigError("read_only", f"no such file or folder: {p}")
         out.append(str(path))
     return out
