@@ -39,7 +39,8 @@ class Agent:
         self.tools = tools if isinstance(tools, Toolset) else Toolset(tools)
         self.strategy = get_strategy(strategy) if isinstance(strategy, str) else strategy
         self.limits = self._as_limits(limits)
-        self.prices = prices
+        self.prices = with_declared_prices(prices, self.tools)
+        """Tools that declare a ``price_usd`` per unit (MCP tools) add it; an entry of ``prices`` wins."""
         self.config = config or LoopConfig()
         self.clock = clock
         self.trace_dir = trace_dir
@@ -99,6 +100,14 @@ class Agent:
         if limits is None:
             return Limits()
         return parse_budget_spec(limits, tools=self.tools.names) if isinstance(limits, str) else limits
+
+
+def with_declared_prices(prices: PriceTable | None, tools: Toolset) -> PriceTable | None:
+    declared = {t.spec.name: p for t in tools if isinstance(p := getattr(t, "price_usd", None), int | float)}
+    if not declared:
+        return prices
+    table = prices or PriceTable()
+    return replace(table, tools={**declared, **table.tools})
 
 
 def truthful(result: RunResult) -> RunResult:
