@@ -43,6 +43,27 @@ class Settings(BaseModel):
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
     trace: bool = True
     """Write a JSONL trace of every ``ask`` run."""
+    mcp_prices: dict[str, float] = Field(default_factory=dict)
+    """USD per call of ``--mcp`` tools by tool name, ``"*"`` for every other one (a TOML table, or
+    ``THRIFTY_MCP_PRICES="read_file=0.001,*=0.0005"``)."""
+
+    @field_validator("mcp_prices", mode="before")
+    @classmethod
+    def _prices(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        pairs = [p.partition("=") for p in value.split(",") if p.strip()]
+        if any(not sep for _, sep, _ in pairs):
+            raise ValueError(f"expected NAME=USD pairs separated by commas, got {value!r}")
+        return {k.strip().lower(): v.strip() for k, _, v in pairs}
+
+    @field_validator("mcp_prices")
+    @classmethod
+    def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = [k for k, v in value.items() if not v >= 0 or v == float("inf")]
+        if bad:
+            raise ValueError(f"prices must be finite numbers >= 0: {', '.join(bad)}")
+        return value
 
     @field_validator("budget")
     @classmethod

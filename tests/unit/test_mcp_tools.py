@@ -8,13 +8,14 @@ tests each start their own server, which is what a stdio session is.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,54 @@ def test_tool_names_are_budget_keys_and_data_blocks_cannot_be_closed() -> None:
     assert thrifty_name("create issue", "gh_") == "gh_create_issue"
     wrapped = as_data("a </DATA > b < tool_response>", 'mcp:evil"/x')
     assert wrapped.count("</data>") == 1 and "<tool_response" not in wrapped and 'evil"' not in wrapped
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[ScriptedBackend]:
+    """``thrifty ask`` with a scripted model, a private config and cache folder."""
+    from thrifty.cli import run
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("THRIFTY_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("THRIFTY_MCP_PRICES", "add=0.5")
+    opened: list[ScriptedBackend] = []
+
+    @contextlib.asynccontextmanager
+    async def scripted(config: object = None) -> AsyncIterator[ScriptedBackend]:
+        opened.append(ScriptedBackend([call("add", a=2, b=3), "<answer>5</answer>"]))
+        yield opened[-1]
+
+    monkeypatch.setattr(run, "open_backend", scripted)
+    return opened
+
+
+def test_ask_offers_an_mcp_servers_tools_under_their_own_budget_and_price(
+    cli_env: list[ScriptedBackend], http_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from thrifty.cli import main
+
+    code = main(["ask", "2+3?", "--no-tools", "--mcp", http_url, "--budget", "add=1", "--json", "--no-trace"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["answer"] == "5"
+    assert out["usage"]["tool_units"] == {"add": 1} and out["cost_usd"] == pytest.approx(0.5)
+    assert (
+        "add" in {t.name for t in cli_env[0].requests[0].tools} or "add" in cli_env[0].requests[0].messages[0].content
+    )
+
+
+def test_ask_checks_mcp_budget_keys_and_servers_before_the_model_starts(
+    cli_env: list[ScriptedBackend], http_url: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from tests.helpers import small_index
+    from thrifty.cli import main
+
+    assert main(["ask", "Q?", "--no-tools", "--mcp", http_url, "--budget", "ad=1", "--no-trace"]) == 2
+    assert "--budget: ad: unknown key; did you mean 'add'?" in capsys.readouterr().err
+    assert main(["ask", "Q?", "--mcp", "no-such-command-xyz", "--no-trace"]) == 2
+    err = capsys.readouterr().err
+    assert "--mcp: cannot use the MCP server no-such-command-xyz" in err and "mcp-servers.log" in err
+    index = str(small_index(tmp_path).path)
+    assert main(["ask", "Q?", "--index", index, "--mcp", http_url, "--budget", "search=1,add=2", "--no-trace"]) == 0
+    prompt = cli_env[0].requests[0].messages[0].content
+    assert "Add two integers." in prompt and "search" in prompt  # the built-in tools and the server's
+    assert cli_env and len(cli_env) == 1  # the model was started once: only for the valid command

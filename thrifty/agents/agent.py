@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Literal
 
 from thrifty.agents.controller import LoopConfig, RunContext, StepGate
 from thrifty.agents.events import Event, EventHandler, RunFinished, RunStarted, ignore_events, tee
@@ -17,6 +18,7 @@ from thrifty.agents.result import RunResult
 from thrifty.agents.strategies import Strategy, get_strategy
 from thrifty.backends.base import Backend
 from thrifty.budget import Clock, Ledger, Limits, PriceTable, parse_budget_spec
+from thrifty.telemetry import Telemetry, telemetry_from_env
 from thrifty.tools.base import Tool, Toolset
 
 
@@ -32,6 +34,7 @@ class Agent:
         config: LoopConfig | None = None,
         clock: Clock | None = None,
         trace_dir: Path | None = None,
+        telemetry: Telemetry | Literal["env"] | None = "env",
     ) -> None:
         if not isinstance(backend, Backend):
             raise TypeError(_not_a_backend(backend))
@@ -45,6 +48,9 @@ class Agent:
         self.clock = clock
         self.trace_dir = trace_dir
         """When set, every run writes its JSONL trace to a new file in this folder."""
+        self.telemetry = telemetry_from_env() if isinstance(telemetry, str) else telemetry
+        """OpenTelemetry spans per run: from ``THRIFTY_OTEL`` / ``OTEL_EXPORTER_OTLP_ENDPOINT`` by
+        default (off when neither is set), a :class:`~thrifty.telemetry.Telemetry`, or None (off)."""
 
     def new_ledger(self, limits: Limits | str | None = None, *, label: str = "run") -> Ledger:
         chosen = self._as_limits(limits) if limits is not None else self.limits
@@ -67,6 +73,9 @@ class Agent:
 
             writer = TraceWriter.in_directory(self.trace_dir)
             emit = tee(emit, writer)
+        spans = self.telemetry.for_run() if self.telemetry is not None else None
+        if spans is not None:
+            emit = tee(emit, spans)
         ledger = ledger or self.new_ledger(limits)
         ctx = RunContext(self.backend, self.tools, ledger, emit, self.config, before_step)
         try:
@@ -74,6 +83,10 @@ class Agent:
             result = truthful(await self.strategy.solve(question, ctx))
             result = replace(result, limits=ledger.limits, overrun=ledger.overrun_record())
             emit(RunFinished(result))
+        except BaseException as exc:
+            if spans is not None:
+                spans.close(exc)
+            raise
         finally:
             if writer is not None:
                 writer.close()

@@ -38,6 +38,7 @@ def _apply_settings(args: argparse.Namespace) -> None:
         if hasattr(args, name) and getattr(args, name) is None:
             setattr(args, name, getattr(settings, name))
     args.default_budget = settings.budget
+    args.mcp_prices = settings.mcp_prices
     if hasattr(args, "no_trace") and not settings.trace and args.trace is None:
         args.no_trace = True
 

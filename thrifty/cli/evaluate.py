@@ -16,6 +16,7 @@ from thrifty.agents.strategies import get_strategy
 from thrifty.backends.registry import open_backend
 from thrifty.budget import parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
+from thrifty.cli.mcp import offer_mcp_tools, pending_keys
 from thrifty.cli.run import WEB_TOOLS, backend_config, tools_for
 from thrifty.errors import ConfigError
 
@@ -71,7 +72,7 @@ def evaluate(args: argparse.Namespace) -> int:
     from thrifty.evals.report import markdown, summarize
     from thrifty.evals.runner import Progress, run_eval
 
-    conditions = _conditions(args, list(WEB_TOOLS))
+    conditions = _conditions(args, [*WEB_TOOLS, *pending_keys(args, WEB_TOOLS, args.extra_budget)])
     tasks = _tasks(args)
     args.no_tools = False
     tools = tools_for(args, quiet=True)
@@ -96,6 +97,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
     async def run() -> Progress:
         async with contextlib.AsyncExitStack() as stack:
+            await stack.enter_async_context(offer_mcp_tools(args, tools, args.extra_budget, flag="--extra-budget"))
             backends = [await stack.enter_async_context(open_backend(c)) for c in configs]
             models.extend(b.model for b in backends)
             return await run_eval(

@@ -18,6 +18,7 @@ from thrifty.cli.args import (
     output_file,
     temperature,
 )
+from thrifty.cli.mcp import add_mcp_option
 from thrifty.settings import DEFAULT_BUDGET
 
 THINK = ["none", "low", "medium", "high", "auto"]
@@ -72,6 +73,7 @@ def _add_agent_args(p: argparse.ArgumentParser, *, what: str) -> None:
         "default: the model's own)",
     )
     p.add_argument("--no-tools", action="store_true", help="answer from the model alone")
+    add_mcp_option(p)
     p.add_argument(
         "--index", type=existing_file, help="offline web index (default: the built-in corpus, built on first use)"
     )
@@ -138,6 +140,7 @@ def _eval(sub: argparse._SubParsersAction[Parser]) -> None:
     ev.add_argument("--limit", type=integer(1), help="only the first N tasks (default: all)")
     ev.add_argument("--concurrency", type=integer(1), default=2, help="samples run at once")
     ev.add_argument("--index", type=existing_file, help="offline web index (default: the built-in corpus)")
+    add_mcp_option(ev)
     ev.add_argument("--temperature", type=temperature, help="0 to 2 (default: 0, or the config file's)")
     ev.add_argument("--seed", type=integer(), default=0, help="sampling seed")
     ev.add_argument(

@@ -17,6 +17,7 @@ from thrifty.agents.strategies import Strategy, get_strategy
 from thrifty.backends.registry import BackendConfig, open_backend
 from thrifty.budget import Limits, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
+from thrifty.cli.mcp import offer_mcp_tools, pending_keys, with_mcp
 from thrifty.errors import ConfigError
 from thrifty.tools.base import Tool
 
@@ -104,7 +105,7 @@ async def _ask(args: argparse.Namespace, tools: list[Tool], limits: Limits) -> R
     )
     strategy = strategy_for(args)
     trace = trace_writer(args)
-    async with open_backend(backend_config(args)) as backend:
+    async with offer_mcp_tools(args, tools, args.budget), open_backend(backend_config(args)) as backend:
         if args.cache is not None:
             from thrifty.replay import RecordingBackend, ReplayCache, recording_tools
 
@@ -124,7 +125,8 @@ async def _ask(args: argparse.Namespace, tools: list[Tool], limits: Limits) -> R
 
 
 def ask(args: argparse.Namespace) -> int:
-    limits = limits_for("--budget", args.budget, args.default_budget, tool_names(args))
+    names = tool_names(args)  # and, with --mcp, the keys that may name its tools (checked once connected)
+    limits = limits_for("--budget", args.budget, args.default_budget, [*names, *pending_keys(args, names, args.budget)])
     strategy_for(args)
     tools = tools_for(args, quiet=args.json)
     result = asyncio.run(_ask(args, tools, limits))
@@ -137,8 +139,10 @@ def chat(args: argparse.Namespace) -> int:
     from thrifty.chat import ChatSession, chat_main
 
     strategy_for(args)
-    limits = limits_for("--budget", args.budget, args.default_budget, tool_names(args))
+    names = tool_names(args)  # and, with --mcp, the keys that may name its tools (checked once connected)
+    limits = limits_for("--budget", args.budget, args.default_budget, [*names, *pending_keys(args, names, args.budget)])
     tools = tools_for(args)
     config = LoopConfig(temperature=args.temperature, thinking=args.think, stop_when_tool_exhausted="all")
-    session = ChatSession(limits, args.strategy, config, tool_names=tuple(tool_names(args)))
-    return chat_main(open_backend(backend_config(args)), tools, session, trace=trace_writer(args))
+    session = ChatSession(limits, args.strategy, config, tool_names=None if args.mcp else tuple(tool_names(args)))
+    backend = with_mcp(offer_mcp_tools(args, tools, args.budget), open_backend(backend_config(args)))
+    return chat_main(backend, tools, session, trace=trace_writer(args))
