@@ -238,3 +238,30 @@ def test_ask_checks_mcp_budget_keys_and_servers_before_the_model_starts(
     prompt = cli_env[0].requests[0].messages[0].content
     assert "Add two integers." in prompt and "search" in prompt  # the built-in tools and the server's
     assert cli_env and len(cli_env) == 1  # the model was started once: only for the valid command
+
+
+def readme_snippet(marker: str) -> str:
+    import re
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    [snippet] = [s for s in re.findall(r"```python\n(.*?)```", readme, re.S) if marker in s]
+    return snippet
+
+
+def test_the_readme_mcp_example_runs_against_the_example_server(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import thrifty
+
+    backends: list[ScriptedBackend] = []
+
+    @contextlib.asynccontextmanager
+    async def scripted(config: object = None) -> AsyncIterator[ScriptedBackend]:
+        backends.append(ScriptedBackend([call("multiply", a=17.5, b=23), "<answer>402.5</answer>"]))
+        yield backends[-1]
+
+    monkeypatch.setattr(thrifty, "open_backend", scripted)
+    monkeypatch.chdir(Path(__file__).resolve().parents[2])
+    exec(compile(readme_snippet("mcp_tools"), "README.md", "exec"), {"__name__": "__main__"})
+    assert capsys.readouterr().out.strip() == "402.5 {'multiply': 1} 0.001"
+    assert "402.5" in backends[0].requests[1].messages[-1].content  # the server really multiplied

@@ -160,3 +160,23 @@ def test_off_imports_nothing_and_console_prints_spans() -> None:
     assert done.returncode == 0, done.stderr
     assert '"name": "invoke_agent thrifty"' in done.stderr and '"gen_ai.request.model"' in done.stderr
     assert done.stdout == ""
+
+
+def test_the_readme_example_prints_spans_to_the_console() -> None:
+    """The README's snippet as written, in a fresh interpreter (the console exporter binds stdout at
+    import), with a scripted model in place of the embedded one."""
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    [snippet] = [s for s in re.findall(r"```python\n(.*?)```", readme, re.S) if "Telemetry(provider)" in s]
+    script = (
+        "import contextlib, thrifty\n"
+        "from thrifty.backends import ScriptedBackend\n"
+        "thrifty.open_backend_sync = contextlib.contextmanager(lambda config=None: iter([ScriptedBackend(['<answer>Santiago</answer>'])]))\n"
+        + snippet
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("THRIFTY_OTEL", "OTEL_"))}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert '"name": "invoke_agent thrifty"' in done.stdout and '"thrifty.stop_reason": "answered"' in done.stdout
+    assert done.stdout.rstrip().endswith("Santiago")

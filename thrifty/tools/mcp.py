@@ -191,8 +191,17 @@ def _client(server: MCPServer) -> Client:
         return Client(server.target, read_timeout_seconds=server.timeout_seconds, cache=None)
     command, *args = shlex.split(server.target)
     params = StdioServerParameters(command=command, args=args, env=dict(server.env) if server.env else None)
-    transport = stdio_client(params, errlog=server.errlog or sys.stderr)
+    transport = stdio_client(params, errlog=server.errlog or _stderr())
     return Client(transport, read_timeout_seconds=server.timeout_seconds, cache=None)
+
+
+def _stderr() -> TextIO:
+    """This process's stderr as a real file (a test runner or a notebook may have swapped sys.stderr)."""
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sys.__stderr__ if sys.__stderr__ is not None else sys.stderr
+    return sys.stderr
 
 
 async def _list_tools(client: Client) -> list[MCPToolInfo]:
