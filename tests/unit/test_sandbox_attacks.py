@@ -11,6 +11,7 @@ benchmarks/RESULTS.md ("Security").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -301,23 +302,38 @@ async def test_cpu_time_limit_kills(arena: Arena) -> None:
     assert time.monotonic() - start < 10
 
 
+async def _watch(arena: Arena, seen: set[tuple[int, int]], enough: int = 1 << 30) -> None:
+    """Record bubblewrap (found by the canary folder on its command line) and everything below it."""
+    while len(seen) < enough:
+        for proc in with_cmdline(str(arena.canary_dir)):
+            seen.update({proc} | descendants(proc[0]))
+        await asyncio.sleep(0.05)
+
+
 async def test_wall_clock_limit_kills_the_whole_sandbox(arena: Arena) -> None:
     tool = PythonTool(audit_hook=False, timeout_seconds=1.5, read_only=[arena.canary_dir])
     seen: set[tuple[int, int]] = set()
-
-    async def watch() -> None:
-        while True:
-            for proc in with_cmdline(str(arena.canary_dir)):
-                seen.update({proc} | descendants(proc[0]))
-            await asyncio.sleep(0.1)
-
-    watcher = asyncio.create_task(watch())
+    watcher = asyncio.create_task(_watch(arena, seen))
     code = "import threading, time\nthreading.Thread(target=time.sleep, args=(60,)).start()\ntime.sleep(60)"
     out, status = await tool.execute(code)
     watcher.cancel()
     assert status == -1 and "timed out" in out
     assert len(seen) >= 2, f"expected bubblewrap and the sandboxed python, saw {seen}"
     assert not survivors(seen), "sandbox processes outlived the call"
+
+
+async def test_a_cancelled_call_takes_its_sandbox_with_it(arena: Arena) -> None:
+    """A run's deadline or a cancelled eval cancels the tool call: the sandbox must not live on."""
+    tool = PythonTool(audit_hook=False, timeout_seconds=60, read_only=[arena.canary_dir])
+    seen: set[tuple[int, int]] = set()
+    call = asyncio.create_task(tool.execute("import time\ntime.sleep(60)"))
+    with contextlib.suppress(TimeoutError):  # bubblewrap, its init and the python, or what came in 20 s
+        await asyncio.wait_for(_watch(arena, seen, enough=3), 20)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert len(seen) >= 3, f"expected bubblewrap, its init and the sandboxed python, saw {seen}"
+    assert not survivors(seen, within=2.0), "a cancelled call left its sandbox running"
 
 
 async def test_output_flood_is_capped(arena: Arena) -> None:
