@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
 from thrifty.backends.base import ToolSpec
+from thrifty.children import launched_dying_with_us
 from thrifty.errors import ConfigError, ToolError
 from thrifty.tools.base import OneUnitTool, ToolContext, ToolResult
 
@@ -189,7 +190,7 @@ def _client(server: MCPServer) -> Client:
 
     if server.is_url:
         return Client(server.target, read_timeout_seconds=server.timeout_seconds, cache=None)
-    command, *args = shlex.split(server.target)
+    command, *args = launched_dying_with_us(shlex.split(server.target))  # the server goes when we go
     params = StdioServerParameters(command=command, args=args, env=dict(server.env) if server.env else None)
     transport = stdio_client(params, errlog=server.errlog or _stderr())
     return Client(transport, read_timeout_seconds=server.timeout_seconds, cache=None)
