@@ -9,6 +9,10 @@ Precedence: command-line flags > environment > config file > defaults. The file 
     budget = "search=5,browse=5,tokens=40000"
     tool_protocol = "native"
 
+    [prices."my-finetune"]          # dollars per million tokens, over the genai-prices catalogue
+    input = 0.5
+    output = 1.5
+
 Any mistake is a :class:`~thrifty.errors.ConfigError` naming the field and where it came from
 (``config.toml: budget: ...`` or ``THRIFTY_BUDGET: ...``), never a traceback.
 """
@@ -23,11 +27,21 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from thrifty.budget import parse_budget_spec
+from thrifty.budget import ModelPrice, PriceTable, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
 from thrifty.errors import ConfigError
 
 DEFAULT_BUDGET = "search=5,browse=5,tokens=40000,seconds=600"
+
+
+class PriceSetting(BaseModel):
+    """One model's price in dollars per million tokens."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    input: float = Field(ge=0.0, allow_inf_nan=False)
+    output: float = Field(ge=0.0, allow_inf_nan=False)
+    cached_input: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
 
 
 class Settings(BaseModel):
@@ -64,6 +78,14 @@ class Settings(BaseModel):
         if bad:
             raise ValueError(f"prices must be finite numbers >= 0: {', '.join(bad)}")
         return value
+
+    prices: dict[str, PriceSetting] = Field(default_factory=dict)
+    """Model prices that override (or add to) the ``genai-prices`` catalogue."""
+
+    def price_table(self) -> PriceTable:
+        return PriceTable(
+            models={name: ModelPrice(p.input, p.cached_input, p.output) for name, p in self.prices.items()}
+        )
 
     @field_validator("budget")
     @classmethod

@@ -17,7 +17,9 @@ from thrifty.agents.events import Event, EventHandler, RunFinished, RunStarted, 
 from thrifty.agents.result import RunResult
 from thrifty.agents.strategies import Strategy, get_strategy
 from thrifty.backends.base import Backend
-from thrifty.budget import Clock, Ledger, Limits, PriceTable, parse_budget_spec
+from thrifty.backends.embedded import EMBEDDED_MODELS
+from thrifty.budget import Clock, Ledger, Limits, PriceTable, UnknownPrice, parse_budget_spec
+from thrifty.errors import ConfigError
 from thrifty.telemetry import Telemetry, telemetry_from_env
 from thrifty.tools.base import Tool, Toolset
 
@@ -54,7 +56,10 @@ class Agent:
 
     def new_ledger(self, limits: Limits | str | None = None, *, label: str = "run") -> Ledger:
         chosen = self._as_limits(limits) if limits is not None else self.limits
-        return Ledger(chosen, prices=self.prices, clock=self.clock, label=label)
+        prices = self.prices or PriceTable()
+        if self.backend.model in EMBEDDED_MODELS:  # thrifty's own local models cost nothing per token
+            prices = prices.with_free(self.backend.model)
+        return Ledger(chosen, prices=prices, clock=self.clock, label=label)
 
     async def run(
         self,
@@ -77,6 +82,11 @@ class Agent:
         if spans is not None:
             emit = tee(emit, spans)
         ledger = ledger or self.new_ledger(limits)
+        if ledger.remaining("usd") is not None:  # a dollar limit needs a price, checked before any call
+            try:
+                ledger.prices.require(self.backend.model)
+            except UnknownPrice as exc:
+                raise ConfigError("usd", str(exc)) from None
         ctx = RunContext(self.backend, self.tools, ledger, emit, self.config, before_step)
         try:
             emit(RunStarted(question, self.strategy.name, self.backend.model, ledger.limits))

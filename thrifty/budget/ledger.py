@@ -205,7 +205,8 @@ class Ledger:
             c, owner = self._binding(name)
             if c is not None and c.value < need:
                 raise self._raise(c, owner, detail=f"the next call needs {need}")
-        price = self.prices.model(model)
+        usd_cap, _ = self._binding("usd")
+        price = self.prices.require(model) if usd_cap is not None else self.prices.model(model)
         caps: list[tuple[float, _Cap | None, str]] = []
         if max_tokens is not None:
             caps.append((max_tokens, None, self.label))

@@ -39,6 +39,7 @@ def _apply_settings(args: argparse.Namespace) -> None:
             setattr(args, name, getattr(settings, name))
     args.default_budget = settings.budget
     args.mcp_prices = settings.mcp_prices
+    args.prices = settings.price_table()
     if hasattr(args, "no_trace") and not settings.trace and args.trace is None:
         args.no_trace = True
 

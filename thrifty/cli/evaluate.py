@@ -108,6 +108,7 @@ def evaluate(args: argparse.Namespace) -> int:
                 log_path=args.log,
                 concurrency=args.concurrency,
                 config=config,
+                prices=getattr(args, "prices", None),
                 on_sample=progress,
                 tasks_sha256=hash_file(args.tasks),
             )

@@ -111,7 +111,9 @@ async def _ask(args: argparse.Namespace, tools: list[Tool], limits: Limits) -> R
 
             cache = ReplayCache(args.cache, args.cache_mode)
             backend, tools = RecordingBackend(backend, cache), recording_tools(tools, cache)
-        agent = Agent(backend, tools=tools, strategy=strategy, limits=limits, config=config)
+        agent = Agent(
+            backend, tools=tools, strategy=strategy, limits=limits, config=config, prices=getattr(args, "prices", None)
+        )
         if args.json:
             return await agent.run(args.question, on_event=trace)
         from rich.console import Console
