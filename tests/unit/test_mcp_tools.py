@@ -263,5 +263,5 @@ def test_the_readme_mcp_example_runs_against_the_example_server(
     monkeypatch.setattr(thrifty, "open_backend", scripted)
     monkeypatch.chdir(Path(__file__).resolve().parents[2])
     exec(compile(readme_snippet("mcp_tools"), "README.md", "exec"), {"__name__": "__main__"})
-    assert capsys.readouterr().out.strip() == "402.5 {'multiply': 1} 0.001"
+    assert capsys.readouterr().out.strip() == "402.5 answered {'multiply': 1} 0.001"
     assert "402.5" in backends[0].requests[1].messages[-1].content  # the server really multiplied

@@ -179,4 +179,4 @@ def test_the_readme_example_prints_spans_to_the_console() -> None:
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert '"name": "invoke_agent thrifty"' in done.stdout and '"thrifty.stop_reason": "answered"' in done.stdout
-    assert done.stdout.rstrip().endswith("Santiago")
+    assert done.stdout.rstrip().endswith("Santiago answered")
