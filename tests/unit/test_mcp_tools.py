@@ -265,3 +265,39 @@ def test_the_readme_mcp_example_runs_against_the_example_server(
     exec(compile(readme_snippet("mcp_tools"), "README.md", "exec"), {"__name__": "__main__"})
     assert capsys.readouterr().out.strip() == "402.5 answered {'multiply': 1} 0.001"
     assert "402.5" in backends[0].requests[1].messages[-1].content  # the server really multiplied
+
+
+def test_chat_and_eval_offer_the_servers_tools(
+    cli_env: list[ScriptedBackend],
+    http_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    import thrifty.chat
+    from thrifty.cli import evaluate, main
+
+    original = thrifty.chat.run_chat
+    lines = ["What is 2 + 3?"]
+
+    def read(prompt: str) -> str:
+        if not lines:
+            raise EOFError
+        return lines.pop(0)
+
+    monkeypatch.setattr(thrifty.chat, "run_chat", lambda *a, **k: original(*a, **k, read=read))
+    assert main(["chat", "--no-tools", "--mcp", http_url, "--budget", "add=1", "--no-trace"]) == 0
+    out = capsys.readouterr().out
+    assert "add" in out and "5" in out and cli_env[0].remaining_steps == 0  # the turn called the tool and answered
+
+    from thrifty.cli import run
+
+    monkeypatch.setattr(evaluate, "open_backend", run.open_backend)  # the same scripted model
+    tasks = tmp_path / "tasks.jsonl"
+    row = {"id": "t1", "question": "What is 2 + 3?", "answer": "5", "aliases": [], "type": "math"}
+    tasks.write_text(json.dumps(row | {"difficulty": "easy", "evidence_urls": [], "oracle_budget": {}}) + "\n")
+    log = tmp_path / "log.jsonl"
+    args = ["eval", str(tasks), "--strategies", "react", "--budgets", "1", "--extra-budget", "add=1"]
+    assert main([*args, "--mcp", http_url, "--log", str(log)]) == 0
+    [sample] = [json.loads(x) for x in log.read_text().splitlines() if '"sample"' in x or '"task_id"' in x]
+    assert sample["correct"] is True and sample["usage"]["tool_units"] == {"add": 1}

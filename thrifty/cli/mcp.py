@@ -11,6 +11,7 @@ connecting, before any model server starts. Prices per call come from the settin
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import difflib
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -93,10 +94,36 @@ T = TypeVar("T")
 
 @contextlib.asynccontextmanager
 async def with_mcp(mcp: AbstractAsyncContextManager[None], opened: AbstractAsyncContextManager[T]) -> AsyncIterator[T]:
-    """``opened`` (the model backend) entered after the MCP servers: a budget key naming no tool fails
-    before a model server starts; for ``chat``, whose session opens its backend on its own loop."""
-    async with mcp, opened as value:
-        yield value
+    """``opened`` (the model backend) entered after the MCP servers, both owned by one task of their own.
+
+    For ``chat``, whose session enters and leaves its backend in two different ``Runner.run`` calls:
+    the SDK's task groups must be left by the task that entered them, so a task holds them open until
+    the block ends (a turn cancelled with Ctrl-C never touches it)."""
+    ready: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    done = asyncio.Event()
+
+    async def own() -> None:
+        try:
+            async with mcp, opened as value:
+                ready.set_result(value)
+                await done.wait()
+        except BaseException as exc:
+            if ready.done():
+                raise
+            if isinstance(exc, asyncio.CancelledError):
+                ready.cancel()
+            else:
+                ready.set_exception(exc)
+
+    owner = asyncio.create_task(own())
+    try:
+        yield await ready
+    finally:
+        done.set()
+        if not ready.done():
+            owner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await owner
 
 
 @contextlib.contextmanager
