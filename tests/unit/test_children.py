@@ -13,12 +13,14 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.processes import Proc, descendants, survivors
+from thrifty.backends.process import ManagedServer, free_port
 from thrifty.children import spawn
 
 OWNER = textwrap.dedent("""\
@@ -108,3 +110,16 @@ def test_spawn_returns_a_working_popen() -> None:
     proc = spawn(["sh", "-c", "echo hi"], stdout=subprocess.PIPE)
     out, _ = proc.communicate(timeout=30)
     assert (out, proc.returncode) == (b"hi\n", 0)
+
+
+def test_a_server_started_from_a_short_lived_thread_outlives_the_thread(tmp_path: Path) -> None:
+    """The death signal follows the forking *thread*: a server must not die when its starter thread ends."""
+    server = ManagedServer(["sleep", "300"], port=free_port(), log_path=tmp_path / "server.log")
+    starter = threading.Thread(target=server.start)
+    starter.start()
+    starter.join()
+    time.sleep(0.5)
+    try:
+        assert server.running, "the server died with the thread that started it"
+    finally:
+        server.stop()
