@@ -57,13 +57,15 @@ def terminal(embedded_server: str, tmp_path: Path) -> Iterator[Terminal]:
 
 
 def test_chat_in_a_real_terminal(terminal: Terminal) -> None:
-    terminal.wait_for("you>")
+    screen = terminal.wait_for("you>")
+    assert "· strategy tracker · thinking model default" in screen  # the banner: model, strategy, dial
     terminal.keys("/budget", "Enter")
     terminal.wait_for("per-turn budget: tokens=4000")
 
     terminal.keys("What is 2 + 2? Answer with the number only.", "Enter")
     screen = terminal.wait_for("session: 1 turns")  # an answer panel, then the session's spend
     assert "answer" in screen and "stop:" in screen
+    assert "step 1 · model:" in screen  # the turn's steps stay on screen, one line each
 
     # Ctrl-C while the model is working cancels that turn only.
     terminal.keys("Write a long story about a lighthouse keeper.", "Enter")
@@ -73,7 +75,7 @@ def test_chat_in_a_real_terminal(terminal: Terminal) -> None:
     terminal.wait_for("you>", count=3)
     terminal.keys("/budget", "Enter")
     screen = terminal.wait_for("per-turn budget", count=2)
-    assert "session: 1 turns" in screen  # the session and its history survived
+    assert "session: 2 turns (1 cancelled)" in screen  # the session survived and counts the cancelled turn
 
     terminal.keys("/quit", "Enter")
     terminal.wait_for("CHAT-EXITED 0")

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from itertools import islice
 from typing import TYPE_CHECKING
@@ -21,7 +22,10 @@ from thrifty.cli.run import WEB_TOOLS, backend_config, tools_for
 from thrifty.errors import ConfigError
 
 if TYPE_CHECKING:
-    from thrifty.evals.runner import Condition
+    from rich.progress import Progress as RichProgress
+
+    from thrifty.evals.log import SampleLog
+    from thrifty.evals.runner import Condition, Progress
     from thrifty.evals.tasks import Task
 
 
@@ -62,21 +66,12 @@ def _title(args: argparse.Namespace, model: str) -> str:
     )
 
 
-def evaluate(args: argparse.Namespace) -> int:
+def _progress_bar(total: int) -> tuple[RichProgress, Callable[[SampleLog, Progress], None]]:
+    """The bar on stderr and the runner's callback that moves it (accuracy, spend, time left so far)."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
     from rich.progress import Progress as Bar
 
-    from thrifty.evals.identity import hash_file
-    from thrifty.evals.log import SampleLog, load_log
-    from thrifty.evals.report import markdown, summarize
-    from thrifty.evals.runner import Progress, run_eval
-
-    conditions = _conditions(args, [*WEB_TOOLS, *pending_keys(args, WEB_TOOLS, args.extra_budget)])
-    tasks = _tasks(args)
-    args.no_tools = False
-    tools = tools_for(args, quiet=True)
-    config = LoopConfig(temperature=args.temperature, seed=args.seed)
     bar = Bar(
         TextColumn("eval"),
         BarColumn(),
@@ -84,7 +79,7 @@ def evaluate(args: argparse.Namespace) -> int:
         TextColumn("{task.fields[stats]}"),
         console=Console(stderr=True),
     )
-    bar_task = bar.add_task("eval", total=len(tasks) * len(conditions), stats="")
+    bar_task = bar.add_task("eval", total=total, stats="")
 
     def progress(sample: SampleLog, p: Progress) -> None:
         left = p.eta_seconds
@@ -92,6 +87,38 @@ def evaluate(args: argparse.Namespace) -> int:
         stats = f"accuracy {p.accuracy:.2f} · ${p.cost_usd:.4f} · {p.tokens:,} tokens{eta}"
         bar.update(bar_task, completed=p.done + p.skipped, stats=stats)
 
+    return bar, progress
+
+
+def _report(args: argparse.Namespace, done: Progress, models: list[str]) -> None:
+    from thrifty.evals.log import load_log
+    from thrifty.evals.report import markdown, summarize
+
+    log = load_log(args.log)
+    if log.skipped:
+        print(f"warning: skipped {log.skipped} unreadable line(s) in {args.log}", file=sys.stderr)
+    if done.errors:
+        print(f"{done.errors} sample(s) errored (logged with their error; rerun to retry them)", file=sys.stderr)
+    rows = summarize(log.samples, runs=done.runs)
+    print(markdown(rows))
+    print(f"log: {args.log}", file=sys.stderr)
+    if args.report_dir:
+        from thrifty.evals.plots import write_report
+
+        for path in write_report(rows, args.report_dir, title=_title(args, ", ".join(sorted(set(models))))):
+            print(f"wrote {path}", file=sys.stderr)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    from thrifty.evals.identity import hash_file
+    from thrifty.evals.runner import run_eval
+
+    conditions = _conditions(args, [*WEB_TOOLS, *pending_keys(args, WEB_TOOLS, args.extra_budget)])
+    tasks = _tasks(args)
+    args.no_tools = False
+    tools = tools_for(args, quiet=True)
+    config = LoopConfig(temperature=args.temperature, seed=args.seed)
+    bar, progress = _progress_bar(len(tasks) * len(conditions))
     configs = [replace(backend_config(args), base_url=url) for url in args.endpoint] or [backend_config(args)]
     models: list[str] = []
 
@@ -115,17 +142,5 @@ def evaluate(args: argparse.Namespace) -> int:
 
     with bar:
         done = asyncio.run(run())
-    log = load_log(args.log)
-    if log.skipped:
-        print(f"warning: skipped {log.skipped} unreadable line(s) in {args.log}", file=sys.stderr)
-    if done.errors:
-        print(f"{done.errors} sample(s) errored (logged with their error; rerun to retry them)", file=sys.stderr)
-    rows = summarize(log.samples, runs=done.runs)
-    print(markdown(rows))
-    print(f"log: {args.log}", file=sys.stderr)
-    if args.report_dir:
-        from thrifty.evals.plots import write_report
-
-        for path in write_report(rows, args.report_dir, title=_title(args, ", ".join(sorted(set(models))))):
-            print(f"wrote {path}", file=sys.stderr)
+    _report(args, done, models)
     return 0
