@@ -150,6 +150,11 @@ def test_exit_codes_and_stop_reasons_say_what_happened(cli: CliRun, index_path: 
     assert code == EXIT_CODES["error"] == 1
     assert "stop: error: connection refused: http://127.0.0.1:9/v1" in " ".join(out.split())
 
+    code, out, _ = cli([""] * 10, "ask", "q", "--no-tools", "--json")
+    result = json.loads(out)
+    assert (code, result["stop_reason"], result["answer"]) == (4, "stalled", None)
+    assert result["detail"] == "the model's recent steps made no progress"
+
     search = json.dumps({"name": "search", "arguments": {"query": ["Paris"]}})
     script = [f"<tool_code>{search}</tool_code>", "<answer>Paris</answer>"]
     index = ["--index", str(index_path), "--json", "--tool-protocol", "text"]

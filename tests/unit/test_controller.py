@@ -262,7 +262,8 @@ async def test_an_unlimited_budget_still_ends() -> None:
     backend = ScriptedBackend([""] * 10)
     result = await Agent(backend, config=LoopConfig(max_idle_steps=3)).run("q")
     assert result.usage.requests <= 5
-    assert result.stop_reason == "stalled"
+    assert result.stop_reason == "stalled" and result.answer is None
+    assert result.detail == "the model's recent steps made no progress"
 
 
 async def test_distinct_native_calls_with_empty_text_are_not_repeats() -> None:

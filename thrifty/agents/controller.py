@@ -108,6 +108,14 @@ def _request(ctx: RunContext, state: LoopState, *, final: bool, extra: tuple[Mes
     )
 
 
+_STALL_WORDS = {
+    "This is your last st": "the step cap was reached",
+    "Your recent steps ma": "the model's recent steps made no progress",
+    "You are repeating th": "the model repeated the same step",
+}
+"""What each :func:`_stalled` reason (phrased for the model) means to the user, by its opening."""
+
+
 def _stalled(ctx: RunContext, state: LoopState) -> str | None:
     """Why the loop must end although budget remains (step cap, no progress, a repeating model)."""
     cfg = ctx.config
@@ -259,7 +267,7 @@ async def run_trajectory(
         await opening_search(ctx, caller, state, rails, budget_block)
         while True:
             if (stalled := _stalled(ctx, state)) is not None:
-                return await finish("stalled", stalled)
+                return await finish("stalled", stalled, detail=_STALL_WORDS.get(stalled[:20], "the model stalled"))
             if ctx.before_step is not None and not await ctx.before_step(ctx.ledger.view()):
                 return _result(ctx, state, question, strategy, "cancelled", answer=state.best)
             request = _request(ctx, state, final=False)
