@@ -155,6 +155,20 @@ async def test_a_hanging_call_cannot_outlive_the_runs_deadline(http_url: str) ->
     assert result.exhausted == "seconds"
 
 
+async def test_cancelling_a_run_mid_call_leaves_the_session_usable_and_closable(http_url: str) -> None:
+    async with mcp_tools(http_url) as tools:
+        task = asyncio.create_task(Agent(ScriptedBackend([call("hang")]), tools=tools).run("Q?"))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert task.cancelled()
+        after = await by_name(tools)["add"].run({"a": 2, "b": 2}, NO_CTX)  # the same session goes on
+        assert "\n4\n" in after.content
+        started = time.monotonic()
+    assert time.monotonic() - started < 5  # and closes promptly with the cancelled call behind it
+
+
 async def test_servers_that_cannot_be_used_are_one_line_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot use the MCP server no-such-command-xyz"):
         async with mcp_tools("no-such-command-xyz --flag"):
