@@ -204,20 +204,27 @@ def print_result(console: Console, result: RunResult) -> None:
 
 
 def trace_tree(records: list[dict[str, Any]]) -> Tree:
-    """A trace as a tree: the run, its steps, and each step's model and tool calls."""
+    """A trace as a tree: the run, its steps, and each step's model and tool calls. A trace of several
+    runs (a chat session) gets one branch per run."""
     root = Tree(Text("trace", style="bold"))
+    run: Tree = root
     step: Tree = root
+    runs = sum(1 for r in records if r.get("type") == "RunStarted")
     for record in records:
         kind = record.get("type")
         if kind in ("TraceStarted", "BudgetCharged"):
             continue
         line = safe(summary(record), "red" if record.get("is_error") else "")
         if kind == "RunStarted":
-            root.label = safe(summary(record), "bold")
+            if runs == 1:
+                root.label = safe(summary(record), "bold")
+            else:
+                run = root.add(safe(summary(record), "bold"))
+            step = run
         elif kind == "StepStarted":
-            step = root.add(safe(summary(record), "cyan"))
+            step = run.add(safe(summary(record), "cyan"))
         elif kind == "RunFinished":
-            root.add(safe(summary(record), "bold green"))
+            run.add(safe(summary(record), "bold green"))
         else:
             step.add(line)
     return root

@@ -147,6 +147,7 @@ def test_a_cancelled_turn_counts_its_spend_and_the_session_writes_a_trace(tmp_pa
     import threading
 
     from tests.helpers import small_index
+    from thrifty.display import trace_tree
     from thrifty.tools.web import BrowseTool, SearchTool
     from thrifty.traces import TraceWriter, read_trace
 
@@ -185,6 +186,10 @@ def test_a_cancelled_turn_counts_its_spend_and_the_session_writes_a_trace(tmp_pa
     records = list(read_trace(tmp_path / "chat.jsonl"))
     assert next(r["question"] for r in records if r["type"] == "RunStarted") == "first question"
     assert records[-1]["type"] == "RunFinished" and records[-1]["result"]["answer"] == "second"
+    view = Console(record=True, width=160)
+    view.print(trace_tree(records))  # `thrifty view` of a session: one branch per turn
+    tree = view.export_text()
+    assert "run: 'first question'" in tree and "run: 'second question'" in tree and "finished: answered" in tree
 
 
 def test_chat_escapes_control_sequences_in_answers_and_errors() -> None:
