@@ -242,3 +242,16 @@ def test_web_serve_has_a_home_page(index_path: Path) -> None:
         home = httpx.get(server.base_url + "/", timeout=5)
         assert home.status_code == 200 and "/en.wikipedia.org/wiki/Paris" in home.text
         assert httpx.get(server.base_url + "/en.wikipedia.org/wiki/Paris", timeout=5).status_code == 200
+
+
+def test_the_eval_progress_bar_counts_time_left_from_finished_samples_only() -> None:
+    import time
+
+    from thrifty.cli.evaluate import _progress_bar
+    from thrifty.evals.runner import Progress
+
+    bar, progress = _progress_bar(12)
+    # Resumed: 2 samples were already in the log; 1 ran here and took 45 s. 9 remain: about 7 minutes.
+    progress(None, Progress(total=12, done=1, skipped=2, started=time.monotonic() - 45))  # type: ignore[arg-type]
+    stats = bar.tasks[0].fields["stats"]
+    assert "about 7 min left" in stats and bar.tasks[0].completed == 3

@@ -336,3 +336,10 @@ async def test_a_copied_placeholder_argument_is_refused_and_not_charged(web: lis
     assert result.usage.tool("search") == 0
     refused = result.steps[0].tool_calls[0]
     assert refused["is_error"] and "placeholder" in refused["output"] and refused["units"] == 0
+
+
+async def test_an_answer_after_stalling_is_answered_and_says_why(web: list) -> None:
+    backend = ScriptedBackend(["thinking...", "thinking...", "<answer>Paris</answer>"])
+    result = await Agent(backend, tools=web, config=LoopConfig(max_idle_steps=2, max_format_misses=5)).run("q")
+    assert result.answer == "Paris" and result.stop_reason == "answered"
+    assert result.detail == "answered in a final call: the model's recent steps made no progress"
