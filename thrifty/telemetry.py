@@ -84,8 +84,10 @@ class Telemetry:
 
         self.tracer: Tracer = provider.get_tracer("thrifty", __version__)
 
-    def for_run(self) -> RunSpans:
-        return RunSpans(self.tracer)
+    def for_run(self, base_url: str | None = None) -> RunSpans:
+        """``base_url``: the model server, recorded on each model call as ``server.address``/``port``
+        (an eval spread over several endpoints shows which one served each call)."""
+        return RunSpans(self.tracer, base_url)
 
 
 def _ns_ago(seconds: float) -> int:
@@ -119,12 +121,26 @@ def remaining_attributes(view: BudgetView) -> dict[str, Any]:
     return out
 
 
+def server_attributes(base_url: str | None) -> dict[str, Any]:
+    from urllib.parse import urlsplit
+
+    if not base_url:
+        return {}
+    try:
+        parts = urlsplit(base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return {}
+    return {"server.address": parts.hostname, "server.port": port} if parts.hostname else {}
+
+
 class RunSpans:
     """An event handler for one run: opens the run span at ``RunStarted`` and ends it at
     ``RunFinished`` (or :meth:`close` when the run raised or was cancelled)."""
 
-    def __init__(self, tracer: Tracer) -> None:
+    def __init__(self, tracer: Tracer, base_url: str | None = None) -> None:
         self.tracer = tracer
+        self.server = server_attributes(base_url)
         self.span: Span | None = None
         self.context: Context | None = None
         self.model = ""
@@ -173,6 +189,7 @@ class RunSpans:
             "thrifty.usage.reasoning_tokens": completion.usage.reasoning_tokens,
             "thrifty.usage.estimated": completion.usage_estimated,
             "thrifty.prompt_tokens_counted": event.prompt_tokens_counted,
+            **self.server,
         }
         if event.max_tokens is not None:
             attributes["gen_ai.request.max_tokens"] = event.max_tokens

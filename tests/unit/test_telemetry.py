@@ -132,6 +132,26 @@ async def test_the_run_span_joins_the_callers_trace(spans: tuple[Telemetry, InMe
     assert run.parent is not None and run.parent.span_id == outer.get_span_context().span_id
 
 
+def test_model_spans_name_the_server_that_served_them(spans: tuple[Telemetry, InMemorySpanExporter]) -> None:
+    from thrifty.agents.events import ModelCalled, RunStarted
+    from thrifty.backends.base import Completion
+    from thrifty.budget import Limits, Usage
+
+    telemetry, exporter = spans
+    run = telemetry.for_run("http://gpu2:8000/v1")
+    run(RunStarted("Q?", "react", "qwen", Limits()))
+    run(ModelCalled(0, "step", Completion("hi", "qwen", Usage(requests=1, input_tokens=5)), 5, True, None, 0.01))
+    run.close()
+    [chat] = [s for s in exporter.get_finished_spans() if s.name == "chat qwen"]
+    assert chat.attributes is not None
+    assert chat.attributes["server.address"] == "gpu2" and chat.attributes["server.port"] == 8000
+    assert telemetry.for_run("https://api.example.com/v1").server == {
+        "server.address": "api.example.com",
+        "server.port": 443,
+    }
+    assert telemetry.for_run(None).server == {} and telemetry.for_run("http://[bad").server == {}
+
+
 def test_configuration_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert telemetry_from_env({}) is None
     assert telemetry_from_env({"THRIFTY_OTEL": "0", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://x:4318"}) is None

@@ -78,7 +78,7 @@ class Agent:
 
             writer = TraceWriter.in_directory(self.trace_dir)
             emit = tee(emit, writer)
-        spans = self.telemetry.for_run() if self.telemetry is not None else None
+        spans = self.telemetry.for_run(getattr(self.backend, "base_url", None)) if self.telemetry else None
         if spans is not None:
             emit = tee(emit, spans)
         ledger = ledger or self.new_ledger(limits)
