@@ -255,3 +255,9 @@ def test_the_eval_progress_bar_counts_time_left_from_finished_samples_only() -> 
     progress(None, Progress(total=12, done=1, skipped=2, started=time.monotonic() - 45))  # type: ignore[arg-type]
     stats = bar.tasks[0].fields["stats"]
     assert "about 7 min left" in stats and bar.tasks[0].completed == 3
+
+
+def test_report_dollars_are_readable_at_any_scale() -> None:
+    from thrifty.evals.report import usd
+
+    assert (usd(0), usd(0.00042), usd(0.0083), usd(0.031)) == ("0", "0.00042", "0.0083", "0.0310")

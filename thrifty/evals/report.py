@@ -105,6 +105,13 @@ def _row(key: tuple[str, str, str], group: list[SampleLog], errors: int) -> Row:
     )  # fmt: skip
 
 
+def usd(value: float) -> str:
+    """Dollars readable at any scale: ``0`` (a free model, no tools), ``0.00042``, ``0.0310``."""
+    if value == 0:
+        return "0"
+    return f"{value:.4f}" if value >= 0.01 else f"{value:.2g}"
+
+
 def markdown(rows: list[Row]) -> str:
     lines = [
         "| strategy | budget | n | accuracy (95% Wilson CI) | pass@N (95% CI) | tokens/task | tool units/task "
@@ -112,13 +119,13 @@ def markdown(rows: list[Row]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        per_correct = "–" if r.cost_per_correct == float("inf") else f"{r.cost_per_correct:.4f}"
+        per_correct = "–" if r.cost_per_correct == float("inf") else usd(r.cost_per_correct)
         pass_n = "–" if r.pass_at_n is None or r.pass_ci is None else (
             f"{r.pass_at_n:.2f} ({r.pass_ci[0]:.2f}–{r.pass_ci[1]:.2f})"
         )  # fmt: skip
         lines.append(
             f"| {r.strategy} | {r.budget} | {r.n} | {r.accuracy:.2f} ({r.ci_low:.2f}–{r.ci_high:.2f}) | {pass_n} "
-            f"| {r.mean_tokens:,.0f} | {r.mean_tool_units:.1f} | {r.mean_cost_usd:.4f} | {per_correct} "
+            f"| {r.mean_tokens:,.0f} | {r.mean_tool_units:.1f} | {usd(r.mean_cost_usd)} | {per_correct} "
             f"| {r.e3:.2e} | {r.mean_seconds:.1f} | {r.errors} | {r.overruns} | {r.run} |"
         )
     return "\n".join(lines)
