@@ -25,7 +25,7 @@ from thrifty.agents.strategies import get_strategy, strategy_names
 from thrifty.backends.base import Backend
 from thrifty.budget import Limits, Usage, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
-from thrifty.display import RunView, escape_controls, limits_text, print_result, tools_text
+from thrifty.display import RunView, escape_controls, limits_text, print_result, safe, tools_text
 from thrifty.errors import ThriftyError
 from thrifty.tools.base import Tool
 
@@ -173,7 +173,7 @@ def run_chat(
             continue
         if line.startswith("/"):
             try:
-                if not command(session, line, console.print):
+                if not command(session, line, lambda text: console.print(safe(text))):
                     return 0
             except (ThriftyError, BudgetSpecError) as exc:
                 console.print(Text.assemble(("error: ", "red"), escape_controls(str(exc))))

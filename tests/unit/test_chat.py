@@ -198,3 +198,5 @@ def test_chat_escapes_control_sequences_in_answers_and_errors() -> None:
     )
     assert "\x1b" not in out and "\x07" not in out
     assert "ok\\x1b]0;title\\x07" in out
+    said = drive(ScriptedBackend([]), ["/[bold]nope\x1b[2J"], session())
+    assert "unknown command /[bold]nope\\x1b[2J" in said  # the user's text shown as typed, never as markup
