@@ -132,7 +132,7 @@ def _validated(values: dict[str, object], source: dict[str, str]) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or "config"
-        origin = source.get(field, "config")
+        origin = source.get(field) or source.get(field.split(".")[0], "config")
         raise ConfigError(field, f"{error['msg']} (from {origin})") from None
 
 

@@ -58,3 +58,17 @@ def test_cli_reports_a_bad_setting_without_a_traceback(tmp_path: Path, capsys: p
     assert main(["--config", str(config), "ask", "hi", "--no-tools"]) == 2
     err = capsys.readouterr().err
     assert "strategy" in err and "config.toml" in err and "Traceback" not in err
+
+
+def test_mcp_prices_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[mcp_prices]\nread_file = 0.002\n"*" = 0.001\n')
+    assert load_settings(config, env={}).mcp_prices == {"read_file": 0.002, "*": 0.001}
+    env = {"THRIFTY_MCP_PRICES": "Read_File=0.5, *=0"}
+    assert load_settings(None, env=env | {"XDG_CONFIG_HOME": str(tmp_path)}).mcp_prices == {
+        "read_file": 0.5,
+        "*": 0.0,
+    }
+    for bad in ("read_file", "read_file=-1", "read_file=inf", "read_file=cheap"):
+        with pytest.raises(ConfigError, match=r"mcp_prices(\.read_file)?: .*\(from \$THRIFTY_MCP_PRICES\)"):
+            load_settings(None, env={"THRIFTY_MCP_PRICES": bad, "XDG_CONFIG_HOME": str(tmp_path)})
