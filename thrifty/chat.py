@@ -30,7 +30,8 @@ from thrifty.errors import ThriftyError
 from thrifty.tools.base import Tool
 
 HELP = """commands:
-  /budget [SPEC]     show the session's spend and the per-turn limits, or set them (e.g. search=3,tokens=20000)
+  /budget [SPEC]     show the session's spend and the per-turn limits, or change them: KEY=VALUE adds or
+                     changes a limit (search=3,tokens=20000), KEY=none lifts one
   /strategy [NAME]   show or set the strategy
   /think MODE        thinking dial: none | low | medium | high | auto | default
   /reset             forget the conversation so far

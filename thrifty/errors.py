@@ -14,7 +14,8 @@
     └── PromptError                 a prompt template is missing or got the wrong variables
 
 Budget exhaustion is not here: it is :class:`thrifty.budget.BudgetExceeded`, and strategies turn it
-into a normal result with ``stop_reason="budget_exhausted"``. Errors caused by the model's output
+into a normal result (``stop_reason="budget_exhausted"``, or ``"answered"`` with ``exhausted`` set
+when a final answer could still be had). Errors caused by the model's output
 (malformed tool calls, unknown tools) never raise: they become observations the model can react to.
 """
 

@@ -3,7 +3,8 @@
 One trajectory, readable top to bottom in :func:`run_trajectory`. The loop ends when the model
 answers, when the budget can no longer pay for a step (then it forces a final answer without tools
 if that is still affordable), or on a backend failure. Running out of budget is a normal outcome:
-the result carries the best answer so far, ``stop_reason="budget_exhausted"`` and the limit that tripped.
+the result carries the best answer so far and the limit that tripped (``Agent.run`` reports a run
+that has an answer as ``answered``, see :func:`thrifty.agents.agent.truthful`).
 """
 
 from __future__ import annotations
