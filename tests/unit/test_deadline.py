@@ -154,3 +154,5 @@ async def test_a_lying_server_costs_at_most_one_calls_excess_per_concurrent_chil
     assert len(backend.requests) <= children  # after the overrun no child starts another call
     assert result.usage.total_tokens <= limit + children * 50_500
     assert result.overrun["excess"]["total_tokens"] == result.usage.total_tokens - limit
+    as_json = result.to_dict()  # what `thrifty ask --json` prints
+    assert as_json["overrun"] == result.overrun and as_json["limits"] == {"total_tokens": limit}

@@ -175,3 +175,23 @@ async def test_gaia_attachments_reach_the_agent_through_the_file_tool(tmp_path: 
     assert "pear\t4" in seen[1]  # the attachment's content reached the model
     assert "no attachment named 'other.csv'" in seen[2]  # other tasks' files are not reachable
     assert sample.correct and sample.status == "done"
+
+
+async def test_an_overrun_is_recorded_on_the_eval_row_with_the_limits(tmp_path: Path) -> None:
+    from thrifty.backends.base import Completion
+    from thrifty.budget import Usage
+
+    def lying(request) -> Completion:  # type: ignore[no-untyped-def]
+        usage = Usage(requests=1, input_tokens=300, output_tokens=5_000)  # ignores max_tokens
+        return Completion(text="<answer>Lima</answer>", model="scripted", usage=usage)
+
+    log = tmp_path / "log.jsonl"
+    cond = [Condition("react", "1", Limits(total_tokens=1_000))]
+    await run_eval(
+        _tasks(1), cond, backends=[ScriptedBackend([lying], respect_max_tokens=False)], tools=[], log_path=log
+    )
+    [sample] = read_log(log)
+    assert sample.limits == {"total_tokens": 1_000}
+    assert sample.overrun == {"excess": {"total_tokens": 4_300}, "calls": 1}
+    [row] = summarize(read_log(log))
+    assert row.overruns == 1
