@@ -86,3 +86,32 @@ def test_calibration_error_in_the_hle_form_and_the_equal_width_form() -> None:
     assert calibration_error_hle([1.0] * 250, [True] * 250) == 0.0
     with pytest.raises(ValueError, match="same length"):
         calibration_error_hle([0.5], [])
+
+
+async def test_browsecomp_end_to_end_graded_with_calibration_in_the_report(tmp_path: Path) -> None:
+    from thrifty.backends import ScriptedBackend
+    from thrifty.budget import Limits
+    from thrifty.evals.log import load_log
+    from thrifty.evals.report import markdown, summarize
+    from thrifty.evals.runner import Condition, run_eval
+
+    canary = "BrowseComp canary"
+    rows = [{"problem": encrypt(f"Which city is clue {i}?", canary), "answer": encrypt("Lima", canary),
+             "problem_topic": "geo", "canary": canary} for i in range(4)]  # fmt: skip
+    tasks = list(load(_csv(tmp_path / "bc.csv", rows)))
+    agent = ScriptedBackend(["<answer>Lima, I am 90% sure</answer>"] * 2 + ["<answer>Quito</answer>"] * 2)
+    verdicts = ["correct: yes\nconfidence: 90%", "Correct: YES\nconfidence: 90", "correct: no\nconfidence: 60%",
+                "**correct:** no\nConfidence: 60%"]  # fmt: skip
+    grader = ScriptedBackend([f"extracted_final_answer: x\nreasoning: r\n{v}" for v in verdicts], model="judge")
+    log = tmp_path / "log.jsonl"
+    await run_eval(tasks, [Condition("react", "1", Limits(requests=2))], backends=[agent], tools=[],
+                   log_path=log, concurrency=1, grader=grader)  # fmt: skip
+    contents = load_log(log)
+    assert [h.grader for h in contents.headers.values()] == ["judge"]
+    assert sorted((s.correct, s.confidence) for s in contents.samples) == [(False, 0.6)] * 2 + [(True, 0.9)] * 2
+    [row] = summarize(contents.samples)
+    assert row.accuracy == 0.5
+    # HLE form: one bin of 4: mean confidence 0.75 vs accuracy 0.5 -> 25.0; equal-width: 0.6 bin
+    # (0.6 vs 0.0) and 0.9 bin (0.9 vs 1.0) -> 0.5 * 0.6 + 0.5 * 0.1 = 0.35.
+    assert row.calibration_hle == pytest.approx(25.0) and row.calibration_ece == pytest.approx(0.35)
+    assert "| 25.0 / 0.350 |" in markdown([row])

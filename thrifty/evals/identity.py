@@ -65,7 +65,13 @@ def hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def run_header(condition: Condition, backends: Sequence[Backend], config: LoopConfig, tasks_sha256: str) -> RunHeader:
+def run_header(
+    condition: Condition,
+    backends: Sequence[Backend],
+    config: LoopConfig,
+    tasks_sha256: str,
+    grader: Backend | None = None,
+) -> RunHeader:
     strategy = condition.strategy
     params = {"name": strategy} if isinstance(strategy, str) else describe(strategy)
     endpoints = sorted({str(getattr(b, "base_url", None) or type(b).__name__) for b in backends})
@@ -79,4 +85,5 @@ def run_header(condition: Condition, backends: Sequence[Backend], config: LoopCo
         loop_config=describe(config),
         code_version=code_version(),
         tasks_sha256=tasks_sha256,
+        grader=None if grader is None else grader.model,
     )

@@ -48,13 +48,15 @@ class RunHeader:
     loop_config: dict[str, Any]
     code_version: str
     tasks_sha256: str
+    grader: str | None = None
+    """The grader model, when an LLM judges the answers (BrowseComp)."""
     kind: str = "header"
     version: int = LOG_VERSION
 
     @property
     def run(self) -> str:
         """A short stable hash of every identity field (key order and whitespace do not matter)."""
-        identity = {k: v for k, v in asdict(self).items() if k not in ("kind", "version")}
+        identity = {k: v for k, v in asdict(self).items() if k not in ("kind", "version") and v is not None}
         blob = json.dumps(identity, sort_keys=True, ensure_ascii=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -92,6 +94,8 @@ class SampleLog:
     """What was spent beyond a limit (only possible when a server bills more than was counted)."""
     trace: str | None = None
     """The sample's JSONL trace, relative to the log's folder."""
+    confidence: float | None = None
+    """0..1, the response's stated confidence as the grader extracted it (graded tasks only)."""
     kind: str = "sample"
     version: int = LOG_VERSION
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
+from thrifty.evals.grader import calibration_error, calibration_error_hle
 from thrifty.evals.log import SampleLog
 from thrifty.evals.metrics import cost_per_correct, e3
 
@@ -41,6 +42,10 @@ class Row:
     """Samples of this run that errored and have not been finished by a resume (not in ``n``)."""
     overruns: int = 0
     run: str = ""
+    calibration_hle: float | None = None
+    """Calibration error in HLE's form (sorted, bins of 100, RMS ×100), graded samples only."""
+    calibration_ece: float | None = None
+    """Equal-width 10-bin expected calibration error (0..1), graded samples only."""
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -88,6 +93,8 @@ def _row(key: tuple[str, str, str], group: list[SampleLog], errors: int) -> Row:
     mean_tokens = statistics.fmean(tokens) if group else 0.0
     accuracy = correct / n if n else 0.0
     known = [s for s in group if s.correct_any is not None]
+    rated = [s for s in group if s.confidence is not None]
+    conf, hits = [s.confidence or 0.0 for s in rated], [s.correct for s in rated]
     any_correct = sum(1 for s in known if s.correct_any)
 
     def mean(values: Iterable[float]) -> float:
@@ -102,6 +109,8 @@ def _row(key: tuple[str, str, str], group: list[SampleLog], errors: int) -> Row:
         pass_at_n=any_correct / len(known) if known else None,
         pass_ci=wilson_interval(any_correct, len(known)) if known else None,
         errors=errors, overruns=sum(1 for s in group if s.overrun), run=run,
+        calibration_hle=calibration_error_hle(conf, hits) if rated else None,
+        calibration_ece=calibration_error(conf, hits) if rated else None,
     )  # fmt: skip
 
 
@@ -112,11 +121,18 @@ def usd(value: float) -> str:
     return f"{value:.4f}" if value >= 0.01 else f"{value:.2g}"
 
 
+def _calibration(r: Row) -> str:
+    if r.calibration_hle is None or r.calibration_ece is None:
+        return "–"
+    return f"{r.calibration_hle:.1f} / {r.calibration_ece:.3f}"
+
+
 def markdown(rows: list[Row]) -> str:
     lines = [
         "| strategy | budget | n | accuracy (95% Wilson CI) | pass@N (95% CI) | tokens/task | tool units/task "
-        "| $/task | $/correct | E³ (acc²/tokens) | s/task | errors | overruns | run |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| $/task | $/correct | E³ (acc²/tokens) | s/task | errors | overruns "
+        "| calibration error (HLE ×100 / 10-bin ECE) | run |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         per_correct = "–" if r.cost_per_correct == float("inf") else usd(r.cost_per_correct)
@@ -126,6 +142,6 @@ def markdown(rows: list[Row]) -> str:
         lines.append(
             f"| {r.strategy} | {r.budget} | {r.n} | {r.accuracy:.2f} ({r.ci_low:.2f}–{r.ci_high:.2f}) | {pass_n} "
             f"| {r.mean_tokens:,.0f} | {r.mean_tool_units:.1f} | {usd(r.mean_cost_usd)} | {per_correct} "
-            f"| {r.e3:.2e} | {r.mean_seconds:.1f} | {r.errors} | {r.overruns} | {r.run} |"
+            f"| {r.e3:.2e} | {r.mean_seconds:.1f} | {r.errors} | {r.overruns} | {_calibration(r)} | {r.run} |"
         )
     return "\n".join(lines)

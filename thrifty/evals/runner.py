@@ -17,12 +17,15 @@ from pathlib import Path
 from typing import TextIO
 
 from thrifty.agents.agent import Agent
+from thrifty.agents.calls import ModelCaller
 from thrifty.agents.controller import LoopConfig
+from thrifty.agents.events import ignore_events
 from thrifty.agents.result import RunResult
 from thrifty.agents.strategies import Strategy
 from thrifty.backends.base import Backend
-from thrifty.budget import Limits, PriceTable, Usage
+from thrifty.budget import Ledger, Limits, PriceTable, Usage
 from thrifty.evals.attachments import with_attachments
+from thrifty.evals.grader import grade
 from thrifty.evals.identity import limits_dict, run_header
 from thrifty.evals.log import SampleLog, append, done_keys, load_log, open_log
 from thrifty.evals.scorers import alias_match, gaia_scorer
@@ -111,6 +114,7 @@ async def run_eval(
     prices: PriceTable | None = None,
     on_sample: Callable[[SampleLog, Progress], None] | None = None,
     tasks_sha256: str | None = None,
+    grader: Backend | None = None,
 ) -> Progress:
     """Run every (task, condition) not already finished in the log; return the progress counters.
 
@@ -118,10 +122,12 @@ async def run_eval(
     with its text and the eval goes on: it never cancels the samples in flight, and a resume runs
     it again. ``tasks_sha256`` identifies the task file (:func:`~thrifty.evals.identity.hash_file`;
     the CLI always passes it); without one, a run is identified by its settings alone, so a larger
-    slice of the same tasks resumes where a smaller one stopped.
+    slice of the same tasks resumes where a smaller one stopped. With a ``grader`` backend,
+    BrowseComp tasks are judged by the BrowseComp grader prompt (correct yes/no and the response's
+    confidence, for calibration error in the report) instead of by answer matching.
     """
     config = config or LoopConfig()
-    headers = [run_header(c, backends, config, tasks_sha256 or "") for c in conditions]
+    headers = [run_header(c, backends, config, tasks_sha256 or "", grader) for c in conditions]
     log = open_log(log_path)  # locks the log: a second writer fails here, before running anything
     try:
         finished = done_keys(log_path)
@@ -133,6 +139,7 @@ async def run_eval(
         for header in {h.run: h for h in headers if h.run not in known}.values():
             append(log, header)
         sampler = _Sampler(backends, tools, config, prices, retries, log_path, log)
+        sampler.grader = grader
         semaphore = asyncio.Semaphore(concurrency)
 
         async def one(task: Task, cond: Condition, run: str) -> None:
@@ -161,6 +168,7 @@ class _Sampler:
         self.log_dir, self.log = log_path.parent, log
         self.trace_dir = log_path.parent / f"{log_path.stem}.traces"
         self.write_lock = asyncio.Lock()
+        self.grader: Backend | None = None
 
     async def run(self, task: Task, cond: Condition, run: str) -> SampleLog | None:
         index = self.balancer.acquire()
@@ -172,6 +180,8 @@ class _Sampler:
                               config=self.config, prices=self.prices)  # fmt: skip
                 result, attempts = await _with_retries(agent, prepared.question, self.retries, trace)
             sample = _sample(task, cond, result, attempts)
+            if self.grader is not None and task.type == "browsecomp" and sample.status == "done":
+                sample = await _graded(self.grader, task, sample)
         except Exception as exc:  # one sample's crash is its own result, never the eval's
             sample = _errored(task, cond, exc)
         finally:
@@ -198,6 +208,14 @@ async def _with_retries(agent: Agent, question: str, retries: int, trace: Path) 
             return result, attempt
         await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
     raise AssertionError("unreachable")
+
+
+async def _graded(grader: Backend, task: Task, sample: SampleLog) -> SampleLog:
+    """The BrowseComp grader's verdict and the response's confidence (its calls are not charged to
+    the sample: grading is the evaluator's cost, not the agent's)."""
+    caller = ModelCaller(grader, Ledger(Limits(), prices=PriceTable(catalogue=False)), ignore_events)
+    verdict = await grade(caller, task.question, sample.answer or "", task.answer)
+    return replace(sample, correct=verdict.correct, correct_any=None, confidence=verdict.confidence)
 
 
 def _safe(name: str) -> str:
