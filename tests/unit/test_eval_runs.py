@@ -195,3 +195,10 @@ async def test_an_overrun_is_recorded_on_the_eval_row_with_the_limits(tmp_path: 
     assert sample.overrun == {"excess": {"total_tokens": 4_300}, "calls": 1}
     [row] = summarize(read_log(log))
     assert row.overruns == 1
+
+
+async def test_traces_can_be_turned_off(tmp_path: Path) -> None:
+    log = tmp_path / "log.jsonl"
+    await run_eval(_tasks(2), REACT, backends=[ScriptedBackend([_responder({})] * 2)], tools=[], log_path=log,
+                   traces=False)  # fmt: skip
+    assert all(s.trace is None for s in read_log(log)) and not (tmp_path / "log.traces").exists()

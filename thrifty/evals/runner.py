@@ -115,6 +115,7 @@ async def run_eval(
     on_sample: Callable[[SampleLog, Progress], None] | None = None,
     tasks_sha256: str | None = None,
     grader: Backend | None = None,
+    traces: bool = True,
 ) -> Progress:
     """Run every (task, condition) not already finished in the log; return the progress counters.
 
@@ -124,7 +125,8 @@ async def run_eval(
     the CLI always passes it); without one, a run is identified by its settings alone, so a larger
     slice of the same tasks resumes where a smaller one stopped. With a ``grader`` backend,
     BrowseComp tasks are judged by the BrowseComp grader prompt (correct yes/no and the response's
-    confidence, for calibration error in the report) instead of by answer matching.
+    confidence, for calibration error in the report) instead of by answer matching. ``traces``:
+    write each sample's JSONL trace beside the log (its row names it); off saves the serialisation.
     """
     config = config or LoopConfig()
     headers = [run_header(c, backends, config, tasks_sha256 or "", grader) for c in conditions]
@@ -140,6 +142,7 @@ async def run_eval(
             append(log, header)
         sampler = _Sampler(backends, tools, config, prices, retries, log_path, log)
         sampler.grader = grader
+        sampler.traces = traces
         semaphore = asyncio.Semaphore(concurrency)
 
         async def one(task: Task, cond: Condition, run: str) -> None:
@@ -169,6 +172,7 @@ class _Sampler:
         self.trace_dir = log_path.parent / f"{log_path.stem}.traces"
         self.write_lock = asyncio.Lock()
         self.grader: Backend | None = None
+        self.traces = True
 
     async def run(self, task: Task, cond: Condition, run: str) -> SampleLog | None:
         index = self.balancer.acquire()
@@ -178,7 +182,9 @@ class _Sampler:
             with with_attachments(task, self.tools) as prepared:
                 agent = Agent(backend, tools=prepared.tools, strategy=cond.strategy, limits=cond.limits,
                               config=self.config, prices=self.prices)  # fmt: skip
-                result, attempts = await _with_retries(agent, prepared.question, self.retries, trace)
+                result, attempts = await _with_retries(
+                    agent, prepared.question, self.retries, trace if self.traces else None
+                )
             sample = _sample(task, cond, result, attempts)
             if self.grader is not None and task.type == "browsecomp" and sample.status == "done":
                 sample = await _graded(self.grader, task, sample)
@@ -187,7 +193,7 @@ class _Sampler:
         finally:
             self.balancer.release(index)
         sample = replace(sample, run=run, endpoint=getattr(backend, "base_url", None),
-                         trace=str(trace.relative_to(self.log_dir)))  # fmt: skip
+                         trace=str(trace.relative_to(self.log_dir)) if self.traces else None)  # fmt: skip
         try:
             async with self.write_lock:  # whole lines, one writer; the fsync runs off the event loop
                 await asyncio.to_thread(append, self.log, sample)
@@ -197,13 +203,14 @@ class _Sampler:
         return sample
 
 
-async def _with_retries(agent: Agent, question: str, retries: int, trace: Path) -> tuple[RunResult, int]:
+async def _with_retries(agent: Agent, question: str, retries: int, trace: Path | None) -> tuple[RunResult, int]:
     for attempt in range(1, retries + 2):
-        writer = TraceWriter(trace)  # every attempt appends to the sample's one trace
+        writer = None if trace is None else TraceWriter(trace)  # every attempt appends to the one trace
         try:
             result = await agent.run(question, on_event=writer)
         finally:
-            writer.close()
+            if writer is not None:
+                writer.close()
         if result.stop_reason != "error" or attempt > retries:
             return result, attempt
         await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
