@@ -13,6 +13,7 @@ from thrifty.agents.events import Event, ModelCalled
 from thrifty.agents.rails import (
     NO_RAILS,
     SMALL_MODEL_RAILS,
+    EchoCheck,
     OpeningSearch,
     Rails,
     RepeatPolicy,
@@ -75,6 +76,23 @@ def test_short_answer_keeps_the_fact_and_never_grows() -> None:
     assert rail.parse('{"answer": "Scotland"}', golf, "Where does golf come from?") == "Scotland"
     request = rail.request("Who wrote it?", long, json_protocol=True)
     assert request.response_format is not None and request.max_tokens == rail.max_tokens
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "echoes"),
+    [
+        ("What is the capital of Nigeria?", "Nigeria", True),
+        ("What is the capital of Nigeria?", "nigeria.", True),
+        ("What is the capital of Nigeria?", "Abuja", False),
+        ("Which country has more people, Peru or Chile?", "Chile", False),  # a choice: its options are answers
+        ("Who wrote Leaves of Grass?", "Grass", True),
+        ("Who wrote Leaves of Grass?", "Walt Whitman", False),
+        ("What is the capital of Nigeria?", "Niger", False),  # a word inside another is not an echo
+        ("What is the capital of Nigeria?", "None", False),
+    ],
+)
+def test_an_echo_is_an_answer_the_question_already_states(question: str, answer: str, echoes: bool) -> None:
+    assert EchoCheck().echoes(question, answer) is echoes
 
 
 def test_profiles_select_rails() -> None:
@@ -176,6 +194,16 @@ async def test_abstaining_is_kept_when_the_caller_allows_it(web: list) -> None:
     agent = Agent(backend, tools=web, limits="search=3", config=LoopConfig(abstain=True))
     result = await agent.run("What is the capital of Atlantis?")
     assert (result.answer, result.usage.requests) == ("None", 1)
+
+
+async def test_an_answer_echoing_the_question_is_sent_back_once(web: list) -> None:
+    backend = small_backend(
+        [step(evidence="", answer="France"), step(evidence="", answer="France"), step(evidence="", answer="x")]
+    )
+    result = await Agent(backend, tools=web, limits="search=3").run("What is the capital of France?")
+    assert result.answer == "France" and result.stop_reason == "answered"
+    assert result.usage.requests == 2  # sent back once, then accepted as it stands
+    assert "already named in the question" in backend.requests[1].messages[-1].content
 
 
 async def test_long_answers_get_a_charged_short_answer_pass(web: list) -> None:

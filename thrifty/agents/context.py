@@ -87,6 +87,8 @@ class LoopState:
     """Tools not offered in the next step (their last call was a refused repeat)."""
     reformulations: int = 0
     """New queries written by the reformulation rail so far."""
+    echoes: int = 0
+    """Answers sent back for only repeating a name the question states."""
     calls_made: dict[str, int] = field(default_factory=dict)
     """Canonical JSON of each executed call → the step that made it (repeats are refused, not re-paid)."""
 

@@ -20,7 +20,7 @@ from thrifty.agents.projection import StepCosts, expected_step_out, finish_reaso
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.protocol import json_response_format, parse_json_reply, parse_text_reply, strip_answer_tags
 from thrifty.agents.rail_steps import opening_search, reformulate, shorten
-from thrifty.agents.rails import is_abstention, rails_for
+from thrifty.agents.rails import Rails, is_abstention, rails_for
 from thrifty.agents.result import RunResult, StopReason
 from thrifty.agents.thinking import (
     THINKING_TOKENS,
@@ -290,7 +290,7 @@ async def run_trajectory(
                     return await finish("answered", "You repeated a call you already made.")
                 continue
             record_step(state, completion, [], final=False)
-            verdict, text = await _settle(ctx, state, completion, answer, errors, on_answer)
+            verdict, text = await _settle(ctx, state, completion, answer, errors, on_answer, rails)
             if verdict == "ask_again":
                 return await finish("answered", text)
             if verdict == "accept":
@@ -309,6 +309,7 @@ async def _settle(
     answer: str | None,
     errors: tuple[str, ...],
     on_answer: AnswerHook | None,
+    rails: Rails,
 ) -> tuple[Literal["continue", "ask_again", "accept"], str]:
     """What a reply without tool calls leads to: another step ("continue": a format nudge, or the
     strategy's hook sent the agent back to work), one more answer call ("ask_again", with the reason:
@@ -321,7 +322,13 @@ async def _settle(
     state.messages.append(Message("assistant", completion.text))
     if is_abstention(answer) and not ctx.config.abstain and state.tool_message_indices:
         return "ask_again", "You answered None, but the question has an answer."
-    if on_answer is not None and (nudge := await on_answer(answer)) is not None:
+    echo = rails.echo
+    if echo is not None and state.echoes < echo.refusals and echo.echoes(state.question, answer):
+        state.echoes += 1
+        nudge: str | None = echo.nudge(answer)
+    else:
+        nudge = await on_answer(answer) if on_answer is not None else None
+    if nudge is not None:
         state.best = answer
         state.messages.append(Message("user", nudge))
         return "continue", ""

@@ -12,6 +12,7 @@ models need none of this, so :func:`rails_for` turns them on only for profiles t
   call ("reformulate", opt-in: on the quality benchmark it cost time and did not help the 1.5B).
 - :class:`ShortAnswer`: an answer longer than a few words gets one charged pass that keeps only the
   entity, number or date.
+- :class:`EchoCheck`: an answer that only repeats a name the question states is sent back once.
 - :func:`is_abstention`: "None", "unknown" and friends are not answers unless the caller allows abstaining.
 - ``remind_question``: the question is repeated after every tool response (small models otherwise
   answer about whatever they read last).
@@ -142,12 +143,37 @@ class ShortAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class EchoCheck:
+    """An answer that only repeats a name the question already states ("Nigeria" for "What is the
+    capital of Nigeria?") is sent back, at most ``refusals`` times, with a note that the question asks
+    for something else about it. A choice question ("… Peru or Chile?") is answered by one of the
+    names it states, so it is never checked."""
+
+    refusals: int = 1
+
+    def echoes(self, question: str, answer: str) -> bool:
+        key = " ".join(answer.lower().strip().rstrip(".").split())
+        asked = " ".join(question.lower().split())
+        if is_abstention(answer) or not key or re.search(r"\bor\b", asked):
+            return False
+        return re.search(rf"(?<!\w){re.escape(key)}(?!\w)", asked) is not None
+
+    @staticmethod
+    def nudge(answer: str) -> str:
+        return (
+            f'"{answer}" is already named in the question; the question asks for something else about it. '
+            "Find that (search or browse if the tool responses do not state it), then answer with it."
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Rails:
     """The rails a run uses; the defaults change nothing (a capable model's loop is the plain one)."""
 
     opening_search: OpeningSearch | None = None
     repeat: RepeatPolicy = field(default_factory=RepeatPolicy)
     short_answer: ShortAnswer | None = None
+    echo: EchoCheck | None = None
     remind_question: bool = False
     """Repeat the question after each tool response: small models answer what they read last."""
 
@@ -160,6 +186,7 @@ SMALL_MODEL_RAILS = Rails(
     opening_search=OpeningSearch(),
     repeat=RepeatPolicy(on_repeat="answer"),
     short_answer=ShortAnswer(),
+    echo=EchoCheck(),
     remind_question=True,
 )
 
