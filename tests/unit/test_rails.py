@@ -36,6 +36,10 @@ def web(tmp_path: Path) -> list:
     return [SearchTool(index), BrowseTool(index)]
 
 
+LOOP = LoopConfig(rails=replace(SMALL_MODEL_RAILS, read_first=None))
+"""The small-model rails without read-first, for tests of the rails that act inside the loop."""
+
+
 def small_backend(steps: list) -> ScriptedBackend:
     return ScriptedBackend(steps, profile=EMBEDDED_PROFILE, tool_protocol="json")
 
@@ -106,7 +110,9 @@ def test_profiles_select_rails() -> None:
 
 async def test_opening_search_runs_before_the_first_model_step_and_is_charged(web: list) -> None:
     backend = small_backend([step(evidence="Paris is the capital of France.", answer="Paris")])
-    result = await Agent(backend, tools=web, limits="search=3,browse=3").run("What is the capital of France?")
+    result = await Agent(backend, tools=web, limits="search=3,browse=3", config=LOOP).run(
+        "What is the capital of France?"
+    )
     assert (result.answer, result.stop_reason) == ("Paris", "answered")
     assert result.usage.tool("search") == 1 and result.usage.requests == 1
     first = backend.requests[0].messages
@@ -123,7 +129,7 @@ async def test_no_opening_search_without_budget_for_it(web: list) -> None:
 
 
 async def test_repeat_ends_with_an_answer_from_the_evidence(web: list) -> None:
-    rails = replace(SMALL_MODEL_RAILS, repeat=RepeatPolicy("answer"))
+    rails = replace(SMALL_MODEL_RAILS, read_first=None, repeat=RepeatPolicy("answer"))
     again = step(evidence="", tool="search", arguments={"query": ["What is the capital of France?"]})
     backend = small_backend([again, step(evidence="Paris is the capital.", answer="Paris")])
     agent = Agent(backend, tools=web, limits="search=3,browse=3", config=LoopConfig(rails=rails))
@@ -133,7 +139,7 @@ async def test_repeat_ends_with_an_answer_from_the_evidence(web: list) -> None:
     assert backend.requests[-1].tools == ()  # the answer call offers no tools
 
 
-REFORMULATE = LoopConfig(rails=replace(SMALL_MODEL_RAILS, repeat=RepeatPolicy("reformulate")))
+REFORMULATE = LoopConfig(rails=replace(SMALL_MODEL_RAILS, read_first=None, repeat=RepeatPolicy("reformulate")))
 
 
 async def test_a_repeated_search_gets_a_new_query_written_by_a_separate_call(web: list) -> None:
@@ -173,7 +179,7 @@ def test_reformulated_queries_must_be_new() -> None:
 
 
 async def test_withhold_policy_keeps_going_after_a_repeat(web: list) -> None:
-    rails = replace(SMALL_MODEL_RAILS, repeat=RepeatPolicy("withhold"))
+    rails = replace(SMALL_MODEL_RAILS, read_first=None, repeat=RepeatPolicy("withhold"))
     again = step(evidence="", tool="search", arguments={"query": ["What is the capital of France?"]})
     backend = small_backend([again, step(evidence="", answer="Paris")])
     agent = Agent(backend, tools=web, limits="search=3,browse=3", config=LoopConfig(rails=rails))
@@ -184,14 +190,14 @@ async def test_withhold_policy_keeps_going_after_a_repeat(web: list) -> None:
 
 async def test_abstaining_with_evidence_in_view_gets_one_more_call(web: list) -> None:
     backend = small_backend([step(evidence="", answer="None"), step(evidence="Paris is the capital", answer="Paris")])
-    result = await Agent(backend, tools=web, limits="search=3").run("What is the capital of France?")
+    result = await Agent(backend, tools=web, limits="search=3", config=LOOP).run("What is the capital of France?")
     assert result.answer == "Paris"
     assert "never answer None" in backend.requests[-1].messages[-1].content
 
 
 async def test_abstaining_is_kept_when_the_caller_allows_it(web: list) -> None:
     backend = small_backend([step(evidence="", answer="None")])
-    agent = Agent(backend, tools=web, limits="search=3", config=LoopConfig(abstain=True))
+    agent = Agent(backend, tools=web, limits="search=3", config=replace(LOOP, abstain=True))
     result = await agent.run("What is the capital of Atlantis?")
     assert (result.answer, result.usage.requests) == ("None", 1)
 
@@ -200,10 +206,40 @@ async def test_an_answer_echoing_the_question_is_sent_back_once(web: list) -> No
     backend = small_backend(
         [step(evidence="", answer="France"), step(evidence="", answer="France"), step(evidence="", answer="x")]
     )
-    result = await Agent(backend, tools=web, limits="search=3").run("What is the capital of France?")
+    result = await Agent(backend, tools=web, limits="search=3", config=LOOP).run("What is the capital of France?")
     assert result.answer == "France" and result.stop_reason == "answered"
     assert result.usage.requests == 2  # sent back once, then accepted as it stands
     assert "already named in the question" in backend.requests[1].messages[-1].content
+
+
+async def test_read_first_answers_from_the_opening_results_in_one_call(web: list) -> None:
+    def read(request: ChatRequest) -> str:
+        assert "https://en.wikipedia.org/wiki/Paris" in request.messages[0].content  # the results, as data
+        return json.dumps({"answer": "Paris"})
+
+    events: list[Event] = []
+    backend = small_backend([read])
+    result = await Agent(backend, tools=web, limits="search=3").run(
+        "What is the capital of France?", on_event=events.append
+    )
+    assert (result.answer, result.stop_reason) == ("Paris", "answered")
+    assert [e.purpose for e in events if isinstance(e, ModelCalled)] == ["read_first"]
+    assert result.usage.tool("search") == 1 and result.steps[-1].final
+    backend.assert_complete()
+
+
+@pytest.mark.parametrize("reply", ['{"answer": "None"}', '{"answer": "France"}', "not json"])
+async def test_read_first_goes_on_to_the_loop_when_the_results_do_not_settle_it(web: list, reply: str) -> None:
+    backend = small_backend([reply, step(evidence="Paris is the capital.", answer="Paris")])
+    result = await Agent(backend, tools=web, limits="search=3").run("What is the capital of France?")
+    assert (result.answer, result.usage.requests) == ("Paris", 2)
+    assert backend.requests[1].tools  # the loop's own step, with tools
+
+
+async def test_choice_questions_skip_read_first(web: list) -> None:
+    backend = small_backend([step(evidence="", answer="Paris")])
+    result = await Agent(backend, tools=web, limits="search=3").run("Is Paris or Lyon the capital of France?")
+    assert (result.answer, result.usage.requests) == ("Paris", 1)
 
 
 async def test_long_answers_get_a_charged_short_answer_pass(web: list) -> None:
@@ -215,7 +251,9 @@ async def test_long_answers_get_a_charged_short_answer_pass(web: list) -> None:
     backend = small_backend(
         [step(evidence="", answer="Paris, a city known for the Eiffel Tower and its museums"), shorten]
     )
-    result = await Agent(backend, tools=web, limits="search=3").run("capital of France?", on_event=events.append)
+    result = await Agent(backend, tools=web, limits="search=3", config=LOOP).run(
+        "capital of France?", on_event=events.append
+    )
     assert result.answer == "Paris"
     assert [e.purpose for e in events if isinstance(e, ModelCalled)] == ["agent", "short_answer"]
     assert result.usage.requests == 2

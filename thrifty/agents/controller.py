@@ -19,7 +19,7 @@ from thrifty.agents.events import StepStarted
 from thrifty.agents.projection import StepCosts, expected_step_out, finish_reason, limit_of
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.protocol import json_response_format, parse_json_reply, parse_text_reply, strip_answer_tags
-from thrifty.agents.rail_steps import opening_search, reformulate, shorten
+from thrifty.agents.rail_steps import opening_search, read_first, reformulate, shorten
 from thrifty.agents.rails import Rails, is_abstention, rails_for
 from thrifty.agents.result import RunResult, StopReason
 from thrifty.agents.thinking import (
@@ -266,6 +266,9 @@ async def run_trajectory(
 
     try:
         await opening_search(ctx, caller, state, rails, budget_block)
+        if (read := await read_first(ctx, caller, state, rails)) is not None:
+            read = await shorten(ctx, caller, state, rails, read)
+            return _result(ctx, state, question, strategy, "answered", answer=read)
         while True:
             if (stalled := _stalled(ctx, state)) is not None:
                 return await finish("stalled", stalled, detail=_STALL_WORDS.get(stalled[:20], "the model stalled"))

@@ -8,7 +8,7 @@ import json
 
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.context import LoopState, RunContext
-from thrifty.agents.dispatch import run_calls
+from thrifty.agents.dispatch import record_step, run_calls
 from thrifty.agents.events import StepStarted
 from thrifty.agents.protocol import parse_json_reply
 from thrifty.agents.rails import Rails
@@ -85,6 +85,25 @@ async def run_synthetic(
         text = ""
     step = Completion(text, ctx.backend.model, Usage(), finish_reason="tool_calls", tool_calls=(call,))
     await run_calls(ctx, caller, state, step, (call,), budget_block, rails.reminder(state.question))
+
+
+async def read_first(ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails) -> str | None:
+    """The read-first rail: the answer stated by the opening search's results, or None to go on."""
+    rail = rails.read_first
+    if rail is None or not state.steps or not rail.applies(state.question):
+        return None
+    results = "\n\n".join(str(c.get("output", "")) for c in state.steps[-1].tool_calls)
+    if not results.strip():
+        return None
+    request = rail.request(state.question, results, json_protocol=ctx.backend.tool_protocol == "json")
+    try:
+        completion = await caller(request, step=len(state.steps), purpose="read_first")
+    except (BudgetExceeded, BackendError):
+        return None
+    answer = rail.parse(completion.text, state.question)
+    if answer is not None:
+        record_step(state, completion, [], final=True)
+    return answer
 
 
 async def shorten(ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, answer: str) -> str:

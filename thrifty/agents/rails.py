@@ -7,6 +7,8 @@ models need none of this, so :func:`rails_for` turns them on only for profiles t
 
 - :class:`OpeningSearch`: the controller searches the question text before the first model step
   (one charged search unit): the model's first decision is made with evidence in view.
+- :class:`ReadFirst`: one plain reading call over the opening search's results answers when they
+  state the answer; the loop goes on when they do not.
 - :class:`RepeatPolicy`: a refused repeat withholds that tool for a step, ends the loop with an answer
   from the evidence so far (small models), or gets a new search query written by a separate short
   call ("reformulate", opt-in: on the quality benchmark it cost time and did not help the 1.5B).
@@ -143,6 +145,35 @@ class ShortAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadFirst:
+    """After the opening search, one plain reading call answers from the results when they state the
+    answer; otherwise (it abstains, echoes the question, or the question is a choice between names,
+    which the loop settles by searching each) the agent loop goes on as usual."""
+
+    max_tokens: int = 48
+    max_result_chars: int = 4000
+
+    def applies(self, question: str) -> bool:
+        return re.search(r"\bor\b", question, re.IGNORECASE) is None
+
+    def request(self, question: str, results: str, *, json_protocol: bool) -> ChatRequest:
+        prompt = load_prompt("read_first").render(question=question, results=results[: self.max_result_chars])
+        return one_field_request(prompt, "answer", 120, max_tokens=self.max_tokens, constrained=json_protocol)
+
+    @staticmethod
+    def parse(text: str, question: str) -> str | None:
+        """The answer, or None when the reply abstains, is malformed or only repeats the question."""
+        try:
+            obj = safejson.loads(text.strip())
+        except ValueError:
+            return None
+        answer = str(obj.get("answer") or "").strip() if isinstance(obj, dict) else ""
+        if is_abstention(answer) or EchoCheck().echoes(question, answer):
+            return None
+        return answer
+
+
+@dataclass(frozen=True, slots=True)
 class EchoCheck:
     """An answer that only repeats a name the question already states ("Nigeria" for "What is the
     capital of Nigeria?") is sent back, at most ``refusals`` times, with a note that the question asks
@@ -171,6 +202,7 @@ class Rails:
     """The rails a run uses; the defaults change nothing (a capable model's loop is the plain one)."""
 
     opening_search: OpeningSearch | None = None
+    read_first: ReadFirst | None = None
     repeat: RepeatPolicy = field(default_factory=RepeatPolicy)
     short_answer: ShortAnswer | None = None
     echo: EchoCheck | None = None
@@ -184,6 +216,7 @@ class Rails:
 NO_RAILS = Rails()
 SMALL_MODEL_RAILS = Rails(
     opening_search=OpeningSearch(),
+    read_first=ReadFirst(),
     repeat=RepeatPolicy(on_repeat="answer"),
     short_answer=ShortAnswer(),
     echo=EchoCheck(),
