@@ -194,17 +194,21 @@ async def run(args: argparse.Namespace) -> None:
         config = BackendConfig(base_url=args.base_url, model=args.model, embedded_parallel=2)
         async with open_backend(config) as backend:
             tools = [SearchTool(index), BrowseTool(index)]
-            for condition in model_conditions:
-                for q in questions:
-                    if (backend.model, condition, q["id"]) in done:
-                        continue
+            slots = asyncio.Semaphore(args.concurrency)
+
+            async def one(condition: str, q: dict[str, Any]) -> None:
+                async with slots:
                     row = await run_condition(condition, q, backend, index, tools, args.extra)
-                    write(log, backend.model, condition, q, row)
-                    print(
-                        f"{model_name} {condition} {q['id']} {q['type']}: {row['correct']} "
-                        f"{row['answer']!r} ({row['seconds']:.1f}s)",
-                        flush=True,
-                    )
+                write(log, backend.model, condition, q, row)
+                print(
+                    f"{model_name} {condition} {q['id']} {q['type']}: {row['correct']} "
+                    f"{row['answer']!r} ({row['seconds']:.1f}s)",
+                    flush=True,
+                )
+
+            for condition in model_conditions:
+                todo = [q for q in questions if (backend.model, condition, q["id"]) not in done]
+                await asyncio.gather(*(one(condition, q) for q in todo))
 
 
 def distractors(index: CorpusIndex, q: dict[str, Any]) -> list[str]:
@@ -319,6 +323,9 @@ def main() -> None:
     parser.add_argument("--ids", help="only these question ids, comma-separated")
     parser.add_argument("--extra", default="tokens=40000,seconds=600", help="limits added to STRATEGY@B runs")
     parser.add_argument("--log", type=Path, default=LOG)
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="questions in flight at once (the embedded server has 2 slots)"
+    )
     parser.add_argument("--report", action="store_true", help="print the tables from the log and exit")
     args = parser.parse_args()
     if not args.report:
