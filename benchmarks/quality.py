@@ -27,6 +27,7 @@ import statistics
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from thrifty.agents.agent import Agent
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.controller import LoopConfig
 from thrifty.agents.events import ignore_events
+from thrifty.agents.rails import SMALL_MODEL_RAILS
 from thrifty.backends.base import Backend, ChatRequest, Message
 from thrifty.backends.registry import BackendConfig, open_backend
 from thrifty.budget import Ledger, parse_budget_spec
@@ -162,6 +164,9 @@ async def run_condition(
         return await one_call(backend, q["question"], naive_context(index, q["question"]))
     if condition == "agent":
         return await agent_run(Agent(backend, tools=tools, config=LoopConfig(seed=0)), q["question"], DEFAULT_BUDGET)
+    if condition == "agent-noread":  # the ablation of the read-first rail
+        config = LoopConfig(seed=0, rails=replace(SMALL_MODEL_RAILS, read_first=None))
+        return await agent_run(Agent(backend, tools=tools, config=config), q["question"], DEFAULT_BUDGET)
     strategy, _, budget = condition.partition("@")
     limits = f"search={budget},browse={budget}" + (f",{extra}" if extra else "")
     agent = Agent(backend, tools=tools, strategy=strategy, config=LoopConfig(seed=0))

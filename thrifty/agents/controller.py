@@ -19,7 +19,7 @@ from thrifty.agents.events import StepStarted
 from thrifty.agents.projection import StepCosts, expected_step_out, finish_reason, limit_of
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.protocol import json_response_format, parse_json_reply, parse_text_reply, strip_answer_tags
-from thrifty.agents.rail_steps import opening_search, read_first, reformulate, shorten
+from thrifty.agents.rail_steps import reformulate, search_and_read, shorten
 from thrifty.agents.rails import Rails, is_abstention, rails_for
 from thrifty.agents.result import RunResult, StopReason
 from thrifty.agents.thinking import (
@@ -265,9 +265,7 @@ async def run_trajectory(
         return _result(ctx, state, question, strategy, stop, answer=answer, exhausted=exhausted, detail=detail)
 
     try:
-        await opening_search(ctx, caller, state, rails, budget_block)
-        if (read := await read_first(ctx, caller, state, rails)) is not None:
-            read = await shorten(ctx, caller, state, rails, read)
+        if (read := await search_and_read(ctx, caller, state, rails, budget_block)) is not None:
             return _result(ctx, state, question, strategy, "answered", answer=read)
         while True:
             if (stalled := _stalled(ctx, state)) is not None:
@@ -277,19 +275,12 @@ async def run_trajectory(
             request = _request(ctx, state, final=False)
             count = await caller.count(request)
             if (reason := _must_finish(ctx, state, count)) is not None:
-                error = ctx.ledger.exceeded()
-                limit = error.limit_name if error else (limit_of(reason) or _exhausted_name(ctx))
-                detail = reason.removeprefix("Your ").rstrip(".")
-                if count.tokens and "token" in reason:
-                    detail += f" (the next prompt alone is {count.tokens:,} tokens)"
-                return await finish("budget_exhausted", reason, limit, detail)
+                return await finish("budget_exhausted", reason, *_tripped(ctx, reason, count))
             ctx.emit(StepStarted(len(state.steps), final=False))
             completion = await _model_step(ctx, caller, state, request, count)
             calls, answer, errors = _answer_from(ctx, completion)
             if calls:
-                await run_calls(ctx, caller, state, completion, calls, budget_block, rails.reminder(question))
-                stuck = state.repeated and rails.repeat.on_repeat != "withhold"
-                if stuck and not await reformulate(ctx, caller, state, rails, budget_block):
+                if not await _act(ctx, caller, state, completion, calls, rails, budget_block):
                     return await finish("answered", "You repeated a call you already made.")
                 continue
             record_step(state, completion, [], final=False)
@@ -297,12 +288,38 @@ async def run_trajectory(
             if verdict == "ask_again":
                 return await finish("answered", text)
             if verdict == "accept":
-                answer = await shorten(ctx, caller, state, rails, text)
-                return _result(ctx, state, question, strategy, "answered", answer=answer)
+                return _result(
+                    ctx, state, question, strategy, "answered", answer=await shorten(ctx, caller, state, rails, text)
+                )
     except BudgetExceeded as exc:
         return await finish("budget_exhausted", f"Budget exhausted ({exc.limit_name}).", exc.limit_name)
     except BackendError as exc:
         return _result(ctx, state, question, strategy, "error", answer=state.best, error=str(exc))
+
+
+async def _act(
+    ctx: RunContext,
+    caller: ModelCaller,
+    state: LoopState,
+    completion: Completion,
+    calls: tuple[ToolCall, ...],
+    rails: Rails,
+    budget_block: bool,
+) -> bool:
+    """Run a step's tool calls; False when a repeated call (not reformulated) must end the loop."""
+    await run_calls(ctx, caller, state, completion, calls, budget_block, rails.reminder(state.question))
+    stuck = state.repeated and rails.repeat.on_repeat != "withhold"
+    return not stuck or await reformulate(ctx, caller, state, rails, budget_block)
+
+
+def _tripped(ctx: RunContext, reason: str, count: TokenCount) -> tuple[str, str]:
+    """The limit that calls for the final answer, and the words that say why."""
+    error = ctx.ledger.exceeded()
+    limit = error.limit_name if error else (limit_of(reason) or _exhausted_name(ctx))
+    detail = reason.removeprefix("Your ").rstrip(".")
+    if count.tokens and "token" in reason:
+        detail += f" (the next prompt alone is {count.tokens:,} tokens)"
+    return limit, detail
 
 
 async def _settle(

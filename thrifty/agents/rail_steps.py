@@ -87,6 +87,16 @@ async def run_synthetic(
     await run_calls(ctx, caller, state, step, (call,), budget_block, rails.reminder(state.question))
 
 
+async def search_and_read(
+    ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, budget_block: bool
+) -> str | None:
+    """The opening search, then the read-first call: the (shortened) answer when the results state it,
+    or None for the loop to go on."""
+    await opening_search(ctx, caller, state, rails, budget_block)
+    read = await read_first(ctx, caller, state, rails)
+    return None if read is None else await shorten(ctx, caller, state, rails, read)
+
+
 async def read_first(ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails) -> str | None:
     """The read-first rail: the answer stated by the opening search's results, or None to go on."""
     rail = rails.read_first
