@@ -120,3 +120,17 @@ def test_calculator(expr: str, value: float) -> None:
 def test_calculator_refuses(expr: str) -> None:
     with pytest.raises(ToolError):
         evaluate(expr)
+
+
+def test_an_interpreter_below_tmp_is_bound_over_the_private_tmp(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CI checks out into /tmp with its virtualenv inside: the sandbox's own /tmp must not hide it."""
+    from thrifty.tools import sandbox
+
+    monkeypatch.setattr(sandbox, "_python_dirs", lambda: ["/opt/python", "/tmp/ci/.venv", "/tmp/ci/.venv/bin"])
+    limits = sandbox.SandboxLimits(memory_bytes=1 << 29, cpu_seconds=5, file_bytes=1 << 20, tmp_bytes=1 << 26)
+    args = sandbox.command("bwrap", {}, 3, limits, ["python"])
+    tmpfs = args.index("/tmp", args.index("--tmpfs"))
+    binds = [args[i + 1] for i, a in enumerate(args) if a == "--ro-bind" and i > tmpfs]
+    assert binds[:2] == ["/tmp/ci/.venv", "/tmp/ci/.venv/bin"]
+    assert "/opt/python" not in binds  # bound with the system folders, before /tmp
+    assert not any(a in ("--ro-bind", "--bind") and args[i + 1] == "/tmp" for i, a in enumerate(args))

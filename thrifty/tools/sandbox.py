@@ -74,6 +74,10 @@ def _python_dirs() -> list[str]:
     return dirs
 
 
+def _below_tmp(path: str) -> bool:
+    return path.startswith("/tmp/")  # never /tmp itself: that would undo the private /tmp
+
+
 def _system_args() -> list[str]:
     args = ["--ro-bind", "/usr", "/usr"]
     for link in _SYSTEM_LINKS:
@@ -112,7 +116,9 @@ def command(
     args += ["--setenv", "PYTHONDONTWRITEBYTECODE", "1", "--setenv", "PYTHONIOENCODING", "utf-8"]
     args += _system_args()
     args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", str(limits.tmp_bytes), "--tmpfs", "/tmp"]
-    for path in readable:  # after /tmp, which would hide a folder below it
+    # After /tmp, whose tmpfs would hide a folder below it: the caller's paths, and the interpreter
+    # when it lives there (a checkout in /tmp with its virtualenv inside, as CI makes).
+    for path in (*(d for d in _python_dirs() if _below_tmp(d)), *readable):
         args += ["--ro-bind", path, path]
     for name, fd in files.items():
         args += ["--ro-bind-data", str(fd), f"{SANDBOX_DIR}/{name}"]
