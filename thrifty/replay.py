@@ -30,6 +30,7 @@ from typing import Any, Literal, TypeVar
 
 from thrifty.backends.base import (
     Backend,
+    BackendWrapper,
     ChatRequest,
     Completion,
     Message,
@@ -38,7 +39,6 @@ from thrifty.backends.base import (
     ToolCall,
     ToolSpec,
 )
-from thrifty.backends.profiles import ModelProfile, ToolProtocol
 from thrifty.budget import Usage
 from thrifty.errors import BackendError, ConfigError
 from thrifty.tools.base import Tool, ToolContext, ToolResult
@@ -164,24 +164,12 @@ class ReplayCache:
         self._db.close()
 
 
-class RecordingBackend:
+class RecordingBackend(BackendWrapper):
     """A backend that answers from the cache and records what the wrapped backend says."""
 
     def __init__(self, inner: Backend, cache: ReplayCache) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.cache = cache
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def tool_protocol(self) -> ToolProtocol:
-        return self.inner.tool_protocol
-
-    @property
-    def profile(self) -> ModelProfile:
-        return self.inner.profile
 
     async def complete(self, request: ChatRequest) -> Completion:
         key = self.cache.key("complete", [self.model, request])

@@ -121,3 +121,23 @@ class Backend(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+class BackendWrapper:
+    """Base of a backend that wraps another (replay cache, another thread's loop): it is that model,
+    with its protocol and profile; subclasses add ``complete``, ``count_tokens`` and ``aclose``."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+
+    @property
+    def model(self) -> str:
+        return self.inner.model
+
+    @property
+    def tool_protocol(self) -> ToolProtocol:
+        return self.inner.tool_protocol
+
+    @property
+    def profile(self) -> ModelProfile:
+        return self.inner.profile

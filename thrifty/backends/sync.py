@@ -14,31 +14,18 @@ import threading
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
-from thrifty.backends.base import Backend, ChatRequest, Completion, TokenCount
-from thrifty.backends.profiles import ModelProfile, ToolProtocol
+from thrifty.backends.base import Backend, BackendWrapper, ChatRequest, Completion, TokenCount
 from thrifty.backends.registry import BackendConfig, open_backend
 
 T = TypeVar("T")
 
 
-class ThreadBackend:
+class ThreadBackend(BackendWrapper):
     """A backend whose calls run on the event loop (in another thread) that opened it."""
 
     def __init__(self, inner: Backend, loop: asyncio.AbstractEventLoop) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self._loop = loop
-
-    @property
-    def model(self) -> str:
-        return self.inner.model
-
-    @property
-    def tool_protocol(self) -> ToolProtocol:
-        return self.inner.tool_protocol
-
-    @property
-    def profile(self) -> ModelProfile:
-        return self.inner.profile
 
     async def _on_owner_loop(self, call: Coroutine[Any, Any, T]) -> T:
         # Cancelling the awaiting task cancels the call on the owner loop too (the futures are chained).

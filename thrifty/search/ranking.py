@@ -259,7 +259,7 @@ def _stems(text: str, prefixes: frozenset[str]) -> set[str]:
     return {_stem(w) for w in words(text) if w[:3] in prefixes}
 
 
-def _sentence_score(sentence: str, concepts: Concepts, prefixes: frozenset[str]) -> float:
+def _sentence_score(sentence: str, concepts: Concepts, wanted: frozenset[str], prefixes: frozenset[str]) -> float:
     """The weights of the concepts a sentence contains, in its label in full, in its value less."""
     label = _LABEL.match(sentence)
     if label is None:
@@ -269,7 +269,7 @@ def _sentence_score(sentence: str, concepts: Concepts, prefixes: frozenset[str])
     in_value = _stems(sentence[label.end() :], prefixes)
     field = words(label.group(1).split(" / ", 1)[0])
     # "Population / total" is the population line; "Electricity access / … total population" is not.
-    precision = len(_stems(" ".join(field), prefixes) & _wanted(concepts)) / max(1, len(field))
+    precision = len(_stems(" ".join(field), prefixes) & wanted) / max(1, len(field))
     score = 0.0
     for forms, weight in concepts.items():
         if forms & in_label:
@@ -279,13 +279,10 @@ def _sentence_score(sentence: str, concepts: Concepts, prefixes: frozenset[str])
     return score
 
 
-def _wanted(concepts: Concepts) -> set[str]:
-    return set().union(*concepts) if concepts else set()
-
-
 def _scores(sentences: list[str], concepts: Concepts) -> list[float]:
-    prefixes = frozenset(stem[:3] for stem in _wanted(concepts))
-    return [_sentence_score(sentence, concepts, prefixes) for sentence in sentences]
+    wanted = frozenset().union(*concepts)
+    prefixes = frozenset(stem[:3] for stem in wanted)
+    return [_sentence_score(sentence, concepts, wanted, prefixes) for sentence in sentences]
 
 
 def concepts(query: str, weight: Callable[[str], float], *, exclude: Iterable[str] = ()) -> dict[frozenset[str], float]:
