@@ -168,7 +168,10 @@ class CorpusIndex:
                 named[pid] = (bonus, key, entity, body)
         missing = [pid for pid in named if pid not in pool]
         scores = dict(self._bm25_of(expr, missing)) if missing else {}
-        subjects = query_subjects(query, {key: bonus for bonus, key, _, _ in named.values()})
+        best: dict[str, float] = {}
+        for bonus, key, _, _ in named.values():
+            best[key] = max(bonus, best.get(key, 0.0))
+        subjects = query_subjects(query, best)
         # The rest of the query is what is asked *about* the subjects (their own words left out, so
         # "Ethiopia or Egypt" does not rank Ethiopia's sections by whether they mention Egypt); pages
         # on a word of the question ("Currency", "Mountain") keep their bonus but rank no sections.
