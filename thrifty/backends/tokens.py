@@ -10,6 +10,7 @@ import functools
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -44,16 +45,21 @@ def count_text_tokens(text: str) -> int:
     return len(enc.encode(text, disallowed_special=()))
 
 
+def _prompt_tokens(request: ChatRequest, count: Callable[[str], int], base: int) -> int:
+    """``base`` plus ``count`` over every message, tool call and the tool schemas."""
+    total = base
+    for m in request.messages:
+        total += count(m.content) + PER_MESSAGE_OVERHEAD
+        for call in m.tool_calls:
+            total += count(call.name + json.dumps(dict(call.arguments)))
+    if request.tools:
+        total += count(json.dumps([t.openai_schema() for t in request.tools]))
+    return total
+
+
 def raw_prompt_tokens(request: ChatRequest) -> int:
     """A plain count (no margin): plausible usage numbers for scripted tests."""
-    total = 0
-    for m in request.messages:
-        total += count_text_tokens(m.content) + PER_MESSAGE_OVERHEAD
-        for call in m.tool_calls:
-            total += count_text_tokens(call.name + json.dumps(dict(call.arguments)))
-    if request.tools:
-        total += count_text_tokens(json.dumps([t.openai_schema() for t in request.tools]))
-    return total
+    return _prompt_tokens(request, count_text_tokens, 0)
 
 
 def conservative_text_tokens(text: str) -> int:
@@ -73,11 +79,4 @@ def conservative_text_tokens(text: str) -> int:
 
 def estimate_prompt_tokens(request: ChatRequest) -> int:
     """A conservative (over-)estimate for budget pre-checks (see :func:`conservative_text_tokens`)."""
-    total = 16
-    for m in request.messages:
-        total += conservative_text_tokens(m.content) + PER_MESSAGE_OVERHEAD
-        for call in m.tool_calls:
-            total += conservative_text_tokens(call.name + json.dumps(dict(call.arguments)))
-    if request.tools:
-        total += conservative_text_tokens(json.dumps([t.openai_schema() for t in request.tools]))
-    return total
+    return _prompt_tokens(request, conservative_text_tokens, 16)
