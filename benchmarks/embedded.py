@@ -29,8 +29,12 @@ async def main() -> None:
     async with llama_server(context=32768, parallel=4) as server:
         ready = time.perf_counter() - t0
         backend = OpenAICompatBackend(server.base_url, DEFAULT_MODEL.name, profile=EMBEDDED_PROFILE)
-        gen = ChatRequest(messages=(Message("user", "Count upwards from 1, one number per line."),), max_tokens=128,
-                          temperature=0.0, extra_body={"ignore_eos": True})  # fmt: skip
+        gen = ChatRequest(
+            messages=(Message("user", "Count upwards from 1, one number per line."),),
+            max_tokens=128,
+            temperature=0.0,
+            extra_body={"ignore_eos": True},
+        )
         await timed(backend, gen)  # warm-up
         results = {}
         for n in (1, 4):

@@ -38,8 +38,10 @@ async def raw_floor(base_url: str, samples: int, calls: int, concurrency: int) -
     host_port = base_url.split("//", 1)[1].split("/", 1)[0]
     host, port = host_port.split(":")
     body = json.dumps({"model": "stub", "messages": [{"role": "user", "content": "q"}]}).encode()
-    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host_port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\n\r\n").encode()  # fmt: skip
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host_port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(samples):
         queue.put_nowait(i)
@@ -89,18 +91,33 @@ def main() -> None:
     calls = args.steps + 1
     ideal = args.samples * calls * args.latency / args.concurrency
     stub = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("stub_server.py")), "--steps", str(args.steps),
-         "--latency", str(args.latency), *(["--threads"] if args.threaded_stub else [])],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            str(Path(__file__).with_name("stub_server.py")),
+            "--steps",
+            str(args.steps),
+            "--latency",
+            str(args.latency),
+            *(["--threads"] if args.threaded_stub else []),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert stub.stdout is not None
     base_url = stub.stdout.readline().strip()
     backend = OpenAICompatBackend(base_url, "stub", profile=ModelProfile(family="stub", tool_protocol="native"))
 
     async def run(log_path: Path) -> float:
         started = time.perf_counter()
-        progress = await run_eval(tasks, [Condition("react", "-", Limits(tools={"lookup": 100}))], backends=[backend],
-                                  tools=[tool], log_path=log_path, concurrency=args.concurrency, traces=not args.no_traces)  # fmt: skip
+        progress = await run_eval(
+            tasks,
+            [Condition("react", "-", Limits(tools={"lookup": 100}))],
+            backends=[backend],
+            tools=[tool],
+            log_path=log_path,
+            concurrency=args.concurrency,
+            traces=not args.no_traces,
+        )
         elapsed = time.perf_counter() - started
         await backend.aclose()
         assert progress.done == args.samples

@@ -77,8 +77,9 @@ def make_thrifty(url: str) -> Callable[[], Awaitable[int]]:
     )
     # httpx's default transport, as the bare-client replay uses: the subtraction measures the framework,
     # not the transport (thrifty's LeanTransport would make its side faster than the replay).
-    backend = OpenAICompatBackend(url, "stub", profile=ModelProfile(family="stub", tool_protocol="native"),
-                                  transport="httpx")  # fmt: skip
+    backend = OpenAICompatBackend(
+        url, "stub", profile=ModelProfile(family="stub", tool_protocol="native"), transport="httpx"
+    )
     agent = Agent(backend, tools=[tool], strategy="react", limits="lookup=1000")
 
     async def run() -> int:

@@ -73,11 +73,21 @@ def main() -> None:
 
     async def run() -> None:
         async with open_backend(BackendConfig(base_url=args.base_url)) as backend:
-            await run_eval(tasks, conditions, backends=[backend], tools=[], log_path=args.log, concurrency=1,
-                           on_sample=lambda s, p: print(f"{p.done + p.skipped}/{p.total} {s.strategy}@{s.budget} "
-                                                        f"{s.task_id}: {s.answer!r} vs {s.target} {s.correct} "
-                                                        f"({s.stop_reason}, {s.usage['input_tokens'] + s.usage['output_tokens']} tok, "
-                                                        f"{s.seconds:.0f} s)", flush=True))  # fmt: skip
+            await run_eval(
+                tasks,
+                conditions,
+                backends=[backend],
+                tools=[],
+                log_path=args.log,
+                concurrency=1,
+                on_sample=lambda s, p: print(
+                    f"{p.done + p.skipped}/{p.total} {s.strategy}@{s.budget} "
+                    f"{s.task_id}: {s.answer!r} vs {s.target} {s.correct} "
+                    f"({s.stop_reason}, {s.usage['input_tokens'] + s.usage['output_tokens']} tok, "
+                    f"{s.seconds:.0f} s)",
+                    flush=True,
+                ),
+            )
 
     asyncio.run(run())
     ids = {t.id for t in tasks}

@@ -23,11 +23,19 @@ from thrifty.evals.tasks import read_tasks
 
 BENCHMARKS = {
     # name: (log, report folder, title, task ids of the command recorded in RESULTS.md)
-    "strategies": ("benchmarks/strategies-log.jsonl", "benchmarks/sweep",
-                   "Strategies on the offline sample tasks (embedded Qwen2.5-Coder-0.5B)", 4),
-    "particles": ("benchmarks/particles-log.jsonl", "benchmarks/particles",
-                  "Particle filtering vs baselines on the offline math set", 8),
-}  # fmt: skip
+    "strategies": (
+        "benchmarks/strategies-log.jsonl",
+        "benchmarks/sweep",
+        "Strategies on the offline sample tasks (embedded Qwen2.5-Coder-0.5B)",
+        4,
+    ),
+    "particles": (
+        "benchmarks/particles-log.jsonl",
+        "benchmarks/particles",
+        "Particle filtering vs baselines on the offline math set",
+        8,
+    ),
+}
 
 
 def task_ids(name: str, count: int) -> set[str]:
@@ -48,8 +56,10 @@ def main() -> None:
     rows = summarize(s for s in log.samples if s.task_id in ids)
     outside = sum(1 for s in log.samples if s.task_id not in ids)
     print(markdown(rows))
-    print(f"\n{len(log.samples)} samples in the log, {outside} outside the command's {count} tasks (left out), "
-          f"{log.skipped} unreadable lines skipped")  # fmt: skip
+    print(
+        f"\n{len(log.samples)} samples in the log, {outside} outside the command's {count} tasks (left out), "
+        f"{log.skipped} unreadable lines skipped"
+    )
     write_report(rows, Path(out), title=title)
 
 

@@ -52,10 +52,20 @@ def main() -> None:
 
     async def run() -> None:
         async with open_backend(BackendConfig(base_url=args.base_url)) as backend:
-            await run_eval(tasks, conditions, backends=[backend], tools=tools, log_path=args.log,
-                           concurrency=args.concurrency, config=LoopConfig(temperature=0.0, seed=0),
-                           on_sample=lambda s, p: print(f"{p.done + p.skipped}/{p.total} {s.strategy}@{s.budget} "
-                                                        f"{s.task_id}: {s.correct} ({s.stop_reason})", flush=True))  # fmt: skip
+            await run_eval(
+                tasks,
+                conditions,
+                backends=[backend],
+                tools=tools,
+                log_path=args.log,
+                concurrency=args.concurrency,
+                config=LoopConfig(temperature=0.0, seed=0),
+                on_sample=lambda s, p: print(
+                    f"{p.done + p.skipped}/{p.total} {s.strategy}@{s.budget} "
+                    f"{s.task_id}: {s.correct} ({s.stop_reason})",
+                    flush=True,
+                ),
+            )
 
     asyncio.run(run())
     print(f"\nmachine: {platform.machine()}, Python {platform.python_version()}; {time.monotonic() - started:.0f} s")

@@ -144,8 +144,10 @@ async def _handle(
             else:
                 code, payload = 404, {"error": "not found"}
             data = json.dumps(payload).encode()
-            writer.write(f"HTTP/1.1 {code} OK\r\nContent-Type: application/json\r\n"
-                         f"Content-Length: {len(data)}\r\n\r\n".encode() + data)  # fmt: skip
+            writer.write(
+                f"HTTP/1.1 {code} OK\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+                + data
+            )
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
         pass
@@ -158,8 +160,9 @@ async def serve_asyncio(steps: int, latency: float, port: int, faults: list[str]
     so the stub adds as little as possible on top of its fixed latency (the throughput benchmark
     measures the client, not the stub)."""
     pending = list(faults or [])
-    server = await asyncio.start_server(lambda r, w: _handle(r, w, steps, latency, pending), "127.0.0.1", port,
-                                        backlog=1024)  # fmt: skip
+    server = await asyncio.start_server(
+        lambda r, w: _handle(r, w, steps, latency, pending), "127.0.0.1", port, backlog=1024
+    )
     print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", flush=True)
     async with server:
         await server.serve_forever()

@@ -93,6 +93,10 @@ class ReplayCache:
         self.misses = 0
 
     def _prepare(self) -> None:
+        if self.mode != "replay":
+            # one write transaction around check-and-create: sqlite3 commits DDL at once, so without it a
+            # second recorder could see the new tables before their format row exists
+            self._db.execute("BEGIN IMMEDIATE")
         tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         if not tables and self.mode != "replay":
             # idempotent: two recorders may create the same new file at once
@@ -259,13 +263,19 @@ def _tool_call(d: Mapping[str, Any]) -> ToolCall:
 def completion_from_dict(d: Mapping[str, Any]) -> Completion:
     logprobs = d.get("logprobs")
     return Completion(
-        text=d["text"], model=d["model"], usage=Usage(**d["usage"]), finish_reason=d.get("finish_reason", "stop"),
-        reasoning=d.get("reasoning"), tool_calls=tuple(_tool_call(t) for t in d.get("tool_calls", ())),
-        logprobs=None if logprobs is None else tuple(
+        text=d["text"],
+        model=d["model"],
+        usage=Usage(**d["usage"]),
+        finish_reason=d.get("finish_reason", "stop"),
+        reasoning=d.get("reasoning"),
+        tool_calls=tuple(_tool_call(t) for t in d.get("tool_calls", ())),
+        logprobs=None
+        if logprobs is None
+        else tuple(
             TokenLogprob(lp["token"], lp["logprob"], tuple((t, v) for t, v in lp.get("top", ()))) for lp in logprobs
         ),
         usage_estimated=bool(d.get("usage_estimated", False)),
-    )  # fmt: skip
+    )
 
 
 def request_from_dict(d: Mapping[str, Any]) -> ChatRequest:
@@ -280,8 +290,15 @@ def request_from_dict(d: Mapping[str, Any]) -> ChatRequest:
         for m in d["messages"]
     )
     return ChatRequest(
-        messages=messages, tools=tuple(ToolSpec(t["name"], t["description"], t["parameters"]) for t in d["tools"]),
-        max_tokens=d.get("max_tokens"), temperature=d.get("temperature"), top_p=d.get("top_p"), seed=d.get("seed"),
-        stop=tuple(d.get("stop", ())), logprobs=bool(d.get("logprobs")), top_logprobs=d.get("top_logprobs"),
-        response_format=d.get("response_format"), extra_body=d.get("extra_body") or {},
-    )  # fmt: skip
+        messages=messages,
+        tools=tuple(ToolSpec(t["name"], t["description"], t["parameters"]) for t in d["tools"]),
+        max_tokens=d.get("max_tokens"),
+        temperature=d.get("temperature"),
+        top_p=d.get("top_p"),
+        seed=d.get("seed"),
+        stop=tuple(d.get("stop", ())),
+        logprobs=bool(d.get("logprobs")),
+        top_logprobs=d.get("top_logprobs"),
+        response_format=d.get("response_format"),
+        extra_body=d.get("extra_body") or {},
+    )

@@ -101,8 +101,10 @@ def summary(record: dict[str, Any]) -> str:
         usage = c.get("usage", {})
         calls = ", ".join(tc["name"] for tc in c.get("tool_calls", []))
         text = (c.get("text") or "").strip().replace("\n", " ")
-        return (f"model [{record['purpose']}] {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out, "
-                f"{record['seconds']:.2f} s: {calls or text[:120]}")  # fmt: skip
+        return (
+            f"model [{record['purpose']}] {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out, "
+            f"{record['seconds']:.2f} s: {calls or text[:120]}"
+        )
     if kind == "ToolCalled":
         call = record["call"]
         flag = " ERROR" if record.get("is_error") else ""

@@ -52,8 +52,11 @@ def _strings(value: Any) -> bool:
 
 
 def check_fields(q: Mapping[str, Any]) -> list[str]:
-    problems = [f"{key} must be a non-empty string" for key in ("id", "question", "answer")
-                if not isinstance(q.get(key), str) or not q[key].strip()]  # fmt: skip
+    problems = [
+        f"{key} must be a non-empty string"
+        for key in ("id", "question", "answer")
+        if not isinstance(q.get(key), str) or not q[key].strip()
+    ]
     if q.get("type") not in TYPES:
         problems.append(f"type {q.get('type')!r} is not one of {', '.join(TYPES)}")
     if not _strings(q.get("aliases", [])):
@@ -109,8 +112,11 @@ def check(questions: list[dict[str, Any]], pages: Mapping[str, str]) -> list[str
         uses.update(set(q.get("gold_urls") or []))
     problems += [f"{qid}: id used {count} times" for qid, count in ids.items() if count > 1]
     problems += [f"question asked {count} times: {text!r}" for text, count in texts.items() if count > 1]
-    problems += [f"page backs {count} questions (at most {MAX_PAGE_USES}): {url}"
-                 for url, count in uses.items() if count > MAX_PAGE_USES]  # fmt: skip
+    problems += [
+        f"page backs {count} questions (at most {MAX_PAGE_USES}): {url}"
+        for url, count in uses.items()
+        if count > MAX_PAGE_USES
+    ]
     if len(questions) < MIN_QUESTIONS:
         problems.append(f"only {len(questions)} questions (at least {MIN_QUESTIONS} wanted)")
     return problems

@@ -24,8 +24,9 @@ class Terminal:
         subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
 
     def screen(self) -> str:
-        out = subprocess.run(["tmux", "capture-pane", "-p", "-S", "-200", "-t", self.name],
-                             capture_output=True, text=True)  # fmt: skip
+        out = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-S", "-200", "-t", self.name], capture_output=True, text=True
+        )
         return out.stdout
 
     def wait_for(self, text: str, *, count: int = 1, timeout: float = 120.0) -> str:
@@ -47,8 +48,10 @@ def terminal(embedded_server: str, tmp_path: Path) -> Iterator[Terminal]:
         pytest.skip("tmux is not installed")
     script = tmp_path / "chat.sh"
     # Keep the pane open after exit so the test can read the last screen.
-    script.write_text(f"{sys.executable} -m thrifty.cli chat --no-tools --base-url {embedded_server} "
-                      f"--tool-protocol text --budget tokens=4000; echo CHAT-EXITED $?; sleep 60\n")  # fmt: skip
+    script.write_text(
+        f"{sys.executable} -m thrifty.cli chat --no-tools --base-url {embedded_server} "
+        f"--tool-protocol text --budget tokens=4000; echo CHAT-EXITED $?; sleep 60\n"
+    )
     term = Terminal(["bash", str(script)])
     try:
         yield term

@@ -23,8 +23,19 @@ def test_ask_autostarts_the_embedded_model_and_prints_json(
     embedded_server: str, default_index_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("THRIFTY_BASE_URL", raising=False)
-    code = main(["ask", "What is the capital of France?", "--budget", "search=2,browse=1,tokens=8000,seconds=240",
-                 "--index", str(default_index_path), "--json", "--max-step-tokens", "200"])  # fmt: skip
+    code = main(
+        [
+            "ask",
+            "What is the capital of France?",
+            "--budget",
+            "search=2,browse=1,tokens=8000,seconds=240",
+            "--index",
+            str(default_index_path),
+            "--json",
+            "--max-step-tokens",
+            "200",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["stop_reason"] in ("answered", "budget_exhausted", "stalled")
     assert code == EXIT_CODES[out["stop_reason"]]
@@ -34,8 +45,20 @@ def test_ask_autostarts_the_embedded_model_and_prints_json(
 
 
 def test_ask_attaches_to_a_running_server(embedded_server: str, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["ask", "Say hello.", "--no-tools", "--base-url", embedded_server, "--tool-protocol", "text",
-                 "--budget", "tokens=2000", "--json"])  # fmt: skip
+    code = main(
+        [
+            "ask",
+            "Say hello.",
+            "--no-tools",
+            "--base-url",
+            embedded_server,
+            "--tool-protocol",
+            "text",
+            "--budget",
+            "tokens=2000",
+            "--json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert out["stop_reason"] in ("answered", "budget_exhausted", "stalled")
     assert code == EXIT_CODES[out["stop_reason"]]
@@ -44,8 +67,10 @@ def test_ask_attaches_to_a_running_server(embedded_server: str, capsys: pytest.C
 
 def test_thrifty_serve_runs_the_embedded_model_until_interrupted(embedded_server: str) -> None:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "thrifty.cli", "serve", "--port", str(port), "--context", "4096",
-                             "--parallel", "1"], stdout=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "thrifty.cli", "serve", "--port", str(port), "--context", "4096", "--parallel", "1"],
+        stdout=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -69,9 +94,25 @@ def test_thrifty_serve_runs_the_embedded_model_until_interrupted(embedded_server
 def test_every_strategy_runs_end_to_end_through_ask(
     strategy: str, embedded_server: str, default_index_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["ask", "What is the capital of Chile?", "--strategy", strategy, "--base-url", embedded_server,
-                 "--tool-protocol", "json", "--index", str(default_index_path), "--max-step-tokens", "160",
-                 "--budget", "search=2,browse=1,tokens=6000,seconds=300", "--json"])  # fmt: skip
+    code = main(
+        [
+            "ask",
+            "What is the capital of Chile?",
+            "--strategy",
+            strategy,
+            "--base-url",
+            embedded_server,
+            "--tool-protocol",
+            "json",
+            "--index",
+            str(default_index_path),
+            "--max-step-tokens",
+            "160",
+            "--budget",
+            "search=2,browse=1,tokens=6000,seconds=300",
+            "--json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == EXIT_CODES[out["stop_reason"]]
     assert out["strategy"].startswith(strategy.split("-")[0])
@@ -84,8 +125,19 @@ def test_every_strategy_runs_end_to_end_through_ask(
 def test_the_embedded_agent_answers_from_what_it_searched(
     embedded_server: str, default_index_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["ask", "What is the capital of Chile?", "--base-url", embedded_server, "--tool-protocol", "json",
-                 "--index", str(default_index_path), "--json"])  # fmt: skip
+    code = main(
+        [
+            "ask",
+            "What is the capital of Chile?",
+            "--base-url",
+            embedded_server,
+            "--tool-protocol",
+            "json",
+            "--index",
+            str(default_index_path),
+            "--json",
+        ]
+    )
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     searches = [c for s in out["steps"] for c in s["tool_calls"] if c["name"] == "search" and not c["is_error"]]

@@ -35,8 +35,12 @@ def web_tools(index_path: object) -> list:
 async def test_completion_usage_and_exact_prompt_count(live_backend: OpenAICompatBackend) -> None:
     request = ChatRequest(
         messages=(Message("system", "You are concise."), Message("user", "Name the capital of France.")),
-        max_tokens=24, temperature=0.0, seed=0, logprobs=True, top_logprobs=3,
-    )  # fmt: skip
+        max_tokens=24,
+        temperature=0.0,
+        seed=0,
+        logprobs=True,
+        top_logprobs=3,
+    )
     count = await live_backend.count_tokens(request)
     completion = await live_backend.complete(request)
     assert count.exact
@@ -52,8 +56,9 @@ async def test_ledger_charges_exactly_what_the_server_reports(
     live_backend: OpenAICompatBackend, default_index_path: object
 ) -> None:
     events: list[Event] = []
-    agent = Agent(live_backend, tools=web_tools(default_index_path), limits="search=2,browse=1,tokens=12000",
-                  config=DETERMINISTIC)  # fmt: skip
+    agent = Agent(
+        live_backend, tools=web_tools(default_index_path), limits="search=2,browse=1,tokens=12000", config=DETERMINISTIC
+    )
     result = await agent.run("Who directed the film 2001: A Space Odyssey?", on_event=events.append)
     calls = [e for e in events if isinstance(e, ModelCalled)]
     assert calls, "the model was never called"
@@ -76,8 +81,11 @@ async def test_tool_calls_from_the_real_model_parse(live_backend: OpenAICompatBa
     )
     request = ChatRequest(
         messages=(Message("system", system), Message("user", "Search for the capital of Peru.")),
-        max_tokens=80, temperature=0.0, seed=0, stop=("</tool_code>",),
-    )  # fmt: skip
+        max_tokens=80,
+        temperature=0.0,
+        seed=0,
+        stop=("</tool_code>",),
+    )
     completion = await live_backend.complete(request)
     parsed = parse_text_reply(completion.text)
     assert parsed.errors == ()
@@ -86,8 +94,9 @@ async def test_tool_calls_from_the_real_model_parse(live_backend: OpenAICompatBa
 
 
 async def test_budget_stop_is_honoured(live_backend: OpenAICompatBackend, default_index_path: object) -> None:
-    agent = Agent(live_backend, tools=web_tools(default_index_path), limits="search=1,browse=1,tokens=3000",
-                  config=DETERMINISTIC)  # fmt: skip
+    agent = Agent(
+        live_backend, tools=web_tools(default_index_path), limits="search=1,browse=1,tokens=3000", config=DETERMINISTIC
+    )
     result = await agent.run("Which country has the larger population, Peru or Chile?")
     assert result.stop_reason == ("answered" if result.answer is not None else "budget_exhausted")
     assert result.exhausted is not None

@@ -17,8 +17,9 @@ EXAMPLES = Path(__file__).parents[2] / "examples"
 
 def run_example(name: str, embedded_server: str, *args: str) -> list[dict]:
     env = {**os.environ, "THRIFTY_BASE_URL": embedded_server}
-    proc = subprocess.run([sys.executable, str(EXAMPLES / name), *args], env=env, capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / name), *args], env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
 

@@ -23,8 +23,12 @@ STUB = Path(__file__).parents[2] / "benchmarks" / "stub_server.py"
 
 @pytest.fixture
 def two_stubs() -> Iterator[list[str]]:
-    procs = [subprocess.Popen([sys.executable, str(STUB), "--steps", "1", "--latency", "0.3"], stdout=subprocess.PIPE,
-                              text=True) for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(STUB), "--steps", "1", "--latency", "0.3"], stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     try:
         yield [p.stdout.readline().strip() for p in procs if p.stdout is not None]
     finally:
@@ -35,16 +39,31 @@ def two_stubs() -> Iterator[list[str]]:
                 p.stdout.close()
 
 
-def test_eval_spreads_samples_over_endpoints_each_sample_once(two_stubs: list[str], tmp_path: Path,
-                                                              default_index_path: Path) -> None:  # fmt: skip
+def test_eval_spreads_samples_over_endpoints_each_sample_once(
+    two_stubs: list[str], tmp_path: Path, default_index_path: Path
+) -> None:
     sample = resources.files("thrifty.evals").joinpath("data/sample_tasks.jsonl")
     with resources.as_file(sample) as path:
         tasks = list(islice(read_tasks(path), 8))
     task_file = tmp_path / "tasks.jsonl"
     write_tasks(tasks, task_file)
     log = tmp_path / "log.jsonl"
-    args = ["eval", str(task_file), "--strategies", "react", "--budgets", "2", "--log", str(log), "--concurrency", "4",
-            "--tool-protocol", "native", "--index", str(default_index_path)]  # fmt: skip
+    args = [
+        "eval",
+        str(task_file),
+        "--strategies",
+        "react",
+        "--budgets",
+        "2",
+        "--log",
+        str(log),
+        "--concurrency",
+        "4",
+        "--tool-protocol",
+        "native",
+        "--index",
+        str(default_index_path),
+    ]
     for url in two_stubs:
         args += ["--endpoint", url]
     assert main(args) == 0
@@ -68,12 +87,20 @@ async def test_run_eval_over_two_real_llama_servers(embedded_server: str, tmp_pa
     async with second:
         urls = [embedded_server, second.base_url]
         backends = [OpenAICompatBackend(u, DEFAULT_MODEL.name, profile=EMBEDDED_PROFILE) for u in urls]
-        tasks = [Task(f"t{i}", f"What is {i} + {i}? Answer with the number.", str(2 * i), (), "arith", "easy", (), {})
-                 for i in range(4)]  # fmt: skip
+        tasks = [
+            Task(f"t{i}", f"What is {i} + {i}? Answer with the number.", str(2 * i), (), "arith", "easy", (), {})
+            for i in range(4)
+        ]
         # One short answer each (no tools): the point is dispatch over real servers, not accuracy.
         limits = Limits(requests=2, output_tokens=64)
-        await run_eval(tasks, [Condition("react", "-", limits)], backends=backends, tools=[],
-                       log_path=tmp_path / "log.jsonl", concurrency=2)  # fmt: skip
+        await run_eval(
+            tasks,
+            [Condition("react", "-", limits)],
+            backends=backends,
+            tools=[],
+            log_path=tmp_path / "log.jsonl",
+            concurrency=2,
+        )
         for b in backends:
             await b.aclose()
     samples = list(read_log(tmp_path / "log.jsonl"))

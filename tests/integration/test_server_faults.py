@@ -37,10 +37,21 @@ class Stub:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, str(STUB), "--steps", "2", "--latency", str(self.latency), "--port", str(self.port),
-             "--faults", self.faults],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [
+                sys.executable,
+                str(STUB),
+                "--steps",
+                "2",
+                "--latency",
+                str(self.latency),
+                "--port",
+                str(self.port),
+                "--faults",
+                self.faults,
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout is not None
         self.proc.stdout.readline()  # the base URL: listening
 
@@ -70,8 +81,13 @@ async def lookup(arguments: Mapping[str, Any]) -> str:
 
 
 def agent_for(stub: Stub, retries: int = 3) -> tuple[Agent, OpenAICompatBackend]:
-    backend = OpenAICompatBackend(stub.base_url, "stub", profile=ModelProfile(family="stub", tool_protocol="native"),
-                                  max_retries=retries, server_kind="none")  # fmt: skip
+    backend = OpenAICompatBackend(
+        stub.base_url,
+        "stub",
+        profile=ModelProfile(family="stub", tool_protocol="native"),
+        max_retries=retries,
+        server_kind="none",
+    )
     tool = FunctionTool("lookup", "Look something up.", {"type": "object", "properties": {"query": {}}}, lookup)
     return Agent(backend, tools=[tool], strategy="react", limits=Limits(tools={"lookup": 5})), backend
 
@@ -107,8 +123,14 @@ async def test_server_gone_is_an_error_result_and_the_eval_runner_retries_the_sa
         await asyncio.to_thread(stub.start)
 
     restarting = asyncio.create_task(restart_soon())
-    progress = await run_eval([task], [Condition("react", "5", Limits(tools={"lookup": 5}))], backends=[backend],
-                              tools=list(agent.tools), log_path=log, retries=2)  # fmt: skip
+    progress = await run_eval(
+        [task],
+        [Condition("react", "5", Limits(tools={"lookup": 5}))],
+        backends=[backend],
+        tools=list(agent.tools),
+        log_path=log,
+        retries=2,
+    )
     await restarting
     await backend.aclose()
     [sample] = list(read_log(log))
@@ -119,8 +141,14 @@ async def test_429_5xx_and_timeouts_are_retried_with_backoff_and_charged_once() 
     stub = Stub(free_port(), latency=0.0, faults="429,503,hang,500")
     stub.start()
     try:
-        backend = OpenAICompatBackend(stub.base_url, "stub", profile=ModelProfile(family="stub", tool_protocol="native"),
-                                      max_retries=4, timeout=1.0, server_kind="none")  # fmt: skip
+        backend = OpenAICompatBackend(
+            stub.base_url,
+            "stub",
+            profile=ModelProfile(family="stub", tool_protocol="native"),
+            max_retries=4,
+            timeout=1.0,
+            server_kind="none",
+        )
         tool = FunctionTool("lookup", "Look something up.", {"type": "object", "properties": {}}, lookup)
         result = await Agent(backend, tools=[tool], strategy="react").run("What is the answer?")
         await backend.aclose()

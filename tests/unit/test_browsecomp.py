@@ -30,8 +30,15 @@ def _csv(path: Path, rows: list[dict[str, str]]) -> Path:
 
 
 def test_a_browsecomp_csv_decrypts_row_by_row_and_a_wrong_canary_is_a_clear_error(tmp_path: Path) -> None:
-    good = [{"problem": v["ciphertext"], "answer": encrypt("Lima", v["canary"]), "problem_topic": "t",
-             "canary": v["canary"]} for v in VECTORS[:3]]  # fmt: skip
+    good = [
+        {
+            "problem": v["ciphertext"],
+            "answer": encrypt("Lima", v["canary"]),
+            "problem_topic": "t",
+            "canary": v["canary"],
+        }
+        for v in VECTORS[:3]
+    ]
     tasks = list(load(_csv(tmp_path / "bc.csv", good)))
     assert [t.question for t in tasks] == [v["plaintext"] for v in VECTORS[:3]]
     assert {t.answer for t in tasks} == {"Lima"}
@@ -42,8 +49,9 @@ def test_a_browsecomp_csv_decrypts_row_by_row_and_a_wrong_canary_is_a_clear_erro
     bad = [{"problem": wrong, "answer": encrypt("x", "canary"), "problem_topic": "t", "canary": "canary"}]
     with pytest.raises(ConfigError, match="row 1 does not decrypt"):
         list(load(_csv(tmp_path / "wrong.csv", bad)))
-    not_b64 = [{"problem": "%%%not base64%%%", "answer": base64.b64encode(b"x").decode(), "problem_topic": "",
-                "canary": "c"}]  # fmt: skip
+    not_b64 = [
+        {"problem": "%%%not base64%%%", "answer": base64.b64encode(b"x").decode(), "problem_topic": "", "canary": "c"}
+    ]
     with pytest.raises(ConfigError, match="bad base64"):
         list(load(_csv(tmp_path / "b64.csv", not_b64)))
 
@@ -96,16 +104,34 @@ async def test_browsecomp_end_to_end_graded_with_calibration_in_the_report(tmp_p
     from thrifty.evals.runner import Condition, run_eval
 
     canary = "BrowseComp canary"
-    rows = [{"problem": encrypt(f"Which city is clue {i}?", canary), "answer": encrypt("Lima", canary),
-             "problem_topic": "geo", "canary": canary} for i in range(4)]  # fmt: skip
+    rows = [
+        {
+            "problem": encrypt(f"Which city is clue {i}?", canary),
+            "answer": encrypt("Lima", canary),
+            "problem_topic": "geo",
+            "canary": canary,
+        }
+        for i in range(4)
+    ]
     tasks = list(load(_csv(tmp_path / "bc.csv", rows)))
     agent = ScriptedBackend(["<answer>Lima, I am 90% sure</answer>"] * 2 + ["<answer>Quito</answer>"] * 2)
-    verdicts = ["correct: yes\nconfidence: 90%", "Correct: YES\nconfidence: 90", "correct: no\nconfidence: 60%",
-                "**correct:** no\nConfidence: 60%"]  # fmt: skip
+    verdicts = [
+        "correct: yes\nconfidence: 90%",
+        "Correct: YES\nconfidence: 90",
+        "correct: no\nconfidence: 60%",
+        "**correct:** no\nConfidence: 60%",
+    ]
     grader = ScriptedBackend([f"extracted_final_answer: x\nreasoning: r\n{v}" for v in verdicts], model="judge")
     log = tmp_path / "log.jsonl"
-    await run_eval(tasks, [Condition("react", "1", Limits(requests=2))], backends=[agent], tools=[],
-                   log_path=log, concurrency=1, grader=grader)  # fmt: skip
+    await run_eval(
+        tasks,
+        [Condition("react", "1", Limits(requests=2))],
+        backends=[agent],
+        tools=[],
+        log_path=log,
+        concurrency=1,
+        grader=grader,
+    )
     contents = load_log(log)
     assert [h.grader for h in contents.headers.values()] == ["judge"]
     assert sorted((s.correct, s.confidence) for s in contents.samples) == [(False, 0.6)] * 2 + [(True, 0.9)] * 2

@@ -293,10 +293,21 @@ async def test_a_server_failure_during_the_forced_final_answer_keeps_the_best_an
 async def test_a_tool_whose_repeat_was_refused_is_withheld_for_one_step(web: list) -> None:
     search = json.dumps({"think": "t", "tool": "search", "arguments": {"query": ["Paris"]}})
     backend = ScriptedBackend(
-        [search, search, json.dumps({"think": "t", "tool": "browse", "arguments": {"url": ["https://en.wikipedia.org/wiki/Paris"], "goal": "g"}}),
-         "Paris is the capital.", json.dumps({"think": "t", "answer": "Paris"})],
+        [
+            search,
+            search,
+            json.dumps(
+                {
+                    "think": "t",
+                    "tool": "browse",
+                    "arguments": {"url": ["https://en.wikipedia.org/wiki/Paris"], "goal": "g"},
+                }
+            ),
+            "Paris is the capital.",
+            json.dumps({"think": "t", "answer": "Paris"}),
+        ],
         tool_protocol="json",
-    )  # fmt: skip
+    )
     result = await Agent(backend, tools=web, limits="search=5,browse=5").run("q")
     assert result.answer == "Paris"
 
@@ -313,8 +324,12 @@ async def test_a_tool_whose_repeat_was_refused_is_withheld_for_one_step(web: lis
 
 
 async def test_a_reply_cut_at_the_length_limit_is_not_quoted_back() -> None:
-    cut = Completion(text='{"think": "a long thought that never clos', model="scripted",
-                     usage=Usage(requests=1, input_tokens=10, output_tokens=8), finish_reason="length")  # fmt: skip
+    cut = Completion(
+        text='{"think": "a long thought that never clos',
+        model="scripted",
+        usage=Usage(requests=1, input_tokens=10, output_tokens=8),
+        finish_reason="length",
+    )
     backend = ScriptedBackend([cut, '{"answer": "Paris"}'], tool_protocol="json")
     result = await Agent(backend, strategy="react").run("Capital of France?")
     nudge = backend.requests[1].messages[-1].content

@@ -121,8 +121,9 @@ async def test_the_reward_model_call_is_bounded_without_a_seconds_limit() -> Non
         await asyncio.sleep(30)
         return httpx.Response(200, json={})
 
-    prm = RewardModelPRM("http://prm.invalid/v1", "prm", timeout=0.2,
-                         client=httpx.AsyncClient(transport=httpx.MockTransport(hang)))  # fmt: skip
+    prm = RewardModelPRM(
+        "http://prm.invalid/v1", "prm", timeout=0.2, client=httpx.AsyncClient(transport=httpx.MockTransport(hang))
+    )
     ledger = Ledger(Limits(), clock=MonotonicClock())
     ctx = RunContext(ScriptedBackend([]), Toolset([]), ledger, ignore_events)
     started = time.monotonic()

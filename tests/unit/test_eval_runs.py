@@ -16,8 +16,20 @@ from thrifty.evals.tasks import Task
 
 
 def _tasks(n: int) -> list[Task]:
-    return [Task(id=f"t{i}", question=f"question number {i}?", answer="Lima", aliases=(), type="x", difficulty="x",
-                 evidence_urls=(), oracle_budget={}, meta={}) for i in range(n)]  # fmt: skip
+    return [
+        Task(
+            id=f"t{i}",
+            question=f"question number {i}?",
+            answer="Lima",
+            aliases=(),
+            type="x",
+            difficulty="x",
+            evidence_urls=(),
+            oracle_budget={},
+            meta={},
+        )
+        for i in range(n)
+    ]
 
 
 def _responder(failures: dict[str, BaseException | str]):  # type: ignore[no-untyped-def]
@@ -149,8 +161,15 @@ async def test_gaia_attachments_reach_the_agent_through_the_file_tool(tmp_path: 
     gaia.mkdir()
     (gaia / "prices.csv").write_text("item,price\napple,3\npear,4\n")
     (gaia / "other.csv").write_text("secret,1\n")  # another task's file: must stay out of reach
-    rows = [{"task_id": "g1", "Question": "What does a pear cost?", "Level": 1, "Final answer": "4",
-             "file_name": "prices.csv"}]  # fmt: skip
+    rows = [
+        {
+            "task_id": "g1",
+            "Question": "What does a pear cost?",
+            "Level": 1,
+            "Final answer": "4",
+            "file_name": "prices.csv",
+        }
+    ]
     (gaia / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     tasks = list(load(gaia))
     seen: list[str] = []
@@ -199,6 +218,7 @@ async def test_an_overrun_is_recorded_on_the_eval_row_with_the_limits(tmp_path: 
 
 async def test_traces_can_be_turned_off(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
-    await run_eval(_tasks(2), REACT, backends=[ScriptedBackend([_responder({})] * 2)], tools=[], log_path=log,
-                   traces=False)  # fmt: skip
+    await run_eval(
+        _tasks(2), REACT, backends=[ScriptedBackend([_responder({})] * 2)], tools=[], log_path=log, traces=False
+    )
     assert all(s.trace is None for s in read_log(log)) and not (tmp_path / "log.traces").exists()

@@ -103,8 +103,13 @@ async def test_runner_logs_each_sample_once_and_resumes(tmp_path: Path) -> None:
     ]
     progress = await run_eval(tasks[:2], conditions, backends=[ScriptedBackend([answer] * 4)], tools=[], log_path=log)
     assert (progress.done, progress.correct) == (4, 4)
-    progress = await run_eval(tasks, conditions, backends=[ScriptedBackend([answer] * 4), ScriptedBackend([answer] * 4)],
-                              tools=[], log_path=log)  # fmt: skip
+    progress = await run_eval(
+        tasks,
+        conditions,
+        backends=[ScriptedBackend([answer] * 4), ScriptedBackend([answer] * 4)],
+        tools=[],
+        log_path=log,
+    )
     assert (progress.done, progress.skipped) == (4, 4)
     keys = [s.key for s in read_log(log)]
     assert len(keys) == len(set(keys)) == 8
@@ -115,8 +120,21 @@ async def test_runner_logs_each_sample_once_and_resumes(tmp_path: Path) -> None:
 
 def test_a_torn_last_line_is_cut_before_appending(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
-    good = {"task_id": "a", "strategy": "s", "budget": "1", "question": "q", "target": "t", "answer": "t", "correct": True,
-            "stop_reason": "answered", "exhausted": None, "usage": {}, "cost_usd": 0.0, "seconds": 0.1, "version": 1}  # fmt: skip
+    good = {
+        "task_id": "a",
+        "strategy": "s",
+        "budget": "1",
+        "question": "q",
+        "target": "t",
+        "answer": "t",
+        "correct": True,
+        "stop_reason": "answered",
+        "exhausted": None,
+        "usage": {},
+        "cost_usd": 0.0,
+        "seconds": 0.1,
+        "version": 1,
+    }
     log.write_text(json.dumps(good) + "\n" + '{"task_id": "b", "stra')
     assert done_keys(log) == {("v1", "a", "s", "1")}
     open_log(log).close()
@@ -173,8 +191,14 @@ async def test_samples_are_balanced_over_several_endpoints(tmp_path: Path) -> No
 
     first, second = ScriptedBackend([slow] * 8), ScriptedBackend([slow] * 8)
     tasks = list(read_tasks(SAMPLE))[:8]
-    progress = await run_eval(tasks, [Condition("react", "1", Limits())], backends=[first, second], tools=[],
-                              log_path=tmp_path / "log.jsonl", concurrency=4)  # fmt: skip
+    progress = await run_eval(
+        tasks,
+        [Condition("react", "1", Limits())],
+        backends=[first, second],
+        tools=[],
+        log_path=tmp_path / "log.jsonl",
+        concurrency=4,
+    )
     assert progress.done == 8
     assert len(first.requests) == len(second.requests) == 4
 

@@ -18,9 +18,27 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-fragments = st.sampled_from(["<tool_code>", "</tool_code>", "<answer>", "</answer>", "<think>", "</think>",
-                             "<tool_call>", "```json", "```", "{", "}", '"name"', '"arguments"', ":", ",",
-                             "<tool_response>", "\n"])  # fmt: skip
+fragments = st.sampled_from(
+    [
+        "<tool_code>",
+        "</tool_code>",
+        "<answer>",
+        "</answer>",
+        "<think>",
+        "</think>",
+        "<tool_call>",
+        "```json",
+        "```",
+        "{",
+        "}",
+        '"name"',
+        '"arguments"',
+        ":",
+        ",",
+        "<tool_response>",
+        "\n",
+    ]
+)
 replies = st.one_of(
     st.text(max_size=400),
     st.lists(fragments | st.text(max_size=10), max_size=30).map("".join),

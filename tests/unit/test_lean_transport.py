@@ -23,8 +23,12 @@ def content_length(body: bytes, _: int) -> bytes:
 def chunked(body: bytes, _: int) -> bytes:
     data = json.dumps({"chunked": True}).encode()
     a, b = data[:5], data[5:]
-    return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"%x\r\n%s\r\n" % (len(a), a)
-            + b"%x;ext=1\r\n%s\r\n" % (len(b), b) + b"0\r\nX-Trailer: 1\r\n\r\n")  # fmt: skip
+    return (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n%s\r\n" % (len(a), a)
+        + b"%x;ext=1\r\n%s\r\n" % (len(b), b)
+        + b"0\r\nX-Trailer: 1\r\n\r\n"
+    )
 
 
 def closing(body: bytes, _: int) -> bytes:
@@ -122,8 +126,9 @@ async def test_errors_are_the_http_librarys_own_types(serve) -> None:  # type: i
 
 async def test_openai_client_retries_connection_errors_through_the_transport(serve) -> None:  # type: ignore[no-untyped-def]
     port = free_port()
-    client = openai.AsyncOpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=3,
-                                http_client=lean_http_client(5))  # fmt: skip
+    client = openai.AsyncOpenAI(
+        base_url=f"http://127.0.0.1:{port}/v1", api_key="k", max_retries=3, http_client=lean_http_client(5)
+    )
 
     late = Server(content_length)
 

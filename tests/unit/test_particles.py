@@ -163,8 +163,7 @@ def _apply(sentence: str, x: int) -> int:
 
 def _completion(text: str, top: Sequence[tuple[str, float]] = ()) -> Completion:
     logprobs = (TokenLogprob(text, top[0][1], tuple(top)),) if top else None
-    return Completion(text=text, model="m", usage=Usage(requests=1, input_tokens=5, output_tokens=1),
-                      logprobs=logprobs)  # fmt: skip
+    return Completion(text=text, model="m", usage=Usage(requests=1, input_tokens=5, output_tokens=1), logprobs=logprobs)
 
 
 def test_yes_probability_from_logprobs() -> None:
@@ -195,11 +194,13 @@ async def test_reward_model_endpoint_parses_pairs_and_charges_prompt_tokens() ->
         body = json.loads(request.content)
         seen.append(body)
         steps = body["messages"][-1]["content"].count("<extra_0>")
-        return httpx.Response(200, json={"data": [{"index": 0, "data": [[0.1, 0.9]] * steps}],
-                                         "usage": {"prompt_tokens": 77}})  # fmt: skip
+        return httpx.Response(
+            200, json={"data": [{"index": 0, "data": [[0.1, 0.9]] * steps}], "usage": {"prompt_tokens": 77}}
+        )
 
-    prm = RewardModelPRM("http://prm/v1", "Qwen/Qwen2.5-Math-PRM-7B",
-                         client=httpx.AsyncClient(transport=httpx.MockTransport(handler)))  # fmt: skip
+    prm = RewardModelPRM(
+        "http://prm/v1", "Qwen/Qwen2.5-Math-PRM-7B", client=httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    )
     backend = ScriptedBackend([])
     agent = Agent(backend)
     ledger = agent.new_ledger("tokens=1000")
@@ -330,8 +331,10 @@ async def test_baselines_under_one_budget() -> None:
     def respond(request: ChatRequest) -> Completion | str:
         if request.max_tokens == 1:  # judge: likes the solution that says 8
             good = "\\boxed{8}" in request.messages[0].content
-            return _completion("Yes" if good else "No", [("Yes", math.log(0.9 if good else 0.2)),
-                                                         ("No", math.log(0.1 if good else 0.8))])  # fmt: skip
+            return _completion(
+                "Yes" if good else "No",
+                [("Yes", math.log(0.9 if good else 0.2)), ("No", math.log(0.1 if good else 0.8))],
+            )
         return "Work.\n\n\\boxed{8}" if len(backend.requests) % 2 else "Work.\n\n\\boxed{6}"
 
     backend = ScriptedBackend([respond] * 8)

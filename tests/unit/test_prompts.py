@@ -32,6 +32,10 @@ def test_unknown_prompt() -> None:
 
 def test_tracker_prompt_keeps_the_papers_regime_guidelines() -> None:
     text = load_prompt("tracker_system").template
-    for line in ("### HIGH Budget (>=70% remaining)", "### MEDIUM Budget (30%–70%)", "### LOW Budget (10%–30%)",
-                 "### CRITICAL (<10% remaining or 0 in one budget)"):  # fmt: skip
+    for line in (
+        "### HIGH Budget (>=70% remaining)",
+        "### MEDIUM Budget (30%–70%)",
+        "### LOW Budget (10%–30%)",
+        "### CRITICAL (<10% remaining or 0 in one budget)",
+    ):
         assert line in text

@@ -32,15 +32,21 @@ def recorded(name: str, seen: list[httpx.Request]) -> HttpJson:
 @pytest.mark.parametrize(
     ("name", "make", "check"),
     [
-        ("searxng", lambda h: SearxngSearch("https://searx.example", http=h),
-         lambda r: r.url.params["format"] == "json" and r.url.path == "/search"),
-        ("tavily", lambda h: TavilySearch("tv-key", http=h),
-         lambda r: r.headers["authorization"] == "Bearer tv-key" and json.loads(r.content)["max_results"] == 5),
+        (
+            "searxng",
+            lambda h: SearxngSearch("https://searx.example", http=h),
+            lambda r: r.url.params["format"] == "json" and r.url.path == "/search",
+        ),
+        (
+            "tavily",
+            lambda h: TavilySearch("tv-key", http=h),
+            lambda r: r.headers["authorization"] == "Bearer tv-key" and json.loads(r.content)["max_results"] == 5,
+        ),
         ("brave", lambda h: BraveSearch("br-key", http=h), lambda r: r.headers["x-subscription-token"] == "br-key"),
         ("exa", lambda h: ExaSearch("exa-key", http=h), lambda r: r.headers["x-api-key"] == "exa-key"),
         ("serpapi", lambda h: SerpApiSearch("sp-key", http=h), lambda r: r.url.params["api_key"] == "sp-key"),
     ],
-)  # fmt: skip
+)
 async def test_provider_maps_its_payload(name: str, make: Any, check: Any) -> None:
     seen: list[httpx.Request] = []
     provider = make(recorded(name, seen))

@@ -34,8 +34,9 @@ def test_defaults_file_then_environment(tmp_path: Path) -> None:
         ("", {"THRIFTY_TOOL_PROTOCOL": "smoke"}, "tool_protocol", "$THRIFTY_TOOL_PROTOCOL"),
     ],
 )
-def test_errors_name_the_field_and_where_it_came_from(tmp_path: Path, text: str, env: dict[str, str], field: str,
-                                                      origin: str) -> None:  # fmt: skip
+def test_errors_name_the_field_and_where_it_came_from(
+    tmp_path: Path, text: str, env: dict[str, str], field: str, origin: str
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text(text)
     with pytest.raises(ConfigError) as info:

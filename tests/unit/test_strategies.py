@@ -25,9 +25,14 @@ def call(name: str, **args: object) -> str:
 
 def verdict(decision: str, summary: str = "tried X", details: object = None) -> str:
     return json.dumps(
-        {"verification": "v", "decision": decision, "justification": f"because {decision}",
-         "trajectory_summary": summary, "details": details or {}}
-    )  # fmt: skip
+        {
+            "verification": "v",
+            "decision": decision,
+            "justification": f"because {decision}",
+            "trajectory_summary": summary,
+            "details": details or {},
+        }
+    )
 
 
 @pytest.fixture
@@ -135,8 +140,9 @@ async def test_parallel_majority_with_split_budgets(web: list) -> None:
         return f"<answer>{answers[request.seed]}</answer>"  # type: ignore[index]
 
     backend = ScriptedBackend([by_seed] * 3)
-    agent = Agent(backend, tools=web, strategy=ParallelStrategy(3), limits="search=9,tokens=30000",
-                  config=LoopConfig(seed=0))  # fmt: skip
+    agent = Agent(
+        backend, tools=web, strategy=ParallelStrategy(3), limits="search=9,tokens=30000", config=LoopConfig(seed=0)
+    )
     result = await agent.run("q")
     assert result.answer == "Paris"
     assert sorted(result.candidates) == ["Lyon", "Paris", "paris"]
@@ -151,8 +157,13 @@ async def test_parallel_best_of_n_asks_the_judge(web: list) -> None:
         return "<answer>" + ("X" if request.seed == 0 else "Y") + "</answer>"
 
     backend = ScriptedBackend([reply] * 3)
-    agent = Agent(backend, tools=web, strategy=ParallelStrategy(2, aggregate="best_of_n"), limits="search=4",
-                  config=LoopConfig(seed=0))  # fmt: skip
+    agent = Agent(
+        backend,
+        tools=web,
+        strategy=ParallelStrategy(2, aggregate="best_of_n"),
+        limits="search=4",
+        config=LoopConfig(seed=0),
+    )
     result = await agent.run("q")
     assert result.answer == "Y"
     assert any("judge (best_of_n) chose 1" in n for n in result.notes)

@@ -95,8 +95,12 @@ def test_dial_steps_down_with_the_budget_regime() -> None:
 
 async def test_difficulty_probe_reads_the_rating_and_its_entropy() -> None:
     top = (("4", math.log(0.5)), ("3", math.log(0.5)))
-    rated = Completion(text="4", model="s", usage=Usage(requests=1, input_tokens=5, output_tokens=1),
-                       logprobs=(TokenLogprob("4", math.log(0.5), top),))  # fmt: skip
+    rated = Completion(
+        text="4",
+        model="s",
+        usage=Usage(requests=1, input_tokens=5, output_tokens=1),
+        logprobs=(TokenLogprob("4", math.log(0.5), top),),
+    )
     caller = ModelCaller(ScriptedBackend([rated, "no idea"]), Ledger(), ignore_events)
     level, entropy = await probe_difficulty(caller, "q")
     assert level == 4 and entropy == pytest.approx(math.log(2))

@@ -116,23 +116,31 @@ class Offline:
 
 
 async def test_record_then_replay_offline_reproduces_the_run(tmp_path: Path) -> None:
-    steps = [call("digest", topic="Paris"), "Paris is the capital.", call("search", query=["Paris"]),
-             "<answer>Paris</answer>"]  # fmt: skip
+    steps = [
+        call("digest", topic="Paris"),
+        "Paris is the capital.",
+        call("search", query=["Paris"]),
+        "<answer>Paris</answer>",
+    ]
     db = tmp_path / "cache.sqlite"
     index = small_index(tmp_path)
     cache = ReplayCache(db, "record")
     digest = SummarizingTool()
-    recorded = await Agent(RecordingBackend(ScriptedBackend(steps), cache),
-                           tools=recording_tools([digest, SearchTool(index)], cache),
-                           limits="tokens=5000,digest=2,search=2").run("Capital of France?")  # fmt: skip
+    recorded = await Agent(
+        RecordingBackend(ScriptedBackend(steps), cache),
+        tools=recording_tools([digest, SearchTool(index)], cache),
+        limits="tokens=5000,digest=2,search=2",
+    ).run("Capital of France?")
     cache.close()
     assert recorded.answer == "Paris" and digest.runs == 1
 
     cache = ReplayCache(db, "replay")
     replay_digest = SummarizingTool()
-    replayed = await Agent(RecordingBackend(Offline(), cache),  # type: ignore[arg-type]
-                           tools=recording_tools([replay_digest, SearchTool(index)], cache),
-                           limits="tokens=5000,digest=2,search=2").run("Capital of France?")  # fmt: skip
+    replayed = await Agent(
+        RecordingBackend(Offline(), cache),  # type: ignore[arg-type]
+        tools=recording_tools([replay_digest, SearchTool(index)], cache),
+        limits="tokens=5000,digest=2,search=2",
+    ).run("Capital of France?")
     assert replay_digest.runs == 0  # the tool's output came from the cache
     assert replayed.answer == recorded.answer and replayed.stop_reason == recorded.stop_reason
     assert replayed.usage == recorded.usage  # the summary call inside the tool is charged again
@@ -152,10 +160,13 @@ async def test_identical_sampling_requests_replay_in_order(tmp_path: Path) -> No
     db = tmp_path / "c.sqlite"
     answers = iter(["\\boxed{1}", "\\boxed{2}", "\\boxed{2}"])
     cache = ReplayCache(db, "auto")
-    first = await Agent(RecordingBackend(ScriptedBackend([lambda r: next(answers)] * 3), cache),
-                        strategy=SelfConsistencyStrategy(3)).run("Q?")  # fmt: skip
-    replayed = await Agent(RecordingBackend(Offline(), ReplayCache(db, "replay")),  # type: ignore[arg-type]
-                           strategy=SelfConsistencyStrategy(3)).run("Q?")  # fmt: skip
+    first = await Agent(
+        RecordingBackend(ScriptedBackend([lambda r: next(answers)] * 3), cache), strategy=SelfConsistencyStrategy(3)
+    ).run("Q?")
+    replayed = await Agent(
+        RecordingBackend(Offline(), ReplayCache(db, "replay")),  # type: ignore[arg-type]
+        strategy=SelfConsistencyStrategy(3),
+    ).run("Q?")
     assert first.answer == replayed.answer == "2"
     assert sorted(first.candidates) == sorted(replayed.candidates) == ["1", "2"]
 

@@ -61,12 +61,14 @@ def _approval_gate(approve_at: float | None) -> Callable[[BudgetView], Awaitable
         nonlocal asked, approved
         if not asked and spent_fraction(view) >= approve_at:
             asked = True
-            decision = interrupt({
-                "reason": f"the run has spent {spent_fraction(view):.0%} of its budget",
-                "used": view.used.to_dict(),
-                "remaining_tools": dict(view.remaining_tools),
-                "resume": "Command(resume=True) to continue, Command(resume=False) to stop",
-            })  # fmt: skip
+            decision = interrupt(
+                {
+                    "reason": f"the run has spent {spent_fraction(view):.0%} of its budget",
+                    "used": view.used.to_dict(),
+                    "remaining_tools": dict(view.remaining_tools),
+                    "resume": "Command(resume=True) to continue, Command(resume=False) to stop",
+                }
+            )
             approved = bool(decision)
         return approved
 
@@ -104,10 +106,15 @@ def thrifty_node(
         cache = ReplayCache(folder / f"{_cache_name(config)}.sqlite", "auto")
         try:
             replaying = Agent(
-                RecordingBackend(agent.backend, cache), tools=recording_tools(agent.tools, cache),
-                strategy=agent.strategy, limits=agent.limits, prices=agent.prices, config=agent.config,
-                clock=agent.clock, trace_dir=agent.trace_dir,
-            )  # fmt: skip
+                RecordingBackend(agent.backend, cache),
+                tools=recording_tools(agent.tools, cache),
+                strategy=agent.strategy,
+                limits=agent.limits,
+                prices=agent.prices,
+                config=agent.config,
+                clock=agent.clock,
+                trace_dir=agent.trace_dir,
+            )
             result = await replaying.run(question, before_step=_approval_gate(approve_at))
         finally:
             cache.close()

@@ -355,8 +355,9 @@ async def _settle(
     return "accept", answer
 
 
-async def _model_step(ctx: RunContext, caller: ModelCaller, state: LoopState, request: ChatRequest,
-                      count: TokenCount) -> Completion:  # fmt: skip
+async def _model_step(
+    ctx: RunContext, caller: ModelCaller, state: LoopState, request: ChatRequest, count: TokenCount
+) -> Completion:
     """One agent step through the thinking dial (when set): server-side switches or budget forcing."""
     step = len(state.steps)
     if ctx.config.thinking is None:

@@ -81,8 +81,12 @@ async def force_thinking_budget(
     finish = "stop"
     for wait in range(max_waits + 1):
         prefix = OPEN_THINKING + thinking
-        phase = replace(request, messages=(*request.messages, Message("assistant", prefix)),
-                        max_tokens=max(1, budget - phase_usage.output_tokens), stop=("</think>",))  # fmt: skip
+        phase = replace(
+            request,
+            messages=(*request.messages, Message("assistant", prefix)),
+            max_tokens=max(1, budget - phase_usage.output_tokens),
+            stop=("</think>",),
+        )
         c = await caller(phase, step=step, purpose="think", reasoning_output=True)
         thinking += _continuation(c.text, prefix).split("</think>")[0]
         phase_usage = phase_usage + c.usage
@@ -92,10 +96,15 @@ async def force_thinking_budget(
         thinking += "\nWait"  # s1: suppress the early end of thinking and keep going
     closing = END_THINKING if finish == "length" else "\n</think>\n\n"
     prefix = OPEN_THINKING + thinking + closing
-    answer = await caller(replace(request, messages=(*request.messages, Message("assistant", prefix))), step=step,
-                          purpose="answer")  # fmt: skip
-    return replace(answer, text=_continuation(answer.text, prefix).strip(), reasoning=thinking.strip(),
-                   usage=phase_usage + answer.usage)  # fmt: skip
+    answer = await caller(
+        replace(request, messages=(*request.messages, Message("assistant", prefix))), step=step, purpose="answer"
+    )
+    return replace(
+        answer,
+        text=_continuation(answer.text, prefix).strip(),
+        reasoning=thinking.strip(),
+        usage=phase_usage + answer.usage,
+    )
 
 
 def dial_for_budget(base: ThinkingMode, view: BudgetView) -> ThinkingMode:

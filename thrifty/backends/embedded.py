@@ -193,9 +193,24 @@ def llama_server(
     port = port or free_port()
     threads = threads or max(1, min(os.cpu_count() or 2, 8))
     command = [
-        str(binary), "-m", str(model_path), "--host", "127.0.0.1", "--port", str(port),
-        "-c", str(context), "-np", str(parallel), "-t", str(threads),
-        "--jinja", "--alias", alias, "--seed", str(seed),
-    ]  # fmt: skip
+        str(binary),
+        "-m",
+        str(model_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "-c",
+        str(context),
+        "-np",
+        str(parallel),
+        "-t",
+        str(threads),
+        "--jinja",
+        "--alias",
+        alias,
+        "--seed",
+        str(seed),
+    ]
     log_path = cache_dir() / "logs" / f"llama-server-{port}.log"
     return ManagedServer(command, port=port, log_path=log_path, env=env, startup_timeout=120.0)

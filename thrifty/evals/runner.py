@@ -133,8 +133,12 @@ async def run_eval(
     log = open_log(log_path)  # locks the log: a second writer fails here, before running anything
     try:
         finished = done_keys(log_path)
-        todo = [(t, c, h.run) for c, h in zip(conditions, headers, strict=True) for t in tasks
-                if (h.run, t.id, c.name, c.budget_label) not in finished]  # fmt: skip
+        todo = [
+            (t, c, h.run)
+            for c, h in zip(conditions, headers, strict=True)
+            for t in tasks
+            if (h.run, t.id, c.name, c.budget_label) not in finished
+        ]
         total = len(tasks) * len(conditions)
         progress = Progress(total=total, skipped=total - len(todo), runs=tuple(h.run for h in headers))
         known = load_log(log_path).headers
@@ -164,8 +168,16 @@ async def run_eval(
 class _Sampler:
     """Runs one sample end to end: agent, retries, scoring, trace, log line; never raises."""
 
-    def __init__(self, backends: Sequence[Backend], tools: Sequence[Tool], config: LoopConfig,
-                 prices: PriceTable | None, retries: int, log_path: Path, log: TextIO) -> None:  # fmt: skip
+    def __init__(
+        self,
+        backends: Sequence[Backend],
+        tools: Sequence[Tool],
+        config: LoopConfig,
+        prices: PriceTable | None,
+        retries: int,
+        log_path: Path,
+        log: TextIO,
+    ) -> None:
         self.balancer = _Balancer(backends)
         self.tools, self.config, self.prices, self.retries = tools, config, prices, retries
         self.log_dir, self.log = log_path.parent, log
@@ -180,8 +192,14 @@ class _Sampler:
         trace = self.trace_dir / run / f"{_safe(task.id)}.jsonl"
         try:
             with with_attachments(task, self.tools) as prepared:
-                agent = Agent(backend, tools=prepared.tools, strategy=cond.strategy, limits=cond.limits,
-                              config=self.config, prices=self.prices)  # fmt: skip
+                agent = Agent(
+                    backend,
+                    tools=prepared.tools,
+                    strategy=cond.strategy,
+                    limits=cond.limits,
+                    config=self.config,
+                    prices=self.prices,
+                )
                 result, attempts = await _with_retries(
                     agent, prepared.question, self.retries, trace if self.traces else None
                 )
@@ -192,8 +210,12 @@ class _Sampler:
             sample = _errored(task, cond, exc)
         finally:
             self.balancer.release(index)
-        sample = replace(sample, run=run, endpoint=getattr(backend, "base_url", None),
-                         trace=str(trace.relative_to(self.log_dir)) if self.traces else None)  # fmt: skip
+        sample = replace(
+            sample,
+            run=run,
+            endpoint=getattr(backend, "base_url", None),
+            trace=str(trace.relative_to(self.log_dir)) if self.traces else None,
+        )
         try:
             async with self.write_lock:  # whole lines, one writer; the fsync runs off the event loop
                 await asyncio.to_thread(append, self.log, sample)
@@ -241,13 +263,25 @@ def _sample(task: Task, cond: Condition, result: RunResult, attempts: int) -> Sa
         return _errored(task, cond, result.error or "error", result=result, attempts=attempts)
     correct = score(task, result.answer)
     return SampleLog(
-        task_id=task.id, strategy=cond.name, budget=cond.budget_label, question=task.question,
-        target=task.answer, answer=result.answer, correct=correct,
+        task_id=task.id,
+        strategy=cond.name,
+        budget=cond.budget_label,
+        question=task.question,
+        target=task.answer,
+        answer=result.answer,
+        correct=correct,
         correct_any=correct or any(score(task, c) for c in result.candidates),
-        stop_reason=result.stop_reason, exhausted=result.exhausted, usage=result.usage.to_dict(),
-        cost_usd=result.cost_usd, seconds=result.seconds, error=result.error, attempts=attempts,
-        candidates=list(result.candidates), limits=limits_dict(cond.limits), overrun=result.overrun,
-    )  # fmt: skip
+        stop_reason=result.stop_reason,
+        exhausted=result.exhausted,
+        usage=result.usage.to_dict(),
+        cost_usd=result.cost_usd,
+        seconds=result.seconds,
+        error=result.error,
+        attempts=attempts,
+        candidates=list(result.candidates),
+        limits=limits_dict(cond.limits),
+        overrun=result.overrun,
+    )
 
 
 def _errored(
@@ -256,8 +290,20 @@ def _errored(
     text = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
     usage = result.usage if result is not None else Usage()
     return SampleLog(
-        task_id=task.id, strategy=cond.name, budget=cond.budget_label, question=task.question,
-        target=task.answer, answer=None, correct=False, stop_reason="error", exhausted=None,
-        usage=usage.to_dict(), cost_usd=usage.cost_usd, seconds=result.seconds if result else 0.0,
-        error=text[:2000], attempts=attempts, status="error", limits=limits_dict(cond.limits),
-    )  # fmt: skip
+        task_id=task.id,
+        strategy=cond.name,
+        budget=cond.budget_label,
+        question=task.question,
+        target=task.answer,
+        answer=None,
+        correct=False,
+        stop_reason="error",
+        exhausted=None,
+        usage=usage.to_dict(),
+        cost_usd=usage.cost_usd,
+        seconds=result.seconds if result else 0.0,
+        error=text[:2000],
+        attempts=attempts,
+        status="error",
+        limits=limits_dict(cond.limits),
+    )

@@ -102,12 +102,17 @@ def load_countries() -> dict[str, Country]:
         neighbours = [re.sub(r"\s*\(.*?\)|\s+[\d,.]+\s*km.*$", "", b).strip() for b in borders.split(";") if b.strip()]
         year = re.search(r"\b(1[5-9]\d\d|20\d\d)\b", _get(d, "Government", "Independence") or "")
         raw[name] = Country(
-            name=name, capital=capitals[0], capitals=capitals, population=pop, area=area, neighbours=neighbours,
+            name=name,
+            capital=capitals[0],
+            capitals=capitals,
+            population=pop,
+            area=area,
+            neighbours=neighbours,
             landlocked="landlocked" in (_get(d, "Geography", "Coastline") or ""),
             independence=int(year.group(1)) if year else None,
             region=(_get(d, "Geography", "Location") or "").split(",")[0].strip(),
             adjective=(_get(d, "People and Society", "Nationality", "adjective") or "").strip(),
-        )  # fmt: skip
+        )
     for c in raw.values():
         c.neighbours = [n for n in c.neighbours if n in raw]
     return raw
@@ -132,8 +137,16 @@ def _task(
     aliases = target.capitals if isinstance(target, Country) else (target,)
     pages = list(dict.fromkeys(evidence))
     budget = {"search": len(pages), "browse": len(pages)}
-    return dict(question=question, answer=answer, aliases=tuple(aliases), type=kind, difficulty=difficulty,
-                evidence_urls=tuple(pages), oracle_budget=budget, **meta)  # fmt: skip
+    return dict(
+        question=question,
+        answer=answer,
+        aliases=tuple(aliases),
+        type=kind,
+        difficulty=difficulty,
+        evidence_urls=tuple(pages),
+        oracle_budget=budget,
+        **meta,
+    )
 
 
 def comparison(rng: random.Random, countries: list[Country]) -> dict[str, Any] | None:
@@ -194,15 +207,21 @@ Constraint = Callable[[Country], tuple[str, Callable[[Country], bool]] | None]
 _CONSTRAINTS: list[Constraint] = [
     lambda e: (f"it lies in {e.region}", lambda x: x.region == e.region) if e.region else None,
     lambda e: ("it has no coastline" if e.landlocked else "it has a sea coast", lambda x: x.landlocked == e.landlocked),
-    lambda e: (f"its population is between {_magnitude(e.population):,} and {10 * _magnitude(e.population):,}",
-               lambda x: _magnitude(x.population) == _magnitude(e.population)),
-    lambda e: (f"its area is between {_magnitude(e.area):,} and {10 * _magnitude(e.area):,} sq km",
-               lambda x: _magnitude(x.area) == _magnitude(e.area)),
-    lambda e: (f"it shares land borders with exactly {len(e.neighbours)} countries",
-               lambda x: len(x.neighbours) == len(e.neighbours)),
+    lambda e: (
+        f"its population is between {_magnitude(e.population):,} and {10 * _magnitude(e.population):,}",
+        lambda x: _magnitude(x.population) == _magnitude(e.population),
+    ),
+    lambda e: (
+        f"its area is between {_magnitude(e.area):,} and {10 * _magnitude(e.area):,} sq km",
+        lambda x: _magnitude(x.area) == _magnitude(e.area),
+    ),
+    lambda e: (
+        f"it shares land borders with exactly {len(e.neighbours)} countries",
+        lambda x: len(x.neighbours) == len(e.neighbours),
+    ),
     lambda e: (f"its capital's name starts with '{e.capital[0]}'", lambda x: x.capital[:1] == e.capital[:1]),
     lambda e: _decade(e),
-]  # fmt: skip
+]
 
 
 def inverted(rng: random.Random, countries: list[Country]) -> dict[str, Any] | None:
@@ -225,8 +244,15 @@ def inverted(rng: random.Random, countries: list[Country]) -> dict[str, Any] | N
         + ". What is the name of its capital?"
     )
     evidence = [_geo(target), _people(target), _gov(target)]
-    return _task("inverted", q, target, evidence, "hard" if len(used) >= 4 else "medium",
-                 n_constraints=len(used), candidate_trace=tuple(n for _, n in used))  # fmt: skip
+    return _task(
+        "inverted",
+        q,
+        target,
+        evidence,
+        "hard" if len(used) >= 4 else "medium",
+        n_constraints=len(used),
+        candidate_trace=tuple(n for _, n in used),
+    )
 
 
 def generate(n: int, seed: int = 0) -> list[Task]:
@@ -241,8 +267,11 @@ def generate(n: int, seed: int = 0) -> list[Task]:
         elif c.adjective in by_adjective:
             by_adjective[c.adjective] = None  # type: ignore[assignment]  # ambiguous adjectives are unusable
     by_adjective = {k: v for k, v in by_adjective.items() if v is not None}
-    people = [(p.title, p.text.split(".\n\n", 1)[0], p.url) for p in wiki_pages()
-              if re.search(r"\(\d{3,4}\s*[–-]\s*\d{3,4}\)", p.text.split(".\n\n", 1)[0])]  # fmt: skip
+    people = [
+        (p.title, p.text.split(".\n\n", 1)[0], p.url)
+        for p in wiki_pages()
+        if re.search(r"\(\d{3,4}\s*[–-]\s*\d{3,4}\)", p.text.split(".\n\n", 1)[0])
+    ]
     makers = [
         lambda: comparison(rng, countries),
         lambda: chain(rng, people, by_adjective),

@@ -134,8 +134,12 @@ def jsonl_pages(path: Path) -> Iterator[Page]:
                 continue
             try:
                 item = json.loads(line)
-                yield Page(url=item["url"], title=item.get("title", item["url"]), text=item.get("text") or item["body"],
-                           source=item.get("source", path.stem))  # fmt: skip
+                yield Page(
+                    url=item["url"],
+                    title=item.get("title", item["url"]),
+                    text=item.get("text") or item["body"],
+                    source=item.get("source", path.stem),
+                )
             except (ValueError, KeyError) as exc:
                 raise ValueError(f"{path}:{n}: expected a JSON object with url, title and text ({exc})") from exc
 

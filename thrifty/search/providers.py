@@ -27,8 +27,14 @@ def _results(items: Any, url: str, title: str, snippet: str, source: str, k: int
     out = []
     for item in items or []:
         if isinstance(item, dict) and item.get(url):
-            out.append(SearchResult(url=str(item[url]), title=str(item.get(title) or item[url]),
-                                    snippet=str(item.get(snippet) or ""), source=source))  # fmt: skip
+            out.append(
+                SearchResult(
+                    url=str(item[url]),
+                    title=str(item.get(title) or item[url]),
+                    snippet=str(item.get(snippet) or ""),
+                    source=source,
+                )
+            )
     return out[:k]
 
 
@@ -70,9 +76,11 @@ class BraveSearch:
 
     async def search(self, query: str, *, k: int = 10) -> list[SearchResult]:
         data = await self.http.request(
-            "GET", self.URL, params={"q": query, "count": min(k, 20)},
+            "GET",
+            self.URL,
+            params={"q": query, "count": min(k, 20)},
             headers={"X-Subscription-Token": self.api_key, "Accept": "application/json"},
-        )  # fmt: skip
+        )
         return _results((data.get("web") or {}).get("results"), "url", "title", "description", "brave", k)
 
 

@@ -11,8 +11,11 @@ from thrifty.agents.particles.prm import LLMJudgePRM, ProcessRewardModel, Reward
 def epf_settings(particles: int = 4, *, lookahead: float = 0.5, **overrides: object) -> FilterSettings:
     """ePF's defaults (its_hub): ESS annealing, threshold 0.5 in the first half, systematic resampling."""
     values: dict[str, object] = {
-        "particles": particles, "annealing": "ess", "resampling": "systematic", "lookahead": lookahead,
-    }  # fmt: skip
+        "particles": particles,
+        "annealing": "ess",
+        "resampling": "systematic",
+        "lookahead": lookahead,
+    }
     values.update(overrides)
     return FilterSettings(**values)  # type: ignore[arg-type]
 

@@ -42,8 +42,9 @@ class _Sampling:
 
     async def _samples(self, question: str, ctx: RunContext) -> tuple[list[str], str | None]:
         caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
-        outcomes = await asyncio.gather(*(self._sample(caller, question, i) for i in range(self.n)),
-                                        return_exceptions=True)  # fmt: skip
+        outcomes = await asyncio.gather(
+            *(self._sample(caller, question, i) for i in range(self.n)), return_exceptions=True
+        )
         texts: list[str] = []
         exhausted: str | None = None
         for outcome in outcomes:
@@ -57,8 +58,9 @@ class _Sampling:
 
     async def _sample(self, caller: ModelCaller, question: str, index: int) -> str:
         """One solution; one that ran out of tokens before answering is asked to conclude, as PF does."""
-        text = await full_solution(caller, question, max_tokens=self.max_tokens, temperature=self.temperature,
-                                   step=index)  # fmt: skip
+        text = await full_solution(
+            caller, question, max_tokens=self.max_tokens, temperature=self.temperature, step=index
+        )
         if extract_answer(text) is None:
             try:
                 ending = await conclude(caller, question, split_steps(text), StepSettings(), step=index)
@@ -68,16 +70,29 @@ class _Sampling:
         return text
 
     def _result(
-        self, question: str, ctx: RunContext, answer: str | None, texts: Sequence[str], exhausted: str | None,
+        self,
+        question: str,
+        ctx: RunContext,
+        answer: str | None,
+        texts: Sequence[str],
+        exhausted: str | None,
         notes: Sequence[str] = (),
-    ) -> RunResult:  # fmt: skip
+    ) -> RunResult:
         stop: StopReason = "budget_exhausted" if exhausted else ("answered" if answer is not None else "stalled")
         answers = [a for a in (extract_answer(t) for t in texts) if a is not None]
         return RunResult(
-            question=question, answer=answer, stop_reason=stop, usage=ctx.ledger.used, strategy=self.name,
-            model=ctx.backend.model, exhausted=exhausted, seconds=ctx.ledger.elapsed(),
-            ledger=tuple(ctx.ledger.entries), candidates=tuple(dict.fromkeys(answers)), notes=tuple(notes),
-        )  # fmt: skip
+            question=question,
+            answer=answer,
+            stop_reason=stop,
+            usage=ctx.ledger.used,
+            strategy=self.name,
+            model=ctx.backend.model,
+            exhausted=exhausted,
+            seconds=ctx.ledger.elapsed(),
+            ledger=tuple(ctx.ledger.entries),
+            candidates=tuple(dict.fromkeys(answers)),
+            notes=tuple(notes),
+        )
 
 
 class GreedyStrategy(_Sampling):
@@ -108,9 +123,15 @@ class BestOfNStrategy(_Sampling):
     name = "best-of-n"
 
     def __init__(
-        self, n: int, prm: ProcessRewardModel | None = None, *, aggregation: Aggregation = "last",
-        temperature: float = 0.8, max_tokens: int = 1024, name: str | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        n: int,
+        prm: ProcessRewardModel | None = None,
+        *,
+        aggregation: Aggregation = "last",
+        temperature: float = 0.8,
+        max_tokens: int = 1024,
+        name: str | None = None,
+    ) -> None:
         super().__init__(n, temperature=temperature, max_tokens=max_tokens, name=name)
         self.prm: ProcessRewardModel = prm or LLMJudgePRM()
         self.aggregation: Aggregation = aggregation

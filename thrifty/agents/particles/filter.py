@@ -82,8 +82,10 @@ class Generation:
     ancestors: tuple[int, ...]
 
     def note(self) -> str:
-        return (f"step {self.step}: ess={self.ess:.2f} T={self.temperature:.2f} lineages={self.lineages} "
-                f"ancestors={list(self.ancestors)}")  # fmt: skip
+        return (
+            f"step {self.step}: ess={self.ess:.2f} T={self.temperature:.2f} lineages={self.lineages} "
+            f"ancestors={list(self.ancestors)}"
+        )
 
 
 class ParticleFilterStrategy:
@@ -183,9 +185,13 @@ class ParticleFilterStrategy:
         temperature = 1.0
         if s.annealing is not None:
             temperature = annealing_temperature(
-                probabilities, t, s.max_steps, method=s.annealing,
-                ess_threshold=s.ess_threshold, early_phase=s.early_phase,
-            )  # fmt: skip
+                probabilities,
+                t,
+                s.max_steps,
+                method=s.annealing,
+                ess_threshold=s.ess_threshold,
+                early_phase=s.early_phase,
+            )
         tempered = softmax(weights, s.softmax_temperature * temperature)
         ancestors = resample(tempered, rng, s.resampling)
         seen: set[int] = set()
@@ -193,14 +199,20 @@ class ParticleFilterStrategy:
         for a in ancestors:
             out.append(particles[a].copy(keep_lookahead=a not in seen))
             seen.add(a)
-        history.append(Generation(t, ess(probabilities), temperature, len({p.lineage for p in out}),
-                                       tuple(ancestors)))  # fmt: skip
+        history.append(Generation(t, ess(probabilities), temperature, len({p.lineage for p in out}), tuple(ancestors)))
         return out
 
     def _result(
-        self, question: str, ctx: RunContext, particles: list[Particle], history: list[Generation], stop: StopReason,
-        exhausted: str | None, error: str | None, seconds: float,
-    ) -> RunResult:  # fmt: skip
+        self,
+        question: str,
+        ctx: RunContext,
+        particles: list[Particle],
+        history: list[Generation],
+        stop: StopReason,
+        exhausted: str | None,
+        error: str | None,
+        seconds: float,
+    ) -> RunResult:
         probabilities = softmax([self.log_weight(p) for p in particles])
         answers = [p.answer for p in particles]
         answer, mass = weighted_vote(answers, probabilities)
@@ -210,8 +222,16 @@ class ParticleFilterStrategy:
         notes.append(f"vote: {mass}")
         notes.append(f"final lineages: {len({p.lineage for p in particles})}/{len(particles)}")
         return RunResult(
-            question=question, answer=answer, stop_reason=stop, usage=ctx.ledger.used, strategy=self.name,
-            model=ctx.backend.model, exhausted=exhausted, error=error, seconds=seconds,
-            ledger=tuple(ctx.ledger.entries), notes=tuple(notes),
+            question=question,
+            answer=answer,
+            stop_reason=stop,
+            usage=ctx.ledger.used,
+            strategy=self.name,
+            model=ctx.backend.model,
+            exhausted=exhausted,
+            error=error,
+            seconds=seconds,
+            ledger=tuple(ctx.ledger.entries),
+            notes=tuple(notes),
             candidates=tuple(dict.fromkeys(a for a in answers if a is not None)),
-        )  # fmt: skip
+        )

@@ -49,8 +49,9 @@ class Particle:
     """A scored successor step (text, score, finishes) kept by Look-ahead Modulation."""
 
     def copy(self, keep_lookahead: bool) -> Particle:
-        return Particle(list(self.steps), list(self.scores), self.done, self.lineage,
-                        self.lookahead if keep_lookahead else None)  # fmt: skip
+        return Particle(
+            list(self.steps), list(self.scores), self.done, self.lineage, self.lookahead if keep_lookahead else None
+        )
 
     @property
     def text(self) -> str:
@@ -84,9 +85,12 @@ async def next_step(
     """Generate the next step of ``steps``; return (text, whether the solution is finished)."""
     request = ChatRequest(
         messages=solver_messages(question, steps, settings.delimiter),
-        max_tokens=settings.max_tokens, temperature=settings.temperature, top_p=settings.top_p,
-        stop=(settings.delimiter,), extra_body=CONTINUE if steps else {},
-    )  # fmt: skip
+        max_tokens=settings.max_tokens,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        stop=(settings.delimiter,),
+        extra_body=CONTINUE if steps else {},
+    )
     completion = await caller(request, step=step, purpose="particle")
     prefilled = settings.delimiter.join(steps) + settings.delimiter if steps else ""
     text = _new_text(completion.text, prefilled).strip()
@@ -105,8 +109,11 @@ async def conclude(
     prefilled = settings.delimiter.join(steps) + settings.delimiter + CONCLUSION
     request = ChatRequest(
         messages=(*solver_messages(question, (), settings.delimiter), Message("assistant", prefilled)),
-        max_tokens=24, temperature=0.0, stop=("}",), extra_body=CONTINUE,
-    )  # fmt: skip
+        max_tokens=24,
+        temperature=0.0,
+        stop=("}",),
+        extra_body=CONTINUE,
+    )
     completion = await caller(request, step=step, purpose="conclude")
     value = _new_text(completion.text, prefilled).split("}")[0].strip()
     return f"{CONCLUSION}{value}}}$."

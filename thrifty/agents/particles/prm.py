@@ -93,9 +93,12 @@ class LLMJudgePRM:
             question=question, previous="\n\n".join(steps[:index]) or "(none)", step=steps[index]
         )
         request = ChatRequest(
-            messages=(Message("user", prompt),), max_tokens=1, temperature=0.0,
-            logprobs=True, top_logprobs=self.top_logprobs,
-        )  # fmt: skip
+            messages=(Message("user", prompt),),
+            max_tokens=1,
+            temperature=0.0,
+            logprobs=True,
+            top_logprobs=self.top_logprobs,
+        )
         return yes_probability(await caller(request, step=step, purpose="prm"))
 
 
@@ -151,8 +154,12 @@ class RewardModelPRM:
             raise
         usage = payload.get("usage") or {}
         tokens = int(usage.get("prompt_tokens") or estimate)
-        entry = ledger.charge_model(self.model, Usage(requests=1, input_tokens=tokens), reservation=reservation,
-                                    estimated="prompt_tokens" not in usage)  # fmt: skip
+        entry = ledger.charge_model(
+            self.model,
+            Usage(requests=1, input_tokens=tokens),
+            reservation=reservation,
+            estimated="prompt_tokens" not in usage,
+        )
         if entry.overrun and (error := ledger.exceeded()) is not None:
             raise error
         scores = parse_step_rewards(payload)

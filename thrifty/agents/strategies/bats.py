@@ -153,11 +153,20 @@ class BatsStrategy:
         if verified and self.early_stop:
             stop = "answered"
         return RunResult(
-            question=question, answer=final, stop_reason=stop, usage=ctx.ledger.used, strategy=self.name,
-            model=ctx.backend.model, exhausted=last.exhausted if last else None, seconds=ctx.ledger.elapsed(),
-            steps=tuple(steps), messages=last.messages if last else (), ledger=tuple(ctx.ledger.entries),
-            candidates=tuple(dict.fromkeys(proposed)), notes=tuple(notes),
-        )  # fmt: skip
+            question=question,
+            answer=final,
+            stop_reason=stop,
+            usage=ctx.ledger.used,
+            strategy=self.name,
+            model=ctx.backend.model,
+            exhausted=last.exhausted if last else None,
+            seconds=ctx.ledger.elapsed(),
+            steps=tuple(steps),
+            messages=last.messages if last else (),
+            ledger=tuple(ctx.ledger.entries),
+            candidates=tuple(dict.fromkeys(proposed)),
+            notes=tuple(notes),
+        )
 
     async def _select(self, question: str, pool: list[Candidate], caller: ModelCaller, notes: list[str]) -> str | None:
         distinct: dict[str, Candidate] = {}

@@ -123,8 +123,9 @@ class PlanAndBudgetStrategy:
                 continue
             child = ctx.ledger.child(Limits(total_tokens=budget), label=f"sub{i}")
             sub_ctx = RunContext(ctx.backend, ctx.tools, child, ctx.emit, ctx.config, ctx.before_step)
-            result = await run_trajectory(sub, sub_ctx, system_prompt=system, strategy=self.name, budget_block=True,
-                                          preamble=preamble)  # fmt: skip
+            result = await run_trajectory(
+                sub, sub_ctx, system_prompt=system, strategy=self.name, budget_block=True, preamble=preamble
+            )
             steps.extend(result.steps)
             answers.append(result.answer or "unknown")
             notes.append(
@@ -132,12 +133,24 @@ class PlanAndBudgetStrategy:
             )
         return await self._synthesize(question, ctx, caller, plan, answers, steps, notes)
 
-    async def _synthesize(self, question: str, ctx: RunContext, caller: ModelCaller, plan: _Plan, answers: list[str],
-                          steps: list[TrajectoryStep], notes: list[str]) -> RunResult:  # fmt: skip
+    async def _synthesize(
+        self,
+        question: str,
+        ctx: RunContext,
+        caller: ModelCaller,
+        plan: _Plan,
+        answers: list[str],
+        steps: list[TrajectoryStep],
+        notes: list[str],
+    ) -> RunResult:
         listing = "\n".join(f"{s}\nAnswer: {a}" for s, a in zip(plan.subquestions, answers, strict=True))
         try:
-            text = await self._ask(caller, load_prompt("pb_synthesize").render(problem=question, answers=listing),
-                                   "synthesize", max_tokens=200)  # fmt: skip
+            text = await self._ask(
+                caller,
+                load_prompt("pb_synthesize").render(problem=question, answers=listing),
+                "synthesize",
+                max_tokens=200,
+            )
         except BudgetExceeded as exc:
             notes.append(f"synthesis unaffordable: {exc}")
             fallback = answers[-1] if answers else None
@@ -147,11 +160,26 @@ class PlanAndBudgetStrategy:
             return self._result(question, ctx, answers[-1] if answers else None, "error", steps, notes)
         return self._result(question, ctx, final_answer_text(ctx, text) or None, "answered", steps, notes)
 
-    def _result(self, question: str, ctx: RunContext, answer: str | None, stop: StopReason,
-                steps: list[TrajectoryStep], notes: list[str], exhausted: str | None = None) -> RunResult:  # fmt: skip
+    def _result(
+        self,
+        question: str,
+        ctx: RunContext,
+        answer: str | None,
+        stop: StopReason,
+        steps: list[TrajectoryStep],
+        notes: list[str],
+        exhausted: str | None = None,
+    ) -> RunResult:
         return RunResult(
-            question=question, answer=answer, stop_reason=stop, usage=ctx.ledger.used, strategy=self.name,
+            question=question,
+            answer=answer,
+            stop_reason=stop,
+            usage=ctx.ledger.used,
+            strategy=self.name,
             exhausted=exhausted,
-            model=ctx.backend.model, seconds=ctx.ledger.elapsed(), steps=tuple(steps),
-            ledger=tuple(ctx.ledger.entries), notes=tuple(notes),
-        )  # fmt: skip
+            model=ctx.backend.model,
+            seconds=ctx.ledger.elapsed(),
+            steps=tuple(steps),
+            ledger=tuple(ctx.ledger.entries),
+            notes=tuple(notes),
+        )

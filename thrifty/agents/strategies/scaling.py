@@ -50,9 +50,13 @@ class SequentialStrategy:
             return load_prompt("sequential_wait").render()
 
         result = await run_trajectory(
-            question, ctx, system_prompt=tracker_system_prompt(ctx), strategy=self.name, budget_block=True,
+            question,
+            ctx,
+            system_prompt=tracker_system_prompt(ctx),
+            strategy=self.name,
+            budget_block=True,
             on_answer=on_answer,
-        )  # fmt: skip
+        )
         return replace(result, candidates=tuple(dict.fromkeys(answers)))
 
 
@@ -107,12 +111,19 @@ class ParallelStrategy:
         answer, notes = await self._choose(question, ctx, results, answers)
         stop: StopReason = "answered" if any(r.stop_reason == "answered" for r in results) else results[0].stop_reason
         return RunResult(
-            question=question, answer=answer, stop_reason=stop, usage=ctx.ledger.used, strategy=self.name,
-            model=ctx.backend.model, seconds=ctx.ledger.elapsed(),
-            steps=tuple(s for r in results for s in r.steps), ledger=tuple(ctx.ledger.entries),
-            candidates=tuple(a for a in answers if a is not None), notes=tuple(notes),
+            question=question,
+            answer=answer,
+            stop_reason=stop,
+            usage=ctx.ledger.used,
+            strategy=self.name,
+            model=ctx.backend.model,
+            seconds=ctx.ledger.elapsed(),
+            steps=tuple(s for r in results for s in r.steps),
+            ledger=tuple(ctx.ledger.entries),
+            candidates=tuple(a for a in answers if a is not None),
+            notes=tuple(notes),
             exhausted=next((r.exhausted for r in results if r.exhausted), None),
-        )  # fmt: skip
+        )
 
     async def _choose(
         self, question: str, ctx: RunContext, results: list[RunResult], answers: list[str | None]
