@@ -16,7 +16,7 @@ from thrifty.agents.calls import ModelCaller
 from thrifty.agents.context import AnswerHook, LoopConfig, LoopState, RunContext, StepGate
 from thrifty.agents.dispatch import record_step, run_calls
 from thrifty.agents.events import StepStarted
-from thrifty.agents.projection import StepCosts, expected_step_out, finish_reason, limit_of
+from thrifty.agents.projection import StepCosts, closest_limit, expected_step_out, finish_reason, limit_of
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.protocol import json_response_format, parse_json_reply, parse_text_reply, strip_answer_tags
 from thrifty.agents.rail_steps import reformulate, search_and_read, shorten
@@ -81,6 +81,9 @@ def _trim(state: LoopState, keep: int | None) -> list[Message]:
         for i, m in enumerate(state.messages)
     ]
 
+
+_Verdict = Literal["continue", "ask_again", "accept"]
+"""Where a step leads: another step, one more (tool-free) answer call, or the answer."""
 
 TEXT_PROTOCOL_STOPS = ("</tool_code>", "<tool_response>", "</answer>")
 """Stop after one tool call or the answer: the model must not write the tool's response itself."""
@@ -276,25 +279,41 @@ async def run_trajectory(
             count = await caller.count(request)
             if (reason := _must_finish(ctx, state, count)) is not None:
                 return await finish("budget_exhausted", reason, *_tripped(ctx, reason, count))
-            ctx.emit(StepStarted(len(state.steps), final=False))
-            completion = await _model_step(ctx, caller, state, request, count)
-            calls, answer, errors = _answer_from(ctx, completion)
-            if calls:
-                if not await _act(ctx, caller, state, completion, calls, rails, budget_block):
-                    return await finish("answered", "You repeated a call you already made.")
-                continue
-            record_step(state, completion, [], final=False)
-            verdict, text = await _settle(ctx, state, completion, answer, errors, on_answer, rails)
+            verdict, text = await _step(ctx, caller, state, request, count, rails, budget_block, on_answer)
             if verdict == "ask_again":
                 return await finish("answered", text)
             if verdict == "accept":
-                return _result(
-                    ctx, state, question, strategy, "answered", answer=await shorten(ctx, caller, state, rails, text)
-                )
+                return _result(ctx, state, question, strategy, "answered", answer=text)
     except BudgetExceeded as exc:
         return await finish("budget_exhausted", f"Budget exhausted ({exc.limit_name}).", exc.limit_name)
     except BackendError as exc:
         return _result(ctx, state, question, strategy, "error", answer=state.best, error=str(exc))
+
+
+async def _step(
+    ctx: RunContext,
+    caller: ModelCaller,
+    state: LoopState,
+    request: ChatRequest,
+    count: TokenCount,
+    rails: Rails,
+    budget_block: bool,
+    on_answer: AnswerHook | None,
+) -> tuple[_Verdict, str]:
+    """One model step and what it leads to, as :func:`_settle` says; a repeated call that is not
+    reformulated asks for the answer, and an accepted answer has had the short-answer rail."""
+    ctx.emit(StepStarted(len(state.steps), final=False))
+    completion = await _model_step(ctx, caller, state, request, count)
+    calls, answer, errors = _answer_from(ctx, completion)
+    if calls:
+        if not await _act(ctx, caller, state, completion, calls, rails, budget_block):
+            return "ask_again", "You repeated a call you already made."
+        return "continue", ""
+    record_step(state, completion, [], final=False)
+    verdict, text = await _settle(ctx, state, completion, answer, errors, on_answer, rails)
+    if verdict == "accept":
+        text = await shorten(ctx, caller, state, rails, text)
+    return verdict, text
 
 
 async def _act(
@@ -315,7 +334,7 @@ async def _act(
 def _tripped(ctx: RunContext, reason: str, count: TokenCount) -> tuple[str, str]:
     """The limit that calls for the final answer, and the words that say why."""
     error = ctx.ledger.exceeded()
-    limit = error.limit_name if error else (limit_of(reason) or _exhausted_name(ctx))
+    limit = error.limit_name if error else (limit_of(reason) or closest_limit(ctx.ledger.view()))
     detail = reason.removeprefix("Your ").rstrip(".")
     if count.tokens and "token" in reason:
         detail += f" (the next prompt alone is {count.tokens:,} tokens)"
@@ -330,7 +349,7 @@ async def _settle(
     errors: tuple[str, ...],
     on_answer: AnswerHook | None,
     rails: Rails,
-) -> tuple[Literal["continue", "ask_again", "accept"], str]:
+) -> tuple[_Verdict, str]:
     """What a reply without tool calls leads to: another step ("continue": a format nudge, or the
     strategy's hook sent the agent back to work), one more answer call ("ask_again", with the reason:
     it abstained with evidence in view), or the answer ("accept", with the answer)."""
@@ -374,13 +393,3 @@ async def _model_step(
     if needs_forcing(profile, mode):
         return await force_thinking_budget(caller, request, THINKING_TOKENS[mode], step=step)
     return await caller(request, step=step, count=count)
-
-
-def _exhausted_name(ctx: RunContext) -> str:
-    """The limit closest to running out, for the stop reason of a forced final answer."""
-    view = ctx.ledger.view()
-    for tool, left in view.remaining_tools.items():
-        if left == 0:
-            return f"tool:{tool}"
-    candidates = sorted((fraction, name) for name, fraction in view.resource_fractions().items())
-    return candidates[0][1] if candidates else "unknown"

@@ -92,3 +92,12 @@ def limit_of(reason: str) -> str | None:
     if reason.startswith("Your ") and reason.endswith(" budget is exhausted."):
         return "tool:" + reason.removeprefix("Your ").removesuffix(" budget is exhausted.").split(", ")[0]
     return None
+
+
+def closest_limit(view: BudgetView) -> str:
+    """The limit closest to running out (a spent tool first), for the stop reason of a forced final answer."""
+    for tool, left in view.remaining_tools.items():
+        if left == 0:
+            return f"tool:{tool}"
+    candidates = sorted((fraction, name) for name, fraction in view.resource_fractions().items())
+    return candidates[0][1] if candidates else "unknown"
