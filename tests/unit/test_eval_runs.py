@@ -143,8 +143,14 @@ def test_wilson_intervals_are_not_degenerate_at_the_edges() -> None:
 
 async def test_pass_at_n_counts_any_correct_candidate_beside_the_majority(tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
-    # Four parallel runs: three say Quito (the majority, wrong), one says Lima (right).
-    replies = ["<answer>Quito</answer>", "<answer>Lima</answer>", "<answer>Quito</answer>", "<answer>Quito</answer>"]
+    # Four parallel runs: three say Quito (the majority, wrong), one says Lima (right); the judge tallies.
+    replies = [
+        "<answer>Quito</answer>",
+        "<answer>Lima</answer>",
+        "<answer>Quito</answer>",
+        "<answer>Quito</answer>",
+        "Answer: \\boxed{A}",
+    ]
     cond = [Condition("parallel", "1", Limits(requests=8))]
     await run_eval(_tasks(1), cond, backends=[ScriptedBackend(replies)], tools=[], log_path=log, concurrency=1)
     [sample] = read_log(log)
@@ -152,6 +158,19 @@ async def test_pass_at_n_counts_any_correct_candidate_beside_the_majority(tmp_pa
     [row] = summarize(read_log(log))
     assert (row.accuracy, row.pass_at_n) == (0.0, 1.0)
     assert "| 0.00 (0.00–0.79) | 1.00 (0.21–1.00) |" in markdown([row])
+
+
+async def test_parallel_pass_is_scored_by_pass_at_n(tmp_path: Path) -> None:
+    """BATS §5.1: Pass@N counts a question solved when any of the N runs answered it correctly."""
+    log = tmp_path / "log.jsonl"
+    replies = ["<answer>Quito</answer>", "<answer>Lima</answer>", "<answer>Quito</answer>", "<answer>Quito</answer>"]
+    cond = [Condition("parallel-pass", "1", Limits(requests=8))]
+    await run_eval(_tasks(1), cond, backends=[ScriptedBackend(replies)], tools=[], log_path=log, concurrency=1)
+    [sample] = read_log(log)
+    assert sample.answer == "Quito"  # the majority is still shown
+    assert sample.correct is True and sample.correct_any is True
+    [row] = summarize(read_log(log))
+    assert (row.accuracy, row.pass_at_n) == (1.0, 1.0)
 
 
 async def test_gaia_attachments_reach_the_agent_through_the_file_tool(tmp_path: Path) -> None:

@@ -260,7 +260,7 @@ async def test_plain_pf_collapses_and_epf_keeps_diversity() -> None:
     assert len(set(epf.history[0].ancestors)) > len(set(pf.history[0].ancestors))
     for result in (pf_result, epf_result):
         assert result.stop_reason == "answered" and result.answer is not None  # type: ignore[attr-defined]
-        assert any(n.startswith("vote:") for n in result.notes)  # type: ignore[attr-defined]
+        assert any(n.startswith("best: particle") for n in result.notes)  # type: ignore[attr-defined]
     # Across seeds the difference holds on average, not by luck of one draw.
     pf_lineages, epf_lineages = [], []
     for seed in range(8):

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from tests.helpers import small_index
 from thrifty.agents.agent import Agent
-from thrifty.agents.strategies.plan_budget import parse_credits, parse_subquestions
+from thrifty.agents.strategies.plan_budget import PlanAndBudgetStrategy, parse_credits, parse_subquestions
 from thrifty.agents.strategies.schedules import SCHEDULES, allocate, schedule_weight
 from thrifty.backends import ChatRequest, ScriptedBackend
 from thrifty.evals.metrics import cost_per_correct, e3
@@ -69,7 +69,7 @@ async def test_plan_and_budget_solves_each_subquestion_in_its_own_child_ledger(t
     agent = Agent(
         backend,
         tools=[SearchTool(small_index(tmp_path))],
-        strategy="plan-budget-linear",
+        strategy=PlanAndBudgetStrategy(schedule="linear", hard_caps=True),
         limits="tokens=20000,search=4",
     )
     result = await agent.run("What is the capital of the country whose capital is Paris?")

@@ -45,7 +45,7 @@ def test_reasoning_effort_and_defaults() -> None:
     assert thinking_request(REQ, gpt_oss, ThinkingMode.MEDIUM).extra_body == {"reasoning_effort": "medium"}
     assert thinking_request(REQ, profile_for("llama-3-8b"), ThinkingMode.HIGH).extra_body == {}
     r1 = profile_for("deepseek-r1-distill-qwen-7b")
-    assert needs_forcing(r1, ThinkingMode.LOW) and not needs_forcing(r1, ThinkingMode.NONE)
+    assert needs_forcing(r1, ThinkingMode.LOW) and needs_forcing(r1, ThinkingMode.NONE)  # NONE: NoThinking prefill
     assert not needs_forcing(
         ModelProfile(family="r1", thinking="think_tags", thinking_token_budget=True), ThinkingMode.LOW
     )

@@ -77,6 +77,9 @@ class RunResult:
     Only a server billing more than was counted, or ignoring ``max_tokens``, can cause one."""
     detail: str | None = None
     """Why the run ended, in words for the user (e.g. what a too-small budget could not pay for)."""
+    pass_at_n: bool = False
+    """The strategy's metric is pass@N (BATS §5.1): an eval counts the run correct when *any*
+    candidate is, not only ``answer`` (``parallel-pass``)."""
 
     def budget(self) -> dict[str, dict[str, float]]:
         """Each limit in force: its value, what was used and what was left (see :func:`budget_table`)."""

@@ -3,10 +3,16 @@
 - Qwen3-style templates: ``chat_template_kwargs.enable_thinking`` (off for ``none``), plus vLLM's
   hard ``thinking_token_budget`` where the server supports it (``ModelProfile.thinking_token_budget``).
 - gpt-oss / o-series: ``reasoning_effort`` low/medium/high (``none`` maps to ``low``: it cannot be off).
-- Models that think in ``<think>`` tags on servers without a budget: portable budget forcing
-  (s1, arXiv 2501.19393): generate the thinking with ``max_tokens = budget`` and ``</think>`` as a
-  stop; if the budget runs out, close the block with a transition phrase and generate the answer as
-  a continuation; ``min_tokens`` extends early stops with "Wait".
+- Models that think in ``<think>`` tags (R1/QwQ, and Qwen3 with thinking on) on servers without a
+  budget: portable budget forcing (s1, arXiv 2501.19393): generate the thinking with
+  ``max_tokens = budget`` and ``</think>`` as a stop; if the budget runs out, close the block with
+  a transition phrase and generate the answer as a continuation; ``min_tokens`` extends early
+  stops with "Wait". So low/medium/high are distinct requests on every server. ``none`` on a model
+  that cannot switch thinking off (R1/QwQ) prefills a closed think block ("NoThinking", Ma et al.
+  2025, arXiv 2504.09858), so stepping down to ``none`` never lifts the cap.
+- When the model thinks inside its reply (a server-side budget, ``enable_thinking``,
+  ``reasoning_effort``), the step's ``max_tokens`` grows by the mode's budget: a step cap of 768
+  tokens must not cut medium and high off before their budgets matter.
 - The adaptive dial picks a mode per question from a cheap difficulty probe and steps it down per
   step as the budget regime falls (HIGH → as set, MEDIUM → one lower, LOW → two lower, CRITICAL → none).
 
@@ -43,6 +49,8 @@ END_THINKING = (
     "\n\nConsidering the limited time, I have to give the solution based on the thinking directly now.\n</think>\n\n"
 )
 OPEN_THINKING = "<think>\n"
+NO_THINKING = "Okay, I think I have finished thinking.\n</think>\n\n"
+"""The closed think block of NoThinking (Ma et al. 2025): the model answers without thinking."""
 
 
 def thinking_request(
@@ -59,12 +67,26 @@ def thinking_request(
         extra["reasoning_effort"] = "low" if mode in (ThinkingMode.NONE, ThinkingMode.LOW) else mode.value
     if profile.thinking_token_budget and mode is not ThinkingMode.NONE and profile.thinking != "reasoning_effort":
         extra["thinking_token_budget"] = budget
-    return replace(request, extra_body=extra)
+    max_tokens = request.max_tokens
+    if max_tokens is not None and _thinks_in_reply(profile, mode):
+        max_tokens += budget  # the thinking comes out of the same reply: the step cap must leave room for it
+    return replace(request, extra_body=extra, max_tokens=max_tokens)
+
+
+def _thinks_in_reply(profile: ModelProfile, mode: ThinkingMode) -> bool:
+    if profile.thinking == "reasoning_effort":
+        return True
+    return profile.thinking != "none" and mode is not ThinkingMode.NONE and not needs_forcing(profile, mode)
 
 
 def needs_forcing(profile: ModelProfile, mode: ThinkingMode) -> bool:
-    """Client-side budget forcing is needed for think-tag models on servers without a hard budget."""
-    return profile.thinking == "think_tags" and not profile.thinking_token_budget and mode is not ThinkingMode.NONE
+    """Client-side budget forcing: think-tag models (R1/QwQ, Qwen3 with thinking on) on servers
+    without a hard budget; and R1/QwQ at ``none``, which only a prefilled closed block stops thinking."""
+    if profile.thinking_token_budget or not profile.think_tags:
+        return False
+    if profile.thinking == "think_tags":
+        return True
+    return profile.thinking == "enable_thinking" and mode is not ThinkingMode.NONE
 
 
 def _continuation(text: str, prefix: str) -> str:
@@ -75,11 +97,12 @@ def _continuation(text: str, prefix: str) -> str:
 async def force_thinking_budget(
     caller: ModelCaller, request: ChatRequest, budget: int, *, step: int = 0, min_tokens: int = 0, max_waits: int = 2
 ) -> Completion:
-    """Think for at most ``budget`` tokens (at least ``min_tokens``), then answer. Both phases are charged."""
+    """Think for at most ``budget`` tokens (at least ``min_tokens``), then answer. Both phases are charged.
+    A budget of 0 answers at once after a closed think block (NoThinking)."""
     thinking = ""
     phase_usage = Usage()
     finish = "stop"
-    for wait in range(max_waits + 1):
+    for wait in range(max_waits + 1 if budget > 0 else 0):
         prefix = OPEN_THINKING + thinking
         phase = replace(
             request,
@@ -94,7 +117,7 @@ async def force_thinking_budget(
         if finish == "length" or phase_usage.output_tokens >= min_tokens or wait == max_waits:
             break
         thinking += "\nWait"  # s1: suppress the early end of thinking and keep going
-    closing = END_THINKING if finish == "length" else "\n</think>\n\n"
+    closing = NO_THINKING if budget <= 0 else END_THINKING if finish == "length" else "\n</think>\n\n"
     prefix = OPEN_THINKING + thinking + closing
     answer = await caller(
         replace(request, messages=(*request.messages, Message("assistant", prefix))), step=step, purpose="answer"

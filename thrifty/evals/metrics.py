@@ -6,6 +6,10 @@ from __future__ import annotations
 def e3(accuracy: float, mean_tokens: float) -> float:
     """E³ = A · (A / T) = A² / T (Plan-and-Budget, arXiv 2505.16122).
 
+    T is the mean number of *decoded* tokens per query, as in the official evaluation (the report
+    passes output tokens, reasoning included, not input + output: in multi-step agents the input
+    tokens dominate and would flip rankings).
+
     Squaring the accuracy penalises "answer less to save tokens". The paper's scale (A in percent
     or as a fraction) is not stated in what we could read; report the units you use and compare E³
     only within one setting.

@@ -34,6 +34,8 @@ class Row:
     mean_cost_usd: float
     cost_per_correct: float
     e3: float
+    """A² / T with T the mean *decoded* (output, reasoning included) tokens, as the official
+    Plan-and-Budget evaluation counts them; prompt tokens, which dominate agent loops, are left out."""
     mean_seconds: float
     pass_at_n: float | None = None
     """Any candidate correct (None when no sample recorded it: version-1 logs)."""
@@ -46,6 +48,8 @@ class Row:
     """Calibration error in HLE's form (sorted, bins of 100, RMS ×100), graded samples only."""
     calibration_ece: float | None = None
     """Equal-width 10-bin expected calibration error (0..1), graded samples only."""
+    mean_output_tokens: float = 0.0
+    """Decoded tokens per task (the E³ denominator)."""
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:
@@ -91,6 +95,7 @@ def _row(key: tuple[str, str, str], group: list[SampleLog], errors: int) -> Row:
     correct = sum(1 for s in group if s.correct)
     tokens = [s.usage.get("input_tokens", 0) + s.usage.get("output_tokens", 0) for s in group]
     mean_tokens = statistics.fmean(tokens) if group else 0.0
+    decoded = statistics.fmean(s.usage.get("output_tokens", 0) for s in group) if group else 0.0
     accuracy = correct / n if n else 0.0
     known = [s for s in group if s.correct_any is not None]
     rated = [s for s in group if s.confidence is not None]
@@ -111,7 +116,7 @@ def _row(key: tuple[str, str, str], group: list[SampleLog], errors: int) -> Row:
         mean(sum(s.usage.get("tool_units", {}).values()) for s in group),
         mean(s.cost_usd for s in group),
         cost_per_correct(sum(s.cost_usd for s in group), correct),
-        e3(accuracy, mean_tokens) if mean_tokens > 0 else 0.0,
+        e3(accuracy, decoded) if decoded > 0 else 0.0,
         mean(s.seconds for s in group),
         pass_at_n=any_correct / len(known) if known else None,
         pass_ci=wilson_interval(any_correct, len(known)) if known else None,
@@ -120,6 +125,7 @@ def _row(key: tuple[str, str, str], group: list[SampleLog], errors: int) -> Row:
         run=run,
         calibration_hle=calibration_error_hle(conf, hits) if rated else None,
         calibration_ece=calibration_error(conf, hits) if rated else None,
+        mean_output_tokens=decoded,
     )
 
 
@@ -139,7 +145,7 @@ def _calibration(r: Row) -> str:
 def markdown(rows: list[Row]) -> str:
     lines = [
         "| strategy | budget | n | accuracy (95% Wilson CI) | pass@N (95% CI) | tokens/task | tool units/task "
-        "| $/task | $/correct | E³ (acc²/tokens) | s/task | errors | overruns "
+        "| $/task | $/correct | E³ (acc²/decoded tokens) | s/task | errors | overruns "
         "| calibration error (HLE ×100 / 10-bin ECE) | run |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]

@@ -262,6 +262,9 @@ def _sample(task: Task, cond: Condition, result: RunResult, attempts: int) -> Sa
     if result.stop_reason == "error":
         return _errored(task, cond, result.error or "error", result=result, attempts=attempts)
     correct = score(task, result.answer)
+    correct_any = correct or any(score(task, c) for c in result.candidates)
+    if result.pass_at_n:  # the strategy's own metric is pass@N: any candidate correct is a success
+        correct = correct_any
     return SampleLog(
         task_id=task.id,
         strategy=cond.name,
@@ -270,7 +273,7 @@ def _sample(task: Task, cond: Condition, result: RunResult, attempts: int) -> Sa
         target=task.answer,
         answer=result.answer,
         correct=correct,
-        correct_any=correct or any(score(task, c) for c in result.candidates),
+        correct_any=correct_any,
         stop_reason=result.stop_reason,
         exhausted=result.exhausted,
         usage=result.usage.to_dict(),

@@ -6,20 +6,27 @@ are resampled ∝ softmax(logit(score) / τ). ePF adds two things against premat
 - Entropic Annealing: while ESS/N is under a threshold early in the run, resample with a higher
   temperature T = max(1, N/ESS · (1 − t/T_max)) so an overconfident early PRM cannot collapse
   the population onto one lineage (see :func:`~thrifty.agents.particles.weights.annealing_temperature`).
-- Look-ahead Modulation: the paper gives no formula; we use the one in algorithms.md §3.2. Each
-  active particle samples one successor step z' and the PRM scores it; resampling uses
+- Look-ahead Modulation: the paper describes it only in words (a one-step look-ahead whose reward
+  modulates the resampling weight) and gives no formula, so **the formula is thrifty's own**
+  (algorithms.md §3.2, λ = 0.5 by default in ``epf``; ``lookahead=0`` turns it off): each active
+  particle samples one successor step z' and the PRM scores it; resampling uses
   w̃ = (1 − λ)·logit(agg(s₁..s_t)) + λ·logit(agg(s₁..s_t, s'_{t+1})). The first copy of a
   resampled particle commits z' as its next step (so the look-ahead costs a PRM call, not an
   extra generation); further copies sample their own next step, which keeps them apart.
 
+As published (Puri et al.'s code and its_hub), the answer is the **best-scoring particle's**
+(untempered argmax of the final log-weights) and T_max is 32 steps; ``selection="vote"`` is
+thrifty's option: a vote weighted by the particles' final probabilities.
+
 Every generation and PRM call is charged to the run's ledger. When a call cannot be afforded the
-filter stops and answers with the weighted vote of the particles as they are.
+filter stops and answers from the particles as they are.
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from typing import Literal
 
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.controller import RunContext
@@ -49,6 +56,8 @@ from thrifty.backends.tokens import count_text_tokens
 from thrifty.budget import BudgetExceeded
 from thrifty.errors import BackendError
 
+Selection = Literal["best", "vote"]
+
 CONCLUSION_OVERHEAD = 400
 """Tokens a forced conclusion costs beyond the particle's own text: system prompt, question, answer."""
 
@@ -56,8 +65,9 @@ CONCLUSION_OVERHEAD = 400
 @dataclass(frozen=True)
 class FilterSettings:
     particles: int = 4
-    max_steps: int = 12
-    """T_max: a particle still unfinished after this many steps is asked for its answer (see ``conclude``)."""
+    max_steps: int = 32
+    """T_max (its_hub's ``max_steps``; Puri et al.'s code caps at 40): a particle still unfinished
+    after this many steps is asked for its answer (see ``conclude``)."""
     step: StepSettings = field(default_factory=StepSettings)
     resampling: ResampleMethod = "multinomial"
     softmax_temperature: float = 1.0
@@ -69,6 +79,8 @@ class FilterSettings:
     lookahead: float = 0.0
     """λ of Look-ahead Modulation (0 = off)."""
     seed: int = 0
+    selection: Selection = "best"
+    """The final answer: the best-scoring particle's ("best", as published) or a weighted vote ("vote")."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +214,18 @@ class ParticleFilterStrategy:
         history.append(Generation(t, ess(probabilities), temperature, len({p.lineage for p in out}), tuple(ancestors)))
         return out
 
+    def select(self, particles: list[Particle]) -> tuple[str | None, str]:
+        """The final answer and a note on how it was chosen (see ``FilterSettings.selection``)."""
+        weights = [self.log_weight(p) for p in particles]
+        if self.settings.selection == "vote":
+            answer, mass = weighted_vote([p.answer for p in particles], softmax(weights))
+            return answer, f"vote: {mass}"
+        answered = [i for i, p in enumerate(particles) if p.answer is not None]
+        if not answered:
+            return None, "best: no particle has an answer"
+        best = max(answered, key=lambda i: weights[i])  # untempered argmax; ties go to the first
+        return particles[best].answer, f"best: particle {best} (log-weight {weights[best]:.3f})"
+
     def _result(
         self,
         question: str,
@@ -213,13 +237,12 @@ class ParticleFilterStrategy:
         error: str | None,
         seconds: float,
     ) -> RunResult:
-        probabilities = softmax([self.log_weight(p) for p in particles])
         answers = [p.answer for p in particles]
-        answer, mass = weighted_vote(answers, probabilities)
+        answer, choice = self.select(particles)
         if answer is None and stop == "answered":
             stop = "stalled"
         notes = [g.note() for g in history]
-        notes.append(f"vote: {mass}")
+        notes.append(choice)
         notes.append(f"final lineages: {len({p.lineage for p in particles})}/{len(particles)}")
         return RunResult(
             question=question,

@@ -11,7 +11,7 @@ mode returns the first SUCCESS.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from thrifty.agents.calls import ModelCaller
@@ -19,7 +19,7 @@ from thrifty.agents.controller import RunContext, run_trajectory
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.protocol import json_objects
 from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
-from thrifty.agents.strategies.judging import Candidate, is_none, judge, normalize
+from thrifty.agents.strategies.judging import Candidate, is_none, judge, normalize, render_trajectory
 from thrifty.agents.strategies.single import tracker_system_prompt
 from thrifty.backends.base import ChatRequest, Message
 from thrifty.budget import BudgetExceeded, Regime, render_budget_block
@@ -67,29 +67,60 @@ def parse_verdict(text: str, regime: Regime) -> Verdict:
     return Verdict(fallback, "the verifier's output could not be parsed", "", "", parsed=False)
 
 
-def render_trajectory(steps: tuple[TrajectoryStep, ...], *, chars: int = 400) -> str:
-    lines = []
-    for s in steps:
-        lines.append(f"Step {s.index + 1}: {' '.join(s.text.split())[:chars]}")
-        for c in s.tool_calls:
-            out = " ".join(str(c.get("output", "")).split())[:chars]
-            lines.append(f"  {c['name']}({json.dumps(c['arguments'], ensure_ascii=False)[:200]}) -> {out}")
-    return "\n".join(lines) or "(no steps)"
+UNLIMITED_ATTEMPTS = 6
+"""With no limit in force at all the paper's rule (attempt until a budget is spent) never ends; then
+thrifty stops after this many attempts."""
+
+
+def budget_spent(ctx: RunContext, attempt: RunResult) -> bool:
+    """BATS's termination rule: *any* budget (a tool's units, tokens, dollars, time) is exhausted."""
+    if attempt.stop_reason == "budget_exhausted" or attempt.exhausted is not None or ctx.ledger.exceeded():
+        return True
+    left = ctx.ledger.view().fraction_remaining()
+    return left is not None and left <= 0
+
+
+@dataclass
+class _Attempts:
+    """What the attempts so far produced: the judge's pool, the proposals, steps and notes."""
+
+    verified: list[Candidate] = field(default_factory=list)
+    unverified: list[Candidate] = field(default_factory=list)
+    proposed: list[str] = field(default_factory=list)
+    steps: list[TrajectoryStep] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    preamble: str | None = None
 
 
 class BatsStrategy:
-    def __init__(self, *, early_stop: bool = False, max_attempts: int = 6, keep_tool_responses: int | None = 1) -> None:
+    """BATS as published by default: attempts go on until any budget is exhausted, an attempt that
+    answers None is followed by a new one, and the verifier and judge see whole trajectories.
+
+    Options (thrifty's, not the paper's): ``max_attempts`` caps the attempts; ``trajectory_chars``
+    cuts each step and tool output shown to the verifier. An attempt that neither answers nor
+    spends a tool unit ends the run (a model that does nothing would otherwise loop to the budget).
+    """
+
+    def __init__(
+        self,
+        *,
+        early_stop: bool = False,
+        max_attempts: int | None = None,
+        keep_tool_responses: int | None = 1,
+        trajectory_chars: int | None = None,
+    ) -> None:
         self.early_stop = early_stop
         self.max_attempts = max_attempts
         self.keep_tool_responses = keep_tool_responses
         """BATS keeps only the latest tool response in context (Table 6); None keeps all."""
+        self.trajectory_chars = trajectory_chars
         self.name = "bats-early" if early_stop else "bats"
 
     async def verify(self, question: str, attempt: RunResult, ctx: RunContext, caller: ModelCaller) -> Verdict:
         view = ctx.ledger.view()
         prompt = load_prompt("bats_verifier").render(
             question=question,
-            trajectory=render_trajectory(attempt.steps),
+            trajectory=render_trajectory(attempt.steps, chars=self.trajectory_chars),
             answer=attempt.answer or "None",
             budget=render_budget_block(view, show_regime=True),
         )
@@ -105,52 +136,30 @@ class BatsStrategy:
         completion = await caller(request, step=len(attempt.steps), purpose="verify")
         return parse_verdict(completion.text, Regime.of(ctx.ledger.view()))
 
+    def _cap(self, ctx: RunContext) -> int | None:
+        if self.max_attempts is not None:
+            return self.max_attempts
+        return UNLIMITED_ATTEMPTS if ctx.ledger.limits.is_unlimited else None
+
     async def solve(self, question: str, ctx: RunContext) -> RunResult:
         ctx = replace(ctx, config=replace(ctx.config, keep_tool_responses=self.keep_tool_responses))
         system = tracker_system_prompt(ctx, extra=load_prompt("bats_planning").render())
         caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
-        verified: list[Candidate] = []
-        unverified: list[Candidate] = []
-        proposed: list[str] = []
-        steps: list[TrajectoryStep] = []
-        notes: list[str] = []
-        preamble: str | None = None
+        state = _Attempts()
         last: RunResult | None = None
-        for attempt in range(self.max_attempts):
+        cap, number = self._cap(ctx), 0
+        while cap is None or number < cap:
+            number += 1
+            units = ctx.ledger.used.tool_calls
             last = await run_trajectory(
-                question, ctx, system_prompt=system, strategy=self.name, budget_block=True, preamble=preamble
+                question, ctx, system_prompt=system, strategy=self.name, budget_block=True, preamble=state.preamble
             )
-            steps.extend(last.steps)
-            if is_none(last.answer):
-                notes.append(f"attempt {attempt + 1}: no answer ({last.stop_reason})")
+            state.steps.extend(last.steps)
+            if not await self._after(question, ctx, caller, state, last, number, units):
                 break
-            answer = last.answer or ""
-            proposed.append(answer)
-            if last.stop_reason in ("budget_exhausted", "error"):  # nothing left to verify with
-                unverified.append(Candidate(answer, render_trajectory(last.steps)[-600:]))
-                break
-            try:
-                verdict = await self.verify(question, last, ctx, caller)
-            except (BudgetExceeded, BackendError) as exc:
-                unverified.append(Candidate(answer, "not verified: " + str(exc)))
-                notes.append(f"attempt {attempt + 1}: answer {answer!r}, verification unaffordable")
-                break
-            notes.append(
-                f"attempt {attempt + 1}: answer {answer!r} → {verdict.decision}: {verdict.justification[:200]}"
-            )
-            if verdict.decision == "SUCCESS":
-                verified.append(Candidate(answer, verdict.summary))
-                if self.early_stop:
-                    break
-            else:
-                unverified.append(Candidate(answer, verdict.summary))
-            # CONTINUE and PIVOT (and SUCCESS in main mode) start afresh from the summary, not the trajectory.
-            preamble = load_prompt("bats_resume").render(
-                decision=verdict.decision, summary=verdict.summary or "(none)", details=verdict.details or "(none)"
-            )
-        final = await self._select(question, verified or unverified, caller, notes)
+        final = await self._select(question, state.verified or state.unverified, caller, state.notes)
         stop: StopReason = last.stop_reason if last is not None else "budget_exhausted"
-        if verified and self.early_stop:
+        if (state.verified and self.early_stop) or (final is not None and stop == "budget_exhausted"):
             stop = "answered"
         return RunResult(
             question=question,
@@ -161,12 +170,51 @@ class BatsStrategy:
             model=ctx.backend.model,
             exhausted=last.exhausted if last else None,
             seconds=ctx.ledger.elapsed(),
-            steps=tuple(steps),
+            steps=tuple(state.steps),
             messages=last.messages if last else (),
             ledger=tuple(ctx.ledger.entries),
-            candidates=tuple(dict.fromkeys(proposed)),
-            notes=tuple(notes),
+            candidates=tuple(dict.fromkeys(state.proposed)),
+            notes=tuple(state.notes),
         )
+
+    async def _after(
+        self,
+        question: str,
+        ctx: RunContext,
+        caller: ModelCaller,
+        state: _Attempts,
+        last: RunResult,
+        number: int,
+        units_before: int,
+    ) -> bool:
+        """Verify one attempt's answer and record it; whether another attempt follows."""
+        if last.stop_reason in ("error", "cancelled"):
+            return False
+        if is_none(last.answer):
+            state.notes.append(f"attempt {number}: no answer ({last.stop_reason})")
+            idle = ctx.ledger.used.tool_calls == units_before
+            return not idle and not budget_spent(ctx, last)
+        answer = last.answer or ""
+        state.proposed.append(answer)
+        if budget_spent(ctx, last):  # nothing left to verify with, and BATS ends here
+            state.unverified.append(Candidate(answer, render_trajectory(last.steps, chars=self.trajectory_chars)))
+            return False
+        try:
+            verdict = await self.verify(question, last, ctx, caller)
+        except (BudgetExceeded, BackendError) as exc:
+            state.unverified.append(Candidate(answer, "not verified: " + str(exc)))
+            state.notes.append(f"attempt {number}: answer {answer!r}, verification unaffordable")
+            return False
+        state.notes.append(f"attempt {number}: answer {answer!r} → {verdict.decision}: {verdict.justification[:200]}")
+        pool = state.verified if verdict.decision == "SUCCESS" else state.unverified
+        pool.append(Candidate(answer, verdict.summary))
+        if verdict.decision == "SUCCESS" and self.early_stop:
+            return False
+        # CONTINUE and PIVOT (and SUCCESS in main mode) start afresh from the summary, not the trajectory.
+        state.preamble = load_prompt("bats_resume").render(
+            decision=verdict.decision, summary=verdict.summary or "(none)", details=verdict.details or "(none)"
+        )
+        return True
 
     async def _select(self, question: str, pool: list[Candidate], caller: ModelCaller, notes: list[str]) -> str | None:
         distinct: dict[str, Candidate] = {}

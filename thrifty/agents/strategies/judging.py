@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import string
 from collections import Counter
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.prompts import load_prompt
+from thrifty.agents.result import TrajectoryStep
 from thrifty.backends.base import ChatRequest, Message
 from thrifty.budget import BudgetExceeded
 from thrifty.errors import BackendError
@@ -48,12 +50,29 @@ class Candidate:
     """A short trajectory or verification summary shown to the judge."""
 
 
+def render_trajectory(steps: Sequence[TrajectoryStep], *, chars: int | None = None) -> str:
+    """A run's steps and tool calls as text for a judge or verifier. BATS shows them whole (None);
+    ``chars`` cuts each step and each tool output to that many characters."""
+
+    def cut(text: str, limit: int | None) -> str:
+        flat = " ".join(text.split())
+        return flat if limit is None else flat[:limit]
+
+    lines = []
+    for s in steps:
+        lines.append(f"Step {s.index + 1}: {cut(s.text, chars)}")
+        for c in s.tool_calls:
+            args = cut(json.dumps(c["arguments"], ensure_ascii=False), None if chars is None else 200)
+            lines.append(f"  {c['name']}({args}) -> {cut(str(c.get('output', '')), chars)}")
+    return "\n".join(lines) or "(no steps)"
+
+
 def _letters(candidates: Sequence[Candidate]) -> str:
     blocks = []
     for i, c in enumerate(candidates):
         block = f"Option {chr(65 + i)}: {c.answer}"
         if c.evidence:
-            block += f"\nTrajectory/verification: {c.evidence[:1200]}"
+            block += f"\nTrajectory/verification: {c.evidence}"
         blocks.append(block)
     return "\n\n".join(blocks)
 

@@ -2,23 +2,31 @@
 
 1. Plan: decompose the question into 2-5 sub-questions (the official ``break_down`` prompt).
 2. Estimate: a level (1-5) for the problem and a credit share per sub-question (JSON).
-3. Budget: split the token budget over sub-questions with a decaying schedule × credits
-   (:mod:`~thrifty.agents.strategies.schedules`), keeping a share for the synthesis.
-4. Solve each sub-question in a *child ledger* capped at its allocation (tools share the run's limits).
-5. Synthesise the final answer from the sub-answers.
+3. Budget: split the budget B over sub-questions with a decaying schedule × credits
+   (:mod:`~thrifty.agents.strategies.schedules`).
+4. Solve, as published: **one** trajectory whose prompt lists the sub-questions as a soft scaffold,
+   each with "Please only think a little, and directly solve it using up to N words", and B from
+   the official level map (200-600 words by the estimated level). The run's own limits bound it.
 
-When the run has no token limit, the budget comes from the estimated level, like the official
-level map (200-600 per level there, in words for one call; here tokens for a whole tool-using
-sub-trajectory, so scaled up: 4k-16k).
+``hard_caps=True`` is thrifty's variant, not the paper's: each sub-question is solved in its own
+trajectory, in a *child ledger* capped at its share of the run's token budget, then a synthesis
+call answers from the sub-answers. With a decaying schedule the last sub-questions can get less
+than one prompt's worth of tokens there and come back "unknown".
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from thrifty.agents.calls import ModelCaller
-from thrifty.agents.controller import RunContext, final_answer_text, run_trajectory
+from thrifty.agents.controller import (
+    RunContext,
+    final_answer_text,
+    protocol_block,
+    run_trajectory,
+    tools_listing,
+)
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.protocol import json_objects
 from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
@@ -30,7 +38,10 @@ from thrifty.errors import BackendError
 
 _SUBQ = re.compile(r"(\d+\..*?)(?=\nHint:)(?:\nHint:\s*(.*?))(?:\n|$)", re.DOTALL)
 _NUMBERED = re.compile(r"^\s*(\d+)[.)]\s+(.+)$", re.MULTILINE)
+LEVEL_WORDS = {1: 200, 2: 250, 3: 350, 4: 450, 5: 600}
+"""The official level map (``utils/utils.py``): the soft budget B, in words, by difficulty level."""
 LEVEL_TOKENS = {1: 4000, 2: 6000, 3: 8000, 4: 12000, 5: 16000}
+"""``hard_caps`` without a token limit: B for a whole tool-using sub-trajectory, in tokens."""
 FALLBACK_STEP = "1. Directly solve the problem."
 
 
@@ -78,11 +89,14 @@ class PlanAndBudgetStrategy:
         schedule: Schedule = "polynomial",
         domain: str = "multi-hop web research",
         synthesis_share: float = 0.15,
+        hard_caps: bool = False,
     ) -> None:
         self.schedule = schedule
         self.domain = domain
         self.synthesis_share = synthesis_share
-        self.name = f"plan-budget-{schedule}"
+        """``hard_caps`` only: the share of the token budget kept for the synthesis call."""
+        self.hard_caps = hard_caps
+        self.name = f"plan-budget-{schedule}" + ("-hard" if hard_caps else "")
 
     async def _ask(self, caller: ModelCaller, prompt: str, purpose: str, max_tokens: int = 400) -> str:
         request = ChatRequest(messages=(Message("user", prompt),), max_tokens=max_tokens, temperature=0.0)
@@ -94,6 +108,8 @@ class PlanAndBudgetStrategy:
         rate = load_prompt("pb_credits").render(domain=self.domain, problem=question, subquestions="\n".join(subs))
         text = await self._ask(caller, rate, "plan:credits")
         credits, level = parse_credits(text, len(subs))
+        if not self.hard_caps:
+            return _Plan(subs, credits, level, allocate(LEVEL_WORDS[level], credits, self.schedule))
         remaining = ctx.ledger.remaining("total_tokens")
         total = int(remaining) if remaining is not None else LEVEL_TOKENS[level]
         spendable = int(total * (1 - self.synthesis_share))
@@ -110,6 +126,28 @@ class PlanAndBudgetStrategy:
         except BackendError as exc:
             return self._result(question, ctx, None, "error", steps, [f"planning failed: {exc}"])
         notes.append(f"level {plan.level}; schedule {self.schedule}; allocation {plan.allocation}")
+        if not self.hard_caps:
+            return await self._solve_in_one(question, ctx, plan, notes)
+        return await self._solve_separately(question, ctx, caller, plan, notes)
+
+    async def _solve_in_one(self, question: str, ctx: RunContext, plan: _Plan, notes: list[str]) -> RunResult:
+        """The paper's solve: one trajectory, the plan and its word budgets as soft hints in the prompt."""
+        lines = [
+            f"{sub} Please only think a little, and directly solve it using up to {words} words."
+            for sub, words in zip(plan.subquestions, plan.allocation, strict=True)
+        ]
+        preamble = load_prompt("pb_solve").render(level=str(plan.level), decomposed="\n".join(lines))
+        system = load_prompt("react_system").render(tools=tools_listing(ctx), protocol=protocol_block(ctx))
+        result = await run_trajectory(
+            question, ctx, system_prompt=system, strategy=self.name, budget_block=False, preamble=preamble
+        )
+        return replace(result, notes=(*notes, *result.notes))
+
+    async def _solve_separately(
+        self, question: str, ctx: RunContext, caller: ModelCaller, plan: _Plan, notes: list[str]
+    ) -> RunResult:
+        """thrifty's ``hard_caps`` variant: each sub-question in its own capped child ledger, then a synthesis."""
+        steps: list[TrajectoryStep] = []
         answers: list[str] = []
         system = tracker_system_prompt(ctx)
         for i, (sub, budget) in enumerate(zip(plan.subquestions, plan.allocation, strict=True), 1):

@@ -1,9 +1,19 @@
 """The BATS paper's scaling baselines (§5.1): sequential ("Wait, you still have budget") and parallel.
 
 Sequential: when the agent answers while tool budget remains, it is told to keep exploring; it
-stops when it has answered without using a tool five times in a row, or the budget runs out.
+stops when it has answered without using a tool five times in a row, or the budget runs out. The
+loop's own "same reply three times = stuck" rule is lifted above five for it, so repeating one
+answer counts as refusals, as in the paper, not as a stall.
+
 Parallel: N independent runs, each in a child ledger with its own share of the budget, aggregated
-by majority vote, an LLM best-of-N judge, or pass@N (all candidates kept for scoring).
+as in BATS (Appendix C.4):
+
+- majority: the LLM judge tallies the answers, treating semantically equivalent ones as one vote
+  (``vote="judge"``, the paper's); ``vote="string"`` is thrifty's cheaper option: a normalised
+  string vote, the judge called only on a tie;
+- best-of-N: the judge sees every candidate's whole trajectory;
+- pass@N: the run counts as correct when any candidate is (``RunResult.pass_at_n``; the eval log's
+  ``correct`` is then that, and the majority answer is only shown).
 """
 
 from __future__ import annotations
@@ -16,7 +26,7 @@ from thrifty.agents.calls import ModelCaller
 from thrifty.agents.controller import RunContext, run_trajectory
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.result import RunResult, StopReason
-from thrifty.agents.strategies.judging import Candidate, is_none, judge, majority
+from thrifty.agents.strategies.judging import Candidate, is_none, judge, majority, normalize, render_trajectory
 from thrifty.agents.strategies.single import TrackerStrategy, tracker_system_prompt
 from thrifty.budget import Limits
 
@@ -35,6 +45,9 @@ class SequentialStrategy:
         self.max_refusals = max_refusals
 
     async def solve(self, question: str, ctx: RunContext) -> RunResult:
+        # The paper stops after five refusals; the loop's stall rule (three identical replies) must not cut in first.
+        repeats = max(ctx.config.max_repeats, self.max_refusals + 1)
+        ctx = replace(ctx, config=replace(ctx.config, max_repeats=repeats))
         refusals = 0
         units_at_last_answer = ctx.ledger.used.tool_calls
         answers: list[str] = []
@@ -87,9 +100,12 @@ class ParallelStrategy:
         aggregate: Literal["majority", "best_of_n", "pass_at_n"] = "majority",
         per_run: Limits | None = None,
         temperature: float = 0.7,
+        vote: Literal["judge", "string"] = "judge",
     ) -> None:
         self.n = n
         self.aggregate = aggregate
+        self.vote = vote
+        """How a majority is found: the BATS judge ("judge") or a normalised string count ("string")."""
         self.per_run = per_run
         self.temperature = temperature
         self.name = f"parallel-{aggregate}"
@@ -123,6 +139,7 @@ class ParallelStrategy:
             candidates=tuple(a for a in answers if a is not None),
             notes=tuple(notes),
             exhausted=next((r.exhausted for r in results if r.exhausted), None),
+            pass_at_n=self.aggregate == "pass_at_n",
         )
 
     async def _choose(
@@ -131,16 +148,13 @@ class ParallelStrategy:
         real = [a for a in answers if a is not None]
         winner, tied = majority(real)
         notes = [f"votes: {real}"]
-        if self.aggregate == "pass_at_n" or winner is None:
+        distinct = len({normalize(a) for a in real})
+        if self.aggregate == "pass_at_n" or winner is None or distinct < 2:
+            return winner, notes
+        if self.aggregate == "majority" and self.vote == "string" and not tied:
             return winner, notes
         caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
-        if self.aggregate == "majority" and not tied:
-            return winner, notes
-        pool = [
-            Candidate(r.answer or "", r.steps[-1].text[:600] if r.steps else "")
-            for r in results
-            if not is_none(r.answer)
-        ]
+        pool = [Candidate(r.answer or "", render_trajectory(r.steps)) for r in results if not is_none(r.answer)]
         kind = "majority" if self.aggregate == "majority" else "best_of_n"
         choice = await judge(caller, question, pool, kind=kind)
         notes.append(f"judge ({kind}) chose {choice}")
