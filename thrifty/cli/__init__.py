@@ -52,6 +52,7 @@ def _command(args: argparse.Namespace) -> Callable[[argparse.Namespace], int]:
         "chat": run.chat,
         "eval": evaluate.evaluate,
         "view": commands.view,
+        "advise": commands.advise,
         "serve": commands.serve,
         "web": commands.web,
         "tasks": commands.tasks,

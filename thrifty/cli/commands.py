@@ -1,4 +1,4 @@
-"""The small commands: ``view``, ``serve``, ``web serve``, ``tasks generate`` and ``index build``."""
+"""The small commands: ``view``, ``advise``, ``serve``, ``web serve``, ``tasks generate`` and ``index build``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,25 @@ def view(args: argparse.Namespace) -> int:
     from thrifty.display import trace_tree
 
     Console().print(trace_tree(records))
+    return 0
+
+
+def advise(args: argparse.Namespace) -> int:
+    import sys
+
+    from thrifty.evals.advise import advice_markdown, advise_rows
+    from thrifty.evals.log import load_log
+    from thrifty.evals.report import summarize
+
+    log = load_log(args.log)
+    if log.skipped:
+        print(f"warning: skipped {log.skipped} unreadable line(s) in {args.log}", file=sys.stderr)
+    if not log.samples:
+        raise ConfigError("log", f"{args.log} has no eval samples (is it a log written by thrifty eval?)")
+    runs = set(args.run) if args.run else None
+    if runs is not None and not runs & {s.run for s in log.samples}:
+        raise ConfigError("--run", f"none of {sorted(runs)} is in {args.log}")
+    print(advice_markdown(advise_rows(summarize(log.samples, runs=runs), log.headers)))
     return 0
 
 

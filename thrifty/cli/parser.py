@@ -161,6 +161,13 @@ def _small_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     view.add_argument("--html", type=output_file, help="write a static HTML page instead")
     _global_options(view, top=False)
 
+    advise = sub.add_parser(
+        "advise", help="from an eval log: the strategy with the best accuracy per dollar per budget"
+    )
+    advise.add_argument("log", type=existing_file, help="a JSONL log written by thrifty eval")
+    advise.add_argument("--run", action="append", metavar="RUN", help="only these run ids (repeatable)")
+    _global_options(advise, top=False)
+
     serve = sub.add_parser("serve", help="run the embedded model server until Ctrl-C")
     serve.add_argument("--port", type=integer(1, 65535), default=8090, help="port on 127.0.0.1")
     serve.add_argument("--context", type=integer(256), default=32768, help="context tokens shared by the slots")
