@@ -182,7 +182,10 @@ async def test_llm_judge_scores_only_new_steps_and_charges_the_ledger() -> None:
     assert scores == pytest.approx([0.3, 0.8, 0.8])
     assert len(backend.requests) == 2 and ledger.used.requests == 2
     first = backend.requests[0]
-    assert first.max_tokens == 1 and first.logprobs and "a" in first.messages[0].content
+    assert first.max_tokens == 1 and first.logprobs
+    # The prefix judge continues the generator's conversation: system, problem, the steps up to the judged one.
+    assert [m.role for m in first.messages] == ["system", "user", "assistant", "user"]
+    assert first.messages[2].content == "a\n\nb\n\n" and first.messages[-1].content.startswith("Is the last step")
 
 
 async def test_reward_model_endpoint_parses_pairs_and_charges_prompt_tokens() -> None:
@@ -330,7 +333,7 @@ async def test_baselines_under_one_budget() -> None:
 
     def respond(request: ChatRequest) -> Completion | str:
         if request.max_tokens == 1:  # judge: likes the solution that says 8
-            good = "\\boxed{8}" in request.messages[0].content
+            good = "\\boxed{8}" in "".join(m.content for m in request.messages)
             return _completion(
                 "Yes" if good else "No",
                 [("Yes", math.log(0.9 if good else 0.2)), ("No", math.log(0.1 if good else 0.8))],

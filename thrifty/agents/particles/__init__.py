@@ -5,7 +5,7 @@ from __future__ import annotations
 from thrifty.agents.particles.baselines import BestOfNStrategy, GreedyStrategy, SelfConsistencyStrategy
 from thrifty.agents.particles.filter import FilterSettings, Generation, ParticleFilterStrategy
 from thrifty.agents.particles.generation import Particle, StepSettings, extract_answer
-from thrifty.agents.particles.prm import LLMJudgePRM, ProcessRewardModel, RewardModelPRM
+from thrifty.agents.particles.prm import LLMJudgePRM, ProcessRewardModel, RewardModelPRM, SelfCertaintyPRM
 
 
 def epf_settings(particles: int = 4, *, lookahead: float = 0.5, **overrides: object) -> FilterSettings:
@@ -30,6 +30,7 @@ __all__ = [
     "ParticleFilterStrategy",
     "ProcessRewardModel",
     "RewardModelPRM",
+    "SelfCertaintyPRM",
     "SelfConsistencyStrategy",
     "StepSettings",
     "epf_settings",

@@ -34,11 +34,11 @@ from thrifty.agents.particles.generation import (
     Particle,
     StepSettings,
     conclude,
-    next_step,
+    draft_step,
     settle,
     weighted_vote,
 )
-from thrifty.agents.particles.prm import LLMJudgePRM, ProcessRewardModel
+from thrifty.agents.particles.prm import LLMJudgePRM, ProcessRewardModel, SelfCertaintyPRM
 from thrifty.agents.particles.weights import (
     Aggregation,
     AnnealMethod,
@@ -104,10 +104,13 @@ class ParticleFilterStrategy:
     """PF/ePF as a run-level strategy (``--strategy pf`` / ``epf``); tools are not used."""
 
     def __init__(
-        self, settings: FilterSettings | None = None, prm: ProcessRewardModel | None = None, name: str = "pf"
+        self,
+        settings: FilterSettings | None = None,
+        prm: ProcessRewardModel | SelfCertaintyPRM | None = None,
+        name: str = "pf",
     ) -> None:
         self.settings = settings or FilterSettings()
-        self.prm: ProcessRewardModel = prm or LLMJudgePRM()
+        self.prm: ProcessRewardModel | SelfCertaintyPRM = prm or LLMJudgePRM()
         self.name = name
         self.history: list[Generation] = []
         """The generations of the run this instance finished last (each run also writes them to its
@@ -153,15 +156,26 @@ class ParticleFilterStrategy:
             p.scores.append(score)
             p.done = finished
         else:
-            text, finished = await next_step(caller, question, p.steps, s.step, step=t)
-            scores = await self.prm.score(question, [*p.steps, text], p.scores, ctx=ctx, step=t)
+            text, scores, finished = await self._scored_step(p, question, caller, ctx, t)
             p.steps.append(text)
             p.scores = scores
             p.done = finished
         if s.lookahead > 0 and not p.done and t < s.max_steps:
-            ahead, ahead_finished = await next_step(caller, question, p.steps, s.step, step=t)
-            scores = await self.prm.score(question, [*p.steps, ahead], p.scores, ctx=ctx, step=t)
+            ahead, scores, ahead_finished = await self._scored_step(p, question, caller, ctx, t)
             p.lookahead = (ahead, scores[-1], ahead_finished)
+
+    async def _scored_step(
+        self, p: Particle, question: str, caller: ModelCaller, ctx: RunContext, t: int
+    ) -> tuple[str, list[float], bool]:
+        """A new step after ``p``'s steps and the scores of all its steps with it. The self-certainty
+        scorer reads the generation's own logprobs; any other PRM judges the new step."""
+        prm = self.prm
+        top = prm.top_logprobs if isinstance(prm, SelfCertaintyPRM) else None
+        draft = await draft_step(caller, question, p.steps, self.settings.step, step=t, top_logprobs=top)
+        if isinstance(prm, SelfCertaintyPRM):
+            return draft.text, [*p.scores, prm.step_score(draft.logprobs)], draft.finished
+        scores = await prm.score(question, [*p.steps, draft.text], p.scores, ctx=ctx, step=t)
+        return draft.text, scores, draft.finished
 
     def _can_afford_step(self, particles: list[Particle], ctx: RunContext, last_step_tokens: int) -> bool:
         """Whether the token budget covers another iteration like the last one *and* then a forced

@@ -19,7 +19,7 @@ from typing import TypeVar, cast
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.strategies.judging import normalize
-from thrifty.backends.base import ChatRequest, Message
+from thrifty.backends.base import ChatRequest, Message, TokenLogprob
 
 T = TypeVar("T")
 
@@ -79,23 +79,48 @@ def solver_messages(question: str, steps: Sequence[str], delimiter: str) -> tupl
     return tuple(messages)
 
 
-async def next_step(
-    caller: ModelCaller, question: str, steps: Sequence[str], settings: StepSettings, *, step: int
-) -> tuple[str, bool]:
-    """Generate the next step of ``steps``; return (text, whether the solution is finished)."""
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """One generated step: its text, whether it finishes the solution, and its token logprobs."""
+
+    text: str
+    finished: bool
+    logprobs: tuple[TokenLogprob, ...] | None = None
+
+
+async def draft_step(
+    caller: ModelCaller,
+    question: str,
+    steps: Sequence[str],
+    settings: StepSettings,
+    *,
+    step: int,
+    top_logprobs: int | None = None,
+) -> Draft:
+    """Generate the next step of ``steps`` (with its logprobs when ``top_logprobs`` is set)."""
     request = ChatRequest(
         messages=solver_messages(question, steps, settings.delimiter),
         max_tokens=settings.max_tokens,
         temperature=settings.temperature,
         top_p=settings.top_p,
         stop=(settings.delimiter,),
+        logprobs=top_logprobs is not None,
+        top_logprobs=top_logprobs,
         extra_body=CONTINUE if steps else {},
     )
     completion = await caller(request, step=step, purpose="particle")
     prefilled = settings.delimiter.join(steps) + settings.delimiter if steps else ""
     text = _new_text(completion.text, prefilled).strip()
     finished = not text or extract_answer(text) is not None
-    return text, finished
+    return Draft(text, finished, completion.logprobs)
+
+
+async def next_step(
+    caller: ModelCaller, question: str, steps: Sequence[str], settings: StepSettings, *, step: int
+) -> tuple[str, bool]:
+    """Generate the next step of ``steps``; return (text, whether the solution is finished)."""
+    draft = await draft_step(caller, question, steps, settings, step=step)
+    return draft.text, draft.finished
 
 
 CONCLUSION = "Therefore, the final answer is: $\\boxed{"

@@ -1,9 +1,14 @@
 """Process reward models: a score in (0, 1) for each step of a partial solution.
 
-Two real implementations:
+Three real implementations:
 
 - :class:`LLMJudgePRM` asks a chat model (the generator itself or another one) whether a step
-  is correct and reads P(Yes) from the first token's logprobs; one charged call per new step.
+  is correct and reads P(Yes) from the first token's logprobs; one charged call per new step. By
+  default ("prefix") the call is the generator's own conversation plus one short question, so a
+  server with prefix caching (vLLM, llama.cpp slots) reuses everything up to the new step.
+- :class:`SelfCertaintyPRM` needs no call at all: the step's score is the generator's own
+  confidence, exp(mean token logprob) (its_hub's self-certainty weighting), read from the
+  logprobs of the call that wrote the step.
 - :class:`RewardModelPRM` posts the whole solution to a reward-model endpoint (vLLM's pooling
   API serving e.g. Qwen2.5-Math-PRM-7B) and gets every step's score in one call.
 
@@ -17,16 +22,16 @@ import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 
 from thrifty import safejson
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.controller import RunContext
-from thrifty.agents.particles.generation import settle
+from thrifty.agents.particles.generation import settle, solver_messages
 from thrifty.agents.prompts import load_prompt
-from thrifty.backends.base import Backend, ChatRequest, Completion, Message
+from thrifty.backends.base import Backend, ChatRequest, Completion, Message, TokenLogprob
 from thrifty.backends.tokens import count_text_tokens
 from thrifty.budget import Usage
 from thrifty.errors import BackendError, BackendTimeout
@@ -73,12 +78,18 @@ class LLMJudgePRM:
     """A chat model as the PRM: "is this step correct? Yes/No", scored from logprobs.
 
     ``backend`` is the judge (``None``: the run's own backend); its tokens land on the run's
-    ledger either way. Each new step costs one call of one output token.
+    ledger either way. Each new step costs one call of one output token. ``prompt``: "prefix"
+    (default) continues the generator's conversation with one short question, sharing its cached
+    prefix; "standalone" sends a self-contained judging prompt (question, earlier steps, the step),
+    which a different judge model may prefer but no cache can share with the generator.
     """
 
     backend: Backend | None = None
     top_logprobs: int = 10
     name: str = "llm-judge"
+    prompt: Literal["prefix", "standalone"] = "prefix"
+    delimiter: str = "\n\n"
+    """The generator's step delimiter (prefix mode rebuilds its partial solution exactly)."""
 
     async def score(
         self, question: str, steps: Sequence[str], known: Sequence[float], *, ctx: RunContext, step: int
@@ -88,18 +99,53 @@ class LLMJudgePRM:
         new = await settle(self._one(caller, question, steps, i, step) for i in todo)
         return [*known[: len(steps)], *new]
 
-    async def _one(self, caller: ModelCaller, question: str, steps: Sequence[str], index: int, step: int) -> float:
-        prompt = load_prompt("prm_judge").render(
+    def messages(self, question: str, steps: Sequence[str], index: int) -> tuple[Message, ...]:
+        """The judge's messages for ``steps[index]`` (only the steps up to it are shown)."""
+        if self.prompt == "prefix":
+            partial = solver_messages(question, steps[: index + 1], self.delimiter)
+            return (*partial, Message("user", load_prompt("prm_step_question").render()))
+        text = load_prompt("prm_judge").render(
             question=question, previous="\n\n".join(steps[:index]) or "(none)", step=steps[index]
         )
+        return (Message("user", text),)
+
+    async def _one(self, caller: ModelCaller, question: str, steps: Sequence[str], index: int, step: int) -> float:
         request = ChatRequest(
-            messages=(Message("user", prompt),),
+            messages=self.messages(question, steps, index),
             max_tokens=1,
             temperature=0.0,
             logprobs=True,
             top_logprobs=self.top_logprobs,
         )
         return yes_probability(await caller(request, step=step, purpose="prm"))
+
+
+@dataclass(frozen=True)
+class SelfCertaintyPRM:
+    """The generator's own confidence as the step score: no extra model call (its_hub's variant).
+
+    ``logprob``: c = mean token logprob of the step; ``entropy``: c = −mean entropy of the top
+    logprobs. The score is exp(c), so the filter's log-weight is logit(exp(c)), as in its_hub; a
+    step without logprobs (a server that sends none) scores :data:`NEUTRAL` (log-weight 0).
+    The filter asks for logprobs on its generation calls when this scorer is in use.
+    """
+
+    method: Literal["logprob", "entropy"] = "logprob"
+    top_logprobs: int = 20
+    name: str = "self-certainty"
+
+    def step_score(self, logprobs: Sequence[TokenLogprob] | None) -> float:
+        if not logprobs:
+            return NEUTRAL
+        by_logprob = self.method == "logprob"
+        values = [t.logprob if by_logprob else -_entropy(t) for t in logprobs]
+        return math.exp(sum(values) / len(values))
+
+
+def _entropy(token: TokenLogprob) -> float:
+    probs = [math.exp(lp) for _, lp in token.top] or [math.exp(token.logprob)]
+    total = sum(probs)
+    return -sum(p / total * math.log(p / total) for p in probs if p > 0)
 
 
 STEP_TAG = "<extra_0>"
