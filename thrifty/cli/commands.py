@@ -83,10 +83,19 @@ def web(args: argparse.Namespace) -> int:
 
 
 def tasks(args: argparse.Namespace) -> int:
+    from thrifty.evals.hop_tasks import generate_hops
     from thrifty.evals.math_tasks import generate_math
     from thrifty.evals.tasks import generate, write_tasks
 
-    made = generate_math(args.n, args.seed) if args.kind == "math" else generate(args.n, args.seed)
+    wrong = "--hops" if args.kind == "math" and args.hops is not None else None
+    if args.kind == "web" and (args.operations is not None or args.distractors is not None):
+        wrong = "--operations" if args.operations is not None else "--distractors"
+    if wrong:
+        raise ConfigError(wrong, f"{wrong} does not apply to --kind {args.kind}")
+    if args.kind == "math":
+        made = generate_math(args.n, args.seed, operations=args.operations, distractors=args.distractors or 0)
+    else:
+        made = generate(args.n, args.seed) if args.hops is None else generate_hops(args.n, args.seed, hops=args.hops)
     write_tasks(made, args.output)
     print(f"wrote {len(made)} tasks to {args.output}")
     return 0

@@ -187,6 +187,9 @@ def _small_commands(sub: argparse._SubParsersAction[Parser]) -> None:
         default="web",
         help="web: multi-hop questions over the offline corpus; math: multi-step word problems",
     )
+    gen.add_argument("--operations", type=integer(1, 8), help="math: operations per problem (default: 2-5 at random)")
+    gen.add_argument("--distractors", type=integer(0, 6), help="math: irrelevant numeric sentences per problem")
+    gen.add_argument("--hops", type=integer(1, 3), help="web: every question this many hops deep (chain + comparison)")
     _global_options(gen, top=False)
 
     web = sub.add_parser("web", help="the offline web over loopback HTTP")

@@ -4,6 +4,10 @@ Each problem is a small program run on an integer: a starting amount, then 2–5
 packs, give away a fraction, double, lose some, split into boxes, sell per day), each written as
 one sentence. The answer is the program's result, so it is correct by construction; operations
 are only drawn where they keep the amount a positive integer. Deterministic for a given seed.
+
+Difficulty is a parameter: ``operations`` fixes how many operations every problem has (default:
+2–5 at random), and ``distractors`` adds that many sentences with numbers that do not bear on
+the answer (another person's things, a price), placed at random after the first sentence.
 """
 
 from __future__ import annotations
@@ -79,23 +83,45 @@ OPERATIONS: tuple[Callable[[random.Random, int, str, str], _Op | None], ...] = (
 )
 
 
+def _distractor(rng: random.Random, who: str, item: str) -> str:
+    """A sentence with a number that does not change how many ``item`` ``who`` has."""
+    other = rng.choice([n for n in NAMES if n != who])
+    other_item = rng.choice([i for i in ITEMS if i != item])
+    k = rng.randint(2, 30)
+    return rng.choice(
+        (
+            f"{other} has {k} {other_item}.",
+            f"A pack of {other_item} costs {k} dollars.",
+            f"{who}'s school is {k} minutes away.",
+            f"{other} gives {k} {other_item} to a neighbour.",
+        )
+    )
+
+
 def _difficulty(ops: int) -> str:
     return "easy" if ops <= 2 else "medium" if ops == 3 else "hard"
 
 
-def math_task(rng: random.Random, index: int, seed: int) -> Task:
+def math_task(
+    rng: random.Random, index: int, seed: int, *, operations: int | None = None, distractors: int = 0
+) -> Task:
     who, item = rng.choice(NAMES), rng.choice(ITEMS)
     value = rng.randint(6, 40)
     sentences = [f"{who} has {value} {item}."]
     n_ops = rng.randint(2, 5)
+    if operations is not None:
+        n_ops = operations
     while len(sentences) < n_ops + 1:
         op = rng.choice(OPERATIONS)(rng, value, item, who)
         if op is not None:
             sentences.append(op.sentence)
             value = op.value
+    for _ in range(distractors):
+        sentences.insert(rng.randint(1, len(sentences)), _distractor(rng, who, item))
     question = " ".join(sentences) + f" How many {item} does {who} have now?"
+    level = "" if operations is None and not distractors else f"o{n_ops}d{distractors}-"
     return Task(
-        id=f"math-{seed}-{index}",
+        id=f"math-{seed}-{level}{index}",
         question=question,
         answer=str(value),
         aliases=(),
@@ -103,11 +129,21 @@ def math_task(rng: random.Random, index: int, seed: int) -> Task:
         difficulty=_difficulty(n_ops),
         evidence_urls=(),
         oracle_budget={},
-        meta={"scorer": "gaia", "operations": n_ops, "generator": f"math@{GENERATOR_VERSION}"},
+        meta={
+            "scorer": "gaia",
+            "operations": n_ops,
+            "distractors": distractors,
+            "generator": f"math@{GENERATOR_VERSION}",
+        },
     )
 
 
-def generate_math(n: int, seed: int = 0) -> list[Task]:
-    """``n`` problems; the same (n, seed) always gives the same list, and a longer list extends a shorter one."""
+def generate_math(n: int, seed: int = 0, *, operations: int | None = None, distractors: int = 0) -> list[Task]:
+    """``n`` problems; the same (n, seed, level) always gives the same list, and a longer list extends a
+    shorter one. ``operations`` (1-8) and ``distractors`` (0-6) set the difficulty (see the module)."""
+    if operations is not None and not 1 <= operations <= 8:
+        raise ValueError("operations must be between 1 and 8")
+    if not 0 <= distractors <= 6:
+        raise ValueError("distractors must be between 0 and 6")
     rng = random.Random(f"thrifty-math-{seed}")
-    return [math_task(rng, i, seed) for i in range(n)]
+    return [math_task(rng, i, seed, operations=operations, distractors=distractors) for i in range(n)]

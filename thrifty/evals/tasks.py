@@ -255,23 +255,30 @@ def inverted(rng: random.Random, countries: list[Country]) -> dict[str, Any] | N
     )
 
 
-def generate(n: int, seed: int = 0) -> list[Task]:
-    """``n`` unique tasks, mixed over the four types, deterministic for ``seed`` and the corpus."""
-    rng = random.Random(seed)
-    table = load_countries()
-    countries = sorted(table.values(), key=lambda c: c.name)
-    by_adjective: dict[str, Country] = {}
+Person = tuple[str, str, str]
+"""A vital-article person: (title, first paragraph, URL)."""
+
+
+def people_index(countries: list[Country]) -> tuple[list[Person], dict[str, Country]]:
+    """People with life dates in their first paragraph, and countries by unambiguous nationality adjective."""
+    by_adjective: dict[str, Country | None] = {}
     for c in countries:
-        if c.adjective and c.adjective not in by_adjective:
-            by_adjective[c.adjective] = c
-        elif c.adjective in by_adjective:
-            by_adjective[c.adjective] = None  # type: ignore[assignment]  # ambiguous adjectives are unusable
-    by_adjective = {k: v for k, v in by_adjective.items() if v is not None}
+        if c.adjective:
+            by_adjective[c.adjective] = None if c.adjective in by_adjective else c  # ambiguous ones are unusable
     people = [
         (p.title, p.text.split(".\n\n", 1)[0], p.url)
         for p in wiki_pages()
         if re.search(r"\(\d{3,4}\s*[–-]\s*\d{3,4}\)", p.text.split(".\n\n", 1)[0])
     ]
+    return people, {k: v for k, v in by_adjective.items() if v is not None}
+
+
+def generate(n: int, seed: int = 0) -> list[Task]:
+    """``n`` unique tasks, mixed over the four types, deterministic for ``seed`` and the corpus."""
+    rng = random.Random(seed)
+    table = load_countries()
+    countries = sorted(table.values(), key=lambda c: c.name)
+    people, by_adjective = people_index(countries)
     makers = [
         lambda: comparison(rng, countries),
         lambda: chain(rng, people, by_adjective),
