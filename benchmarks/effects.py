@@ -1,0 +1,258 @@
+"""The seed papers' effects, as curves users can act on (issue 19, deliverable 3).
+
+Every curve is computed from eval logs (``thrifty eval`` or ``run`` below), so the same logs give
+the same figures. Four effects, each with the paper's claimed direction checked against the
+Wilson 95 % intervals ("reproduces", "opposite", or "within noise: not resolved at this n"):
+
+- particles: greedy / self-consistency / best-of-N / PF / ePF at N = 1, 2, 4, 8 on the math set:
+  accuracy, tokens, and ePF's diversity (distinct final answers per task). Claims: PF > best-of-N
+  (Puri et al.), ePF > PF (Giannone et al., up to +50 % relative).
+- plan-budget: each Plan-and-Budget schedule vs react at equal token budgets on multi-hop
+  questions: accuracy, tokens, E³. Claim: higher accuracy and E³ at fewer tokens (Lin et al.).
+- tracker: tracker at B vs react at B and at 3B tool units: accuracy, tool units, unified cost.
+  Claim: tracker@B ≥ react@3B at lower cost (BATS Table 2).
+- thinking: the dial none/low/medium/high: accuracy and reasoning tokens per level, monotone or not.
+
+Commands (seeds and sizes are the reproduction recipe; ``--model 0.5b`` picks the small embedded model):
+
+    python benchmarks/effects.py run particles --n 100 --seed 0 --operations 3 --log effects-pf.jsonl
+    python benchmarks/effects.py run plan-budget --n 100 --seed 0 --hops 2 --log effects-pb.jsonl
+    python benchmarks/effects.py run tracker --n 100 --seed 0 --hops 2 --log effects-tracker.jsonl
+    python benchmarks/effects.py run thinking --n 100 --seed 0 --operations 3 --log effects-think.jsonl
+    python benchmarks/effects.py report effects-*.jsonl [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import re
+import statistics
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from thrifty.agents.controller import LoopConfig
+from thrifty.agents.strategies.schedules import SCHEDULES
+from thrifty.backends.registry import BackendConfig, open_backend
+from thrifty.budget import Limits
+from thrifty.evals.hop_tasks import generate_hops
+from thrifty.evals.log import RunHeader, SampleLog, load_log
+from thrifty.evals.math_tasks import generate_math
+from thrifty.evals.report import Row, summarize
+from thrifty.evals.runner import Condition, run_eval
+from thrifty.evals.tasks import Task
+from thrifty.tools.base import Tool
+
+EFFECTS = ("particles", "plan-budget", "tracker", "thinking")
+LEVELS = ("none", "low", "medium", "high")
+SAMPLED = re.compile(r"^(greedy|best-of-n|self-consistency|pf|epf)(?::(\d+))?$")
+
+# ------------------------------------------------------------------ conditions (what `run` evaluates)
+
+
+def particle_conditions(counts: Sequence[int], tokens_per_sample: int) -> list[Condition]:
+    out = [Condition("greedy", "1", Limits(total_tokens=tokens_per_sample))]
+    for n in counts:
+        limits = Limits(total_tokens=n * tokens_per_sample)
+        out += [Condition(f"{m}:{n}", str(n), limits) for m in ("self-consistency", "best-of-n", "pf", "epf")]
+    return out
+
+
+def plan_budget_conditions(token_budgets: Sequence[int], units: int) -> list[Condition]:
+    tools = {"search": units, "browse": units}
+    return [
+        Condition(name, str(tokens), Limits(total_tokens=tokens, tools=tools))
+        for tokens in token_budgets
+        for name in ("react", *(f"plan-budget-{s}" for s in SCHEDULES))
+    ]
+
+
+def tracker_conditions(budgets: Sequence[int], tokens: int) -> list[Condition]:
+    def units(b: int) -> Limits:
+        return Limits(total_tokens=tokens, tools={"search": b, "browse": b})
+
+    unit_counts = sorted({*budgets, *(3 * b for b in budgets)})
+    return [
+        *(Condition("tracker", str(b), units(b)) for b in budgets),
+        *(Condition("react", str(b), units(b)) for b in unit_counts),
+    ]
+
+
+# ------------------------------------------------------------------ curves (what `report` prints)
+
+
+def direction(better: Row | None, worse: Row | None) -> str:
+    """Whether ``better`` beats ``worse`` as the paper claims, judged by the Wilson intervals."""
+    if better is None or worse is None:
+        return "not measured"
+    if better.ci_low > worse.ci_high:
+        return "reproduces"
+    if worse.ci_low > better.ci_high:
+        return "opposite"
+    return f"within noise: not resolved at n = {min(better.n, worse.n)}"
+
+
+def _acc(r: Row) -> str:
+    return f"{r.accuracy:.2f} ({r.ci_low:.2f}–{r.ci_high:.2f}), n={r.n}"
+
+
+def particles_curve(rows: list[Row], samples: list[SampleLog]) -> str:
+    picked = [r for r in rows if SAMPLED.match(r.strategy)]
+    if not picked:
+        return ""
+    distinct: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for s in samples:
+        distinct[(s.strategy, s.budget)].append(len(set(s.candidates)))
+    lines = ["| method | N | accuracy (95% CI) | tokens/task | distinct answers/task |", "|---|---|---|---|---|"]
+    for r in sorted(picked, key=lambda r: (int(r.budget) if r.budget.isdigit() else 0, r.strategy)):
+        spread = distinct.get((r.strategy, r.budget)) or [0]
+        lines.append(
+            f"| {r.strategy} | {r.budget} | {_acc(r)} | {r.mean_tokens:,.0f} | {statistics.fmean(spread):.2f} |"
+        )
+    by = {(r.strategy.split(":")[0], r.budget): r for r in picked}
+    for n in sorted({r.budget for r in picked if r.budget.isdigit()}, key=int):
+        lines.append(f"\nN = {n}: PF > best-of-N: {direction(by.get(('pf', n)), by.get(('best-of-n', n)))}; ")
+        lines[-1] += f"ePF > PF: {direction(by.get(('epf', n)), by.get(('pf', n)))}."
+    return "### Particle filtering and its baselines\n\n" + "\n".join(lines)
+
+
+def plan_budget_curve(rows: list[Row]) -> str:
+    picked = [r for r in rows if r.strategy.startswith("plan-budget") or r.strategy == "react"]
+    if not any(r.strategy.startswith("plan-budget") for r in picked):
+        return ""
+    lines = ["| strategy | token budget | accuracy (95% CI) | tokens/task | E³ (acc²/decoded tokens) |"]
+    lines.append("|---|---|---|---|---|")
+    for r in sorted(picked, key=lambda r: (r.budget, r.strategy)):
+        lines.append(f"| {r.strategy} | {r.budget} | {_acc(r)} | {r.mean_tokens:,.0f} | {r.e3:.2e} |")
+    react = {r.budget: r for r in picked if r.strategy == "react"}
+    for r in picked:
+        if r.strategy != "react" and r.budget in react:
+            fewer = "fewer" if r.mean_tokens < react[r.budget].mean_tokens else "more"
+            verdict = direction(r, react[r.budget])
+            lines.append(f"\n{r.strategy} @ {r.budget} vs react: accuracy {verdict}; {fewer} tokens.")
+    return "### Plan-and-Budget vs react at equal token budgets\n\n" + "\n".join(lines)
+
+
+def tracker_curve(rows: list[Row]) -> str:
+    tracker = {r.budget: r for r in rows if r.strategy == "tracker"}
+    react = {r.budget: r for r in rows if r.strategy == "react"}
+    if not tracker or not react:
+        return ""
+    lines = [
+        "| strategy | tool units B | accuracy (95% CI) | tool units/task | $/task (unified) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in sorted([*tracker.values(), *react.values()], key=lambda r: (r.strategy, float(r.budget))):
+        lines.append(f"| {r.strategy} | {r.budget} | {_acc(r)} | {r.mean_tool_units:.1f} | {r.mean_cost_usd:.4f} |")
+    for b, t in sorted(tracker.items(), key=lambda kv: float(kv[0])):
+        triple = react.get(str(3 * int(b))) if b.isdigit() else None
+        cheaper = "" if triple is None else f" (cost {t.mean_cost_usd:.4f} vs {triple.mean_cost_usd:.4f})"
+        lines.append(
+            f"\nB = {b}: tracker@B > react@B: {direction(t, react.get(b))}; "
+            f"tracker@B ≥ react@3B: {direction(t, triple) if triple else 'not measured'}{cheaper}."
+        )
+    return "### Budget Tracker vs ReAct at B and 3B\n\n" + "\n".join(lines)
+
+
+def thinking_curve(samples: list[SampleLog], headers: dict[str, RunHeader]) -> str:
+    by_level: dict[str, list[SampleLog]] = defaultdict(list)
+    for s in samples:
+        level = headers[s.run].loop_config.get("thinking") if s.run in headers else None
+        if level in LEVELS:
+            by_level[str(level)].append(s)
+    if len(by_level) < 2:
+        return ""
+    lines = ["| level | accuracy (95% CI) | reasoning tokens/task |", "|---|---|---|"]
+    accuracy: list[float] = []
+    for level in (lv for lv in LEVELS if lv in by_level):
+        row = summarize(by_level[level])[0]
+        reasoning = statistics.fmean(s.usage.get("reasoning_tokens", 0) for s in by_level[level])
+        lines.append(f"| {level} | {_acc(row)} | {reasoning:,.0f} |")
+        accuracy.append(row.accuracy)
+    monotone = all(a <= b for a, b in itertools.pairwise(accuracy))
+    lines.append(f"\nAccuracy is {'monotone' if monotone else 'not monotone'} in the level (point estimates).")
+    return "### Thinking dial\n\n" + "\n".join(lines)
+
+
+def report(paths: Sequence[Path]) -> str:
+    samples: list[SampleLog] = []
+    headers: dict[str, RunHeader] = {}
+    for path in paths:
+        log = load_log(path)
+        samples += [s for s in log.samples if s.status == "done"]
+        headers.update(log.headers)
+    rows = summarize(samples)
+    parts = [
+        particles_curve(rows, samples),
+        plan_budget_curve(rows),
+        tracker_curve(rows),
+        thinking_curve(samples, headers),
+    ]
+    found = [p for p in parts if p]
+    small = min((r.n for r in rows), default=0) < 100
+    note = "\n\n**Small n** (< 100 tasks in some cell): read every verdict as provisional." if small else ""
+    return "\n\n".join(found) + note if found else "No effect's strategies were found in these logs."
+
+
+# ------------------------------------------------------------------ running
+
+
+def tasks_for(args: argparse.Namespace) -> list[Task]:
+    if args.effect in ("particles", "thinking"):
+        return generate_math(args.n, args.seed, operations=args.operations, distractors=args.distractors)
+    return generate_hops(args.n, args.seed, hops=args.hops)
+
+
+async def run(args: argparse.Namespace) -> None:
+    tasks = tasks_for(args)
+    async with open_backend(BackendConfig(base_url=args.base_url, model=args.model)) as backend:
+        if args.effect == "thinking":
+            for level in LEVELS:
+                cond = [Condition("react", level, Limits(total_tokens=args.tokens))]
+                config = LoopConfig(thinking=level)  # type: ignore[arg-type]
+                await run_eval(tasks, cond, backends=[backend], tools=[], log_path=args.log, config=config)
+            return
+        tools: list[Tool] = []
+        if args.effect == "particles":
+            conditions = particle_conditions((1, 2, 4, 8), args.tokens)
+        else:
+            from thrifty.search.offline import open_default_index
+            from thrifty.tools.web import BrowseTool, SearchTool
+
+            index = open_default_index()
+            tools = [SearchTool(index), BrowseTool(index)]
+            conditions = (
+                plan_budget_conditions((4000, 8000, 16000), 10)
+                if args.effect == "plan-budget"
+                else tracker_conditions((2, 5, 10), args.tokens)
+            )
+        await run_eval(tasks, conditions, backends=[backend], tools=tools, log_path=args.log, concurrency=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    go = sub.add_parser("run", help="evaluate one effect's conditions into a log")
+    go.add_argument("effect", choices=EFFECTS)
+    go.add_argument("--n", type=int, default=100, help="tasks per cell")
+    go.add_argument("--seed", type=int, default=0)
+    go.add_argument("--operations", type=int, default=3, help="math effects: operations per problem")
+    go.add_argument("--distractors", type=int, default=0, help="math effects: distractor sentences")
+    go.add_argument("--hops", type=int, default=2, help="tool effects: hops per question")
+    go.add_argument("--tokens", type=int, default=20000, help="token limit (per sample for particles)")
+    go.add_argument("--log", type=Path, required=True)
+    go.add_argument("--base-url")
+    go.add_argument("--model", help="the served model, or the embedded one (0.5b)")
+    show = sub.add_parser("report", help="the curves and verdicts from logs")
+    show.add_argument("logs", type=Path, nargs="+")
+    args = parser.parse_args()
+    if args.command == "run":
+        asyncio.run(run(args))
+    else:
+        print(report(args.logs))
+
+
+if __name__ == "__main__":
+    main()
