@@ -18,6 +18,7 @@ from thrifty.agents.result import RunResult
 from thrifty.agents.strategies import Strategy, get_strategy
 from thrifty.backends.base import Backend
 from thrifty.backends.embedded import EMBEDDED_MODELS
+from thrifty.backends.session import session
 from thrifty.budget import Clock, Ledger, Limits, PriceTable, UnknownPrice, parse_budget_spec
 from thrifty.errors import ConfigError
 from thrifty.telemetry import Telemetry, telemetry_from_env
@@ -90,7 +91,8 @@ class Agent:
         ctx = RunContext(self.backend, self.tools, ledger, emit, self.config, before_step)
         try:
             emit(RunStarted(question, self.strategy.name, self.backend.model, ledger.limits))
-            result = truthful(await self.strategy.solve(question, ctx))
+            with session():  # every request of this run carries one session id (sticky routing)
+                result = truthful(await self.strategy.solve(question, ctx))
             result = replace(result, limits=ledger.limits, overrun=ledger.overrun_record())
             emit(RunFinished(result))
         except BaseException as exc:

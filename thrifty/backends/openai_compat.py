@@ -8,6 +8,7 @@ the pre-check matches what the server will bill; otherwise a conservative offlin
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ import openai
 from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount
 from thrifty.backends.profiles import ModelProfile, ToolProtocol, profile_for
 from thrifty.backends.replies import decode_body, parse_completion
+from thrifty.backends.session import DEFAULT_HEADER, current_session
 from thrifty.backends.tokens import estimate_prompt_tokens
 from thrifty.backends.transport import lean_http_client
 from thrifty.errors import (
@@ -86,9 +88,24 @@ class OpenAICompatBackend:
         client: openai.AsyncOpenAI | None = None,
         connection_shards: int = 8,
         transport: Literal["auto", "lean", "httpx"] = "auto",
+        session_header: str | None = DEFAULT_HEADER,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._model = model
+        self.session_header = session_header
+        """The header that carries the run's session id on every completion request (None: not sent)."""
+        self._recipe = functools.partial(
+            OpenAICompatBackend,
+            self.base_url,
+            model,
+            api_key=api_key,
+            profile=profile,
+            timeout=timeout,
+            max_retries=max_retries,
+            connection_shards=connection_shards,
+            transport=transport,
+            session_header=session_header,
+        )
         self.profile = profile or profile_for(model)
         # The openai client retries 408/429/5xx/connection errors with backoff itself; one logical
         # call still yields one response, so the ledger charges it once.
@@ -124,6 +141,11 @@ class OpenAICompatBackend:
     def model(self) -> str:
         return self._model
 
+    def recipe(self) -> Callable[[], OpenAICompatBackend]:
+        """A picklable way to build this backend again in another process (a Ray worker): the same
+        server, model and settings, with its own connections."""
+        return self._recipe
+
     @property
     def tool_protocol(self) -> ToolProtocol:
         return self.profile.tool_protocol
@@ -156,8 +178,10 @@ class OpenAICompatBackend:
         # construction, whose cost grows with the conversation (see benchmarks/overhead.py).
         client = self._clients[self._next_client]
         self._next_client = (self._next_client + 1) % len(self._clients)
+        sid = current_session() if self.session_header else None
+        options: openai.RequestOptions = {"headers": {self.session_header: sid}} if self.session_header and sid else {}
         try:
-            body = await client.post("/chat/completions", body=self._kwargs(request), cast_to=bytes)
+            body = await client.post("/chat/completions", body=self._kwargs(request), cast_to=bytes, options=options)
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise map_openai_error(exc, self.base_url) from exc
         return parse_completion(decode_body(body), request, self.profile, self._model)

@@ -18,6 +18,7 @@ from thrifty.backends.base import Backend
 from thrifty.backends.embedded import embedded_model, llama_server
 from thrifty.backends.openai_compat import OpenAICompatBackend
 from thrifty.backends.profiles import EMBEDDED_PROFILE, ToolProtocol, profile_for
+from thrifty.backends.session import DEFAULT_HEADER
 from thrifty.errors import BackendConnectionError, ConfigError
 
 
@@ -36,6 +37,8 @@ class BackendConfig:
     embedded_context: int = 32768
     embedded_parallel: int = 4
     timeout: float = 300.0
+    session_header: str | None = DEFAULT_HEADER
+    """The header carrying each run's session id (sticky routing over replicas); None: not sent."""
 
 
 async def discover_model(base_url: str, api_key: str | None = None) -> str:
@@ -63,7 +66,14 @@ def _backend(config: BackendConfig, base_url: str, model: str, *, embedded: bool
         profile = replace(profile, tool_protocol=config.tool_protocol)
     if config.thinking_token_budget is not None:
         profile = replace(profile, thinking_token_budget=config.thinking_token_budget)
-    return OpenAICompatBackend(base_url, model, api_key=config.api_key, profile=profile, timeout=config.timeout)
+    return OpenAICompatBackend(
+        base_url,
+        model,
+        api_key=config.api_key,
+        profile=profile,
+        timeout=config.timeout,
+        session_header=config.session_header,
+    )
 
 
 @asynccontextmanager

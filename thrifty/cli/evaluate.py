@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from thrifty.errors import ConfigError
 if TYPE_CHECKING:
     from rich.progress import Progress as RichProgress
 
+    from thrifty.evals.executors import Executor
     from thrifty.evals.log import SampleLog
     from thrifty.evals.runner import Condition, Progress
     from thrifty.evals.tasks import Task
@@ -99,6 +101,13 @@ def _report(args: argparse.Namespace, done: Progress, models: list[str]) -> None
         print(f"warning: skipped {log.skipped} unreadable line(s) in {args.log}", file=sys.stderr)
     if done.errors:
         print(f"{done.errors} sample(s) errored (logged with their error; rerun to retry them)", file=sys.stderr)
+    if done.lost.attempts or done.lost.workers:
+        lost = done.lost
+        print(
+            f"{lost.workers} Ray worker(s) lost; {lost.attempts} attempt(s) ran again elsewhere, having spent at "
+            f"least {lost.tokens:,} tokens and ${lost.cost_usd:.4f} (not in the log)",
+            file=sys.stderr,
+        )
     rows = summarize(log.samples, runs=done.runs)
     print(markdown(rows))
     print(f"log: {args.log}", file=sys.stderr)
@@ -107,6 +116,20 @@ def _report(args: argparse.Namespace, done: Progress, models: list[str]) -> None
 
         for path in write_report(rows, args.report_dir, title=_title(args, ", ".join(sorted(set(models))))):
             print(f"wrote {path}", file=sys.stderr)
+
+
+def _executor(args: argparse.Namespace) -> Executor | None:
+    """``--ray ADDRESS``: the samples run on a Ray cluster, where each worker builds the web tools itself
+    (the index must exist on every node; MCP sessions cannot travel)."""
+    if not args.ray:
+        return None
+    if args.mcp:
+        raise ConfigError("--ray", "--mcp tools cannot be used with --ray (their sessions live in this process)")
+    from thrifty.evals.ray_executor import RayExecutor, load_ray
+
+    load_ray()  # a missing extra fails here, before any server starts
+    recipe = functools.partial(tools_for, argparse.Namespace(no_tools=False, index=args.index), quiet=True)
+    return RayExecutor(address=args.ray, tools=recipe)
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -120,6 +143,7 @@ def evaluate(args: argparse.Namespace) -> int:
     config = LoopConfig(temperature=args.temperature, seed=args.seed)
     bar, progress = _progress_bar(len(tasks) * len(conditions))
     configs = [replace(backend_config(args), base_url=url) for url in args.endpoint] or [backend_config(args)]
+    executor = _executor(args)
     models: list[str] = []
 
     async def run() -> Progress:
@@ -138,6 +162,7 @@ def evaluate(args: argparse.Namespace) -> int:
                 prices=getattr(args, "prices", None),
                 on_sample=progress,
                 tasks_sha256=hash_file(args.tasks),
+                executor=executor,
             )
 
     with bar:

@@ -56,6 +56,13 @@ def _add_backend_args(p: argparse.ArgumentParser) -> None:
         choices=["native", "text", "json"],
         help="how tool calls travel (default: from the model profile; the embedded model uses json)",
     )
+    g.add_argument(
+        "--session-header",
+        metavar="NAME",
+        default="X-Session-ID",
+        help="header carrying each run's session id, for routers that keep a run on one replica's prefix "
+        "cache (default: X-Session-ID; '' sends none)",
+    )
 
 
 def _add_agent_args(p: argparse.ArgumentParser, *, what: str) -> None:
@@ -150,6 +157,12 @@ def _eval(sub: argparse._SubParsersAction[Parser]) -> None:
         metavar="URL",
         help="an OpenAI-compatible server serving --model; repeat to share the load over several "
         "(each sample goes to the least busy one)",
+    )
+    ev.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="run the samples on a Ray cluster (auto, or HOST:PORT of its head; needs thrifty[ray]): one worker "
+        "per --endpoint, --concurrency samples in flight in all; this process alone writes the log",
     )
     _add_backend_args(ev)
     _global_options(ev, top=False)

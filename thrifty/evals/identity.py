@@ -20,7 +20,7 @@ from thrifty.evals.log import RunHeader
 if TYPE_CHECKING:
     from thrifty.agents.controller import LoopConfig
     from thrifty.backends.base import Backend
-    from thrifty.evals.runner import Condition
+    from thrifty.evals.sample import Condition
 
 
 def limits_dict(limits: Limits) -> dict[str, Any]:
