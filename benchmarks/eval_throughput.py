@@ -71,6 +71,48 @@ def sample_tasks(n: int) -> list[Task]:
     return [replace(base[i % len(base)], id=f"{base[i % len(base)].id}-r{i // len(base)}") for i in range(n)]
 
 
+def ray_run(args: argparse.Namespace, tasks: list[Task], tool: FunctionTool, base_url: str, log_path: Path) -> float:
+    """The same eval through RayExecutor on a local single-node Ray: ``--ray N`` async workers on the one
+    endpoint, ``--concurrency`` samples in flight in all (token auth on a scratch token, never ~/.ray)."""
+    import os
+    import secrets
+
+    scratch = Path(tempfile.mkdtemp(prefix="tb-"))
+    (scratch / "token").write_text(secrets.token_hex(32))
+    root = str(Path(__file__).resolve().parents[1])
+    os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(scratch / "token"), RAY_USAGE_STATS_ENABLED="0")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    import ray
+
+    from thrifty.evals.ray_executor import RayExecutor
+
+    started = time.perf_counter()
+    ray.init(num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False, _temp_dir=str(scratch))
+    print(f"ray.init {time.perf_counter() - started:.2f} s")
+    profile = ModelProfile(family="stub", tool_protocol="native")
+    backends = [OpenAICompatBackend(base_url, "stub", profile=profile) for _ in range(args.ray)]
+
+    async def run() -> float:
+        progress = await run_eval(
+            tasks,
+            [Condition("react", "-", Limits(tools={"lookup": 100}))],
+            backends=backends,
+            tools=[tool],
+            log_path=log_path,
+            concurrency=args.concurrency,
+            traces=not args.no_traces,
+            executor=RayExecutor(address=None),
+        )
+        assert progress.done == args.samples
+        return time.perf_counter() - started
+
+    try:
+        started = time.perf_counter()  # from the first actor start: workers' startup counts
+        return asyncio.run(run())
+    finally:
+        ray.shutdown()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=256)
@@ -83,6 +125,7 @@ def main() -> None:
         help="the thread-per-connection http.server stub (heavier) instead of the asyncio one",
     )
     parser.add_argument("--no-traces", action="store_true", help="skip the per-sample traces the runner writes")
+    parser.add_argument("--ray", type=int, default=0, metavar="N", help="also run through RayExecutor, N workers")
     args = parser.parse_args()
     tasks = sample_tasks(args.samples)
     tool = FunctionTool(
@@ -127,6 +170,7 @@ def main() -> None:
         floor = asyncio.run(raw_floor(base_url, args.samples, calls, args.concurrency))
         with tempfile.TemporaryDirectory() as tmp:
             wall = asyncio.run(run(Path(tmp) / "log.jsonl"))
+            ray_wall = ray_run(args, tasks, tool, base_url, Path(tmp) / "ray.jsonl") if args.ray else None
     finally:
         stub.terminate()
         stub.wait()
@@ -135,6 +179,12 @@ def main() -> None:
     print(f"ideal bound {ideal:.2f} s")
     print(f"bare client (raw HTTP, no agent): {floor:.2f} s; ratio {floor / ideal:.3f}")
     print(f"thrifty runner: {wall:.2f} s; ratio {wall / ideal:.3f}; vs the bare client {wall / floor:.3f}")
+    print(f"model calls/s: bare client {args.samples * calls / floor:.0f}, runner {args.samples * calls / wall:.0f}")
+    if ray_wall is not None:
+        print(
+            f"RayExecutor, {args.ray} worker(s): {ray_wall:.2f} s; ratio {ray_wall / ideal:.3f}; "
+            f"{args.samples * calls / ray_wall:.0f} model calls/s"
+        )
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,7 @@ def cluster() -> Iterator[Any]:
     finally:
         ray.shutdown()
         made.shutdown()
+        shutil.rmtree(_TMP, ignore_errors=True)
         if saved is None:
             os.environ.pop("PYTHONPATH", None)
         else:

@@ -45,6 +45,14 @@ async def test_two_nodes_give_the_plain_runners_results(cluster: Any, tmp_path: 
     assert spread.lost.attempts == spread.lost.workers == 0
     traces = sorted(p.name for p in (tmp_path / "ray.traces").rglob("*.jsonl"))
     assert traces == sorted(f"t{i}.jsonl" for i in range(24))  # the workers' traces came back to the driver
+    for sample in _lines(tmp_path / "ray.jsonl"):
+        assert '"type": "RunFinished"' in (tmp_path / str(sample.trace)).read_text()
+
+    # A folder every node shares (here: one machine): the workers write the traces there themselves.
+    shared = RayExecutor(address=None, resources=BOTH, trace_root=str(tmp_path))
+    async with asyncio.timeout(60):
+        await run(tmp_path / "shared.jsonl", 4, shared)
+    assert sorted(p.name for p in (tmp_path / "shared.traces").rglob("*.jsonl")) == [f"t{i}.jsonl" for i in range(4)]
 
 
 async def test_a_killed_worker_node_loses_no_sample(cluster: Any, tmp_path: Path) -> None:
@@ -174,7 +182,9 @@ def _lines_any(log: Path) -> list[SampleLog]:
     return list(read_log(log))
 
 
-def test_thrifty_eval_ray_runs_the_cli_eval_on_the_cluster(cluster: Any, tmp_path: Path, default_index_path: Path) -> None:
+def test_thrifty_eval_ray_runs_the_cli_eval_on_the_cluster(
+    cluster: Any, tmp_path: Path, default_index_path: Path
+) -> None:
     from importlib import resources
     from itertools import islice
 
