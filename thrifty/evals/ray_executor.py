@@ -109,7 +109,11 @@ class RayExecutor:
         """Connect unless this process already is; True when this executor started the connection."""
         if self._ray.is_initialized():
             return False
-        self._ray.init(address=self.address, log_to_driver=False, include_dashboard=False)
+        try:
+            self._ray.init(address=self.address, log_to_driver=False, include_dashboard=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            where = self.address or "a new local Ray"
+            raise ConfigError("--ray", f"cannot connect to {where}: {str(exc).splitlines()[0][:300]}") from None
         return True
 
     async def _run(self, jobs: Sequence[Job], ctx: EvalContext) -> AsyncIterator[Finished]:
