@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,6 +124,7 @@ def ray_run(
         return asyncio.run(run())
     finally:
         ray.shutdown()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def main() -> None:
