@@ -20,13 +20,26 @@ QUESTIONS = ["What is the capital of Australia?", "Which country has Lima as its
 async def main() -> None:
     index = open_default_index()
     async with open_backend(BackendConfig()) as backend:
-        agent = Agent(backend, tools=[SearchTool(index), BrowseTool(index)], strategy="tracker",
-                      limits="search=2,browse=2,tokens=20000,seconds=300")  # fmt: skip
+        agent = Agent(
+            backend,
+            tools=[SearchTool(index), BrowseTool(index)],
+            strategy="tracker",
+            limits="search=2,browse=2,tokens=20000,seconds=300",
+        )
         # One agent serves concurrent runs: each run gets its own ledger.
         results = await asyncio.gather(*(agent.run(q) for q in QUESTIONS))
     for r in results:
-        print(json.dumps({"question": r.question, "answer": r.answer, "stop_reason": r.stop_reason,
-                          "tokens": r.usage.total_tokens, "tool_units": dict(r.usage.tool_units)}))  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    "question": r.question,
+                    "answer": r.answer,
+                    "stop_reason": r.stop_reason,
+                    "tokens": r.usage.total_tokens,
+                    "tool_units": dict(r.usage.tool_units),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -31,16 +31,22 @@ class AppState(ThriftyState, total=False):
 def report(state: AppState) -> dict[str, Any]:
     """A node of the app's own: turns the agent's result into a one-line report."""
     usage = state["result"]["usage"]
-    return {"report": f"{state['answer']!r} ({state['stop_reason']}, {usage['input_tokens'] + usage['output_tokens']} "
-                      f"tokens, tools {usage['tool_units']})"}  # fmt: skip
+    return {
+        "report": f"{state['answer']!r} ({state['stop_reason']}, {usage['input_tokens'] + usage['output_tokens']} "
+        f"tokens, tools {usage['tool_units']})"
+    }
 
 
 async def main(db: Path) -> None:
     db.parent.mkdir(parents=True, exist_ok=True)
     index = open_default_index()
     async with open_backend(BackendConfig()) as backend:
-        agent = Agent(backend, tools=[SearchTool(index), BrowseTool(index)], strategy="tracker",
-                      limits="search=2,browse=2,tokens=12000,seconds=240")  # fmt: skip
+        agent = Agent(
+            backend,
+            tools=[SearchTool(index), BrowseTool(index)],
+            strategy="tracker",
+            limits="search=2,browse=2,tokens=12000,seconds=240",
+        )
         builder = StateGraph(AppState)
         node: Any = thrifty_node(agent, approve_at=0.5, replay_dir=db.parent / "replay")
         builder.add_node("agent", node)

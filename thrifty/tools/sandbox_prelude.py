@@ -22,10 +22,9 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _make_hook() -> Callable[[str, tuple[Any, ...]], None]:
-    folder = os.path.realpath(os.getcwd()) + os.sep
-    realpath, fsdecode = os.path.realpath, os.fsdecode
-    path_like = (str, bytes, os.PathLike)
+def _events() -> tuple[frozenset[str], tuple[str, ...], frozenset[str]]:
+    """What the hook refuses: events by name, events by prefix, and path events outside the working
+    folder. Returned, not module globals: the hook closes over them, out of reach of a frame walk."""
     deny_prefixes = ("socket.", "subprocess.", "os.exec", "os.posix_spawn", "os.spawn", "ctypes.", "_ctypes.")
     deny = frozenset(
         [
@@ -70,6 +69,14 @@ def _make_hook() -> Callable[[str, tuple[Any, ...]], None]:
             "shutil.unpack_archive",
         ]
     )
+    return deny, deny_prefixes, path_events
+
+
+def _make_hook() -> Callable[[str, tuple[Any, ...]], None]:
+    folder = os.path.realpath(os.getcwd()) + os.sep
+    realpath, fsdecode = os.path.realpath, os.fsdecode
+    path_like = (str, bytes, os.PathLike)
+    deny, deny_prefixes, path_events = _events()
     write_flags = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 
     def inside(path: str | bytes | os.PathLike[Any]) -> bool:
