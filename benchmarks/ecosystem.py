@@ -103,7 +103,7 @@ async def measure(args: argparse.Namespace, port: int) -> None:
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-    from thrifty.telemetry import Telemetry
+    from thrifty.agents.telemetry import Telemetry
 
     provider = TracerProvider()
     exporter = InMemorySpanExporter()

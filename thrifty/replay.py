@@ -25,6 +25,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -233,7 +234,7 @@ class RecordingTool:
             requests.append(request)
             return await ctx.complete(request)
 
-        result = await self.inner.run(arguments, ToolContext(complete=complete))
+        result = await self.inner.run(arguments, replace(ctx, complete=complete))
         record = {"content": result.content, "is_error": result.is_error, "requests": [plain(r) for r in requests]}
         self.cache.put(key, "tool", record)
         return result

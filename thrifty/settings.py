@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from thrifty.budget import ModelPrice, PriceTable, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
 from thrifty.errors import ConfigError
+from thrifty.strategy_names import parse_strategy
 
 DEFAULT_BUDGET = "search=5,browse=5,tokens=40000,seconds=600"
 
@@ -99,10 +100,8 @@ class Settings(BaseModel):
     @field_validator("strategy")
     @classmethod
     def _strategy(cls, value: str) -> str:
-        from thrifty.agents.strategies import get_strategy
-
         try:
-            get_strategy(value)
+            parse_strategy(value)
         except ConfigError as exc:
             raise ValueError(str(exc).removeprefix("strategy: ")) from None
         return value

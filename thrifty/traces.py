@@ -71,10 +71,22 @@ class TraceWriter:
         if isinstance(event, RunFinished):
             self.close()
 
-    def close(self) -> None:
+    def close(self, error: BaseException | None = None) -> None:
+        """Close the file (a run ends it at ``RunFinished``; ``error``: an agent's run that raised)."""
         if self._file is not None:
             self._file.close()
             self._file = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TraceFolder:
+    """An agent observer (``Agent(observers=[TraceFolder(path)])``): every run writes its trace to a
+    new file in ``directory``."""
+
+    directory: Path
+
+    def for_run(self, base_url: str | None = None) -> TraceWriter:
+        return TraceWriter.in_directory(self.directory)
 
 
 def read_trace(path: Path) -> Iterator[dict[str, Any]]:

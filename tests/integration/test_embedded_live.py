@@ -149,6 +149,7 @@ async def test_browse_summary_by_the_real_model_is_charged(
     tools = [BrowseTool(index, mode="summarize")]
     agent = Agent(live_backend, tools=tools, limits="browse=1,tokens=6000", config=DETERMINISTIC)
     from thrifty.agents.calls import ModelCaller
+    from thrifty.agents.prompts import render_prompt
     from thrifty.tools.base import ToolContext
 
     ledger = agent.new_ledger()
@@ -157,7 +158,7 @@ async def test_browse_summary_by_the_real_model_is_charged(
     assert browse is not None
     result = await browse.run(
         {"url": ["https://en.wikipedia.org/wiki/Stanley_Kubrick"], "goal": "What is Kubrick known for?"},
-        ToolContext(complete=lambda req: caller(req, step=0, purpose="tool:browse")),
+        ToolContext(lambda req: caller(req, step=0, purpose="tool:browse"), render_prompt),
     )
     assert not result.is_error
     assert "Stanley Kubrick" in result.content

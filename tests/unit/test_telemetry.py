@@ -18,9 +18,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from thrifty.agents.agent import Agent
+from thrifty.agents.telemetry import Telemetry, configure_provider, telemetry_from_env
 from thrifty.backends import ScriptedBackend
 from thrifty.errors import ConfigError
-from thrifty.telemetry import Telemetry, configure_provider, telemetry_from_env
 from thrifty.tools.base import FunctionTool
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,7 +21,7 @@ from thrifty.errors import ConfigError
 from thrifty.replay import RecordingBackend, ReplayCache, recording_tools
 from thrifty.tools.base import OneUnitTool, ToolContext, ToolResult
 from thrifty.tools.web import SearchTool
-from thrifty.traces import TraceWriter, read_trace, trace_html
+from thrifty.traces import TraceFolder, TraceWriter, read_trace, trace_html
 
 
 def call(name: str, **args: object) -> str:
@@ -61,8 +61,10 @@ async def test_trace_records_prompts_tool_io_and_ledger(tmp_path: Path) -> None:
     assert "step 1" in text and "tool search" in text and "finished: answered" in text
 
 
-async def test_agent_trace_dir_writes_one_file_per_run(tmp_path: Path) -> None:
-    agent = Agent(ScriptedBackend(["<answer>a</answer>", "<answer>b</answer>"]), trace_dir=tmp_path / "traces")
+async def test_a_trace_folder_observer_writes_one_file_per_run(tmp_path: Path) -> None:
+    agent = Agent(
+        ScriptedBackend(["<answer>a</answer>", "<answer>b</answer>"]), observers=[TraceFolder(tmp_path / "traces")]
+    )
     await agent.run("one?")
     await agent.run("two?")
     files = sorted((tmp_path / "traces").glob("*.jsonl"))

@@ -1,4 +1,5 @@
-from thrifty.budget import Ledger, Limits, Regime, render_budget_block
+from thrifty.agents.prompts.budget import render_budget_block
+from thrifty.budget import Ledger, Limits, Regime
 
 
 def test_block_matches_the_paper_format_for_search_and_browse() -> None:

@@ -113,7 +113,7 @@ def thrifty_node(
                 prices=agent.prices,
                 config=agent.config,
                 clock=agent.clock,
-                trace_dir=agent.trace_dir,
+                observers=agent.observers,
             )
             result = await replaying.run(question, before_step=_approval_gate(approve_at))
         finally:

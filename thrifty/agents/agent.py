@@ -7,21 +7,20 @@ questions concurrently (batch evaluation). Async core, thin sync edge (``run_syn
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import replace
-from pathlib import Path
 from typing import Literal
 
 from thrifty.agents.controller import LoopConfig, RunContext, StepGate
-from thrifty.agents.events import Event, EventHandler, RunFinished, RunStarted, ignore_events, tee
+from thrifty.agents.events import Event, EventHandler, Observer, RunFinished, RunStarted, ignore_events, tee
 from thrifty.agents.result import RunResult
 from thrifty.agents.strategies import Strategy, get_strategy
+from thrifty.agents.telemetry import Telemetry, telemetry_from_env
 from thrifty.backends.base import Backend
 from thrifty.backends.embedded import EMBEDDED_MODELS
 from thrifty.backends.session import session
 from thrifty.budget import Clock, Ledger, Limits, PriceTable, UnknownPrice, parse_budget_spec
 from thrifty.errors import ConfigError
-from thrifty.telemetry import Telemetry, telemetry_from_env
 from thrifty.tools.base import Tool, Toolset
 
 
@@ -36,7 +35,7 @@ class Agent:
         prices: PriceTable | None = None,
         config: LoopConfig | None = None,
         clock: Clock | None = None,
-        trace_dir: Path | None = None,
+        observers: Sequence[Observer] = (),
         telemetry: Telemetry | Literal["env"] | None = "env",
     ) -> None:
         if not isinstance(backend, Backend):
@@ -49,11 +48,11 @@ class Agent:
         """Tools that declare a ``price_usd`` per unit (MCP tools) add it; an entry of ``prices`` wins."""
         self.config = config or LoopConfig()
         self.clock = clock
-        self.trace_dir = trace_dir
-        """When set, every run writes its JSONL trace to a new file in this folder."""
+        self.observers = tuple(observers)
+        """Each gets a handler for every run: ``TraceFolder(path)`` writes each run's trace to a new file."""
         self.telemetry = telemetry_from_env() if isinstance(telemetry, str) else telemetry
         """OpenTelemetry spans per run: from ``THRIFTY_OTEL`` / ``OTEL_EXPORTER_OTLP_ENDPOINT`` by
-        default (off when neither is set), a :class:`~thrifty.telemetry.Telemetry`, or None (off)."""
+        default (off when neither is set), a :class:`~thrifty.agents.telemetry.Telemetry`, or None (off)."""
 
     def new_ledger(self, limits: Limits | str | None = None, *, label: str = "run") -> Ledger:
         chosen = self._as_limits(limits) if limits is not None else self.limits
@@ -72,16 +71,10 @@ class Agent:
         before_step: StepGate | None = None,
     ) -> RunResult:
         """Answer ``question`` within the budget. Exhaustion is a result, not an exception."""
-        emit = on_event or ignore_events
-        writer = None
-        if self.trace_dir is not None:
-            from thrifty.traces import TraceWriter
-
-            writer = TraceWriter.in_directory(self.trace_dir)
-            emit = tee(emit, writer)
-        spans = self.telemetry.for_run(getattr(self.backend, "base_url", None)) if self.telemetry else None
-        if spans is not None:
-            emit = tee(emit, spans)
+        base_url = getattr(self.backend, "base_url", None)
+        observers = (*self.observers, self.telemetry) if self.telemetry is not None else self.observers
+        handlers = [observer.for_run(base_url) for observer in observers]
+        emit = tee(on_event or ignore_events, *handlers)
         ledger = ledger or self.new_ledger(limits)
         if ledger.remaining("usd") is not None:  # a dollar limit needs a price, checked before any call
             try:
@@ -89,6 +82,7 @@ class Agent:
             except UnknownPrice as exc:
                 raise ConfigError("usd", str(exc)) from None
         ctx = RunContext(self.backend, self.tools, ledger, emit, self.config, before_step)
+        error: BaseException | None = None
         try:
             emit(RunStarted(question, self.strategy.name, self.backend.model, ledger.limits))
             with session():  # every request of this run carries one session id (sticky routing)
@@ -96,12 +90,11 @@ class Agent:
             result = replace(result, limits=ledger.limits, overrun=ledger.overrun_record())
             emit(RunFinished(result))
         except BaseException as exc:
-            if spans is not None:
-                spans.close(exc)
+            error = exc
             raise
         finally:
-            if writer is not None:
-                writer.close()
+            for handler in handlers:
+                handler.close(error)
         return result
 
     def run_sync(self, question: str, *, limits: Limits | str | None = None) -> RunResult:

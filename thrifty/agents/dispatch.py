@@ -11,11 +11,13 @@ from typing import Any
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.context import LoopState, RunContext
 from thrifty.agents.events import BudgetCharged, ToolCalled
+from thrifty.agents.prompts import render_prompt
+from thrifty.agents.prompts.budget import render_budget_block
 from thrifty.agents.result import TrajectoryStep
 from thrifty.backends.base import Completion, Message, ToolCall
-from thrifty.budget import BudgetExceeded, render_budget_block
+from thrifty.budget import BudgetExceeded
 from thrifty.errors import ToolError
-from thrifty.tools.base import ToolContext, validate_arguments
+from thrifty.tools.base import Tool, ToolContext, ToolResult, validate_arguments
 
 
 def _call_key(call: ToolCall) -> str:
@@ -28,52 +30,67 @@ def _placeholders(arguments: Mapping[str, Any]) -> bool:
     return any(isinstance(v, str) and v.strip() in ("...", "…") for v in values)
 
 
+def _admit(ctx: RunContext, state: LoopState, call: ToolCall, record: dict[str, Any]) -> Tool:
+    """The tool that may run this call; a :class:`ToolError` (the model's to read, nothing charged) if
+    the call is malformed, a repeat, for an unknown tool, or copied the listing's placeholders."""
+    if call.error:
+        raise ToolError(f"{call.name}: {call.error}")
+    if (earlier := state.calls_made.get(_call_key(call))) is not None:
+        record["repeat"] = True
+        browse = " (for example, browse a URL from the results)" if "browse" in ctx.tools.names else ""
+        raise ToolError(
+            f"you already made this exact call in step {earlier + 1}; its response is above. "
+            f"Use it to answer, or make a different call{browse}. This repeat was not run and cost nothing"
+        )
+    tool = ctx.tools.get(call.name)
+    if tool is None:
+        raise ToolError(f"unknown tool {call.name!r}; available tools: {', '.join(ctx.tools.names)}")
+    validate_arguments(tool.spec, call.arguments)
+    if _placeholders(call.arguments):
+        raise ToolError(
+            "'...' is the example's placeholder: write the real value (your query, the URL). "
+            "This call was not run and cost nothing"
+        )
+    return tool
+
+
+def _charge(ctx: RunContext, state: LoopState, call: ToolCall, requested: int, step: int) -> int:
+    """Charge the call at dispatch, whatever its outcome; the units the budget granted (maybe fewer)."""
+    try:
+        entry = ctx.ledger.spend_tool(call.name, requested)
+    except BudgetExceeded as exc:
+        raise ToolError(f"the {call.name} budget is exhausted ({exc.limit_name}); use another tool or answer") from None
+    state.calls_made[_call_key(call)] = step
+    ctx.emit(BudgetCharged(entry, ctx.ledger.view()))
+    return entry.usage.tool(call.name)
+
+
+async def _execute(
+    ctx: RunContext, caller: ModelCaller, tool: Tool, call: ToolCall, args: Mapping[str, Any], step: int
+) -> ToolResult:
+    """Run the tool within its timeout and the run's deadline; the deadline running out is the budget's
+    ``seconds`` limit (raised), a tool's own timeout is an observation."""
+    tool_ctx = ToolContext(lambda req: caller(req, step=step, purpose=f"tool:{call.name}"), render_prompt)
+    deadline = ctx.ledger.deadline()
+    try:
+        return await deadline.wait(tool.run(args, tool_ctx), ctx.config.tool_timeout_seconds)
+    except TimeoutError:
+        if deadline.expired:
+            raise ctx.ledger.out_of_time() from None
+        raise
+
+
 async def run_tool(ctx: RunContext, caller: ModelCaller, call: ToolCall, step: int, state: LoopState) -> dict[str, Any]:
     """Dispatch one call; every failure becomes an error observation, never an exception."""
-    tool = ctx.tools.get(call.name)
     record: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": dict(call.arguments), "units": 0}
     requested = granted = 0
     started = ctx.ledger.clock.now()
     try:
-        if call.error:
-            raise ToolError(f"{call.name}: {call.error}")
-        if (earlier := state.calls_made.get(_call_key(call))) is not None:
-            record["repeat"] = True
-            browse = " (for example, browse a URL from the results)" if "browse" in ctx.tools.names else ""
-            raise ToolError(
-                f"you already made this exact call in step {earlier + 1}; its response is above. "
-                f"Use it to answer, or make a different call{browse}. This repeat was not run and cost nothing"
-            )
-        if tool is None:
-            raise ToolError(f"unknown tool {call.name!r}; available tools: {', '.join(ctx.tools.names)}")
-        validate_arguments(tool.spec, call.arguments)
-        if _placeholders(call.arguments):
-            raise ToolError(
-                "'...' is the example's placeholder: write the real value (your query, the URL). "
-                "This call was not run and cost nothing"
-            )
+        tool = _admit(ctx, state, call, record)
         requested = tool.units(call.arguments)
-        try:
-            entry = ctx.ledger.spend_tool(call.name, requested)  # charged at dispatch, whatever the outcome
-        except BudgetExceeded as exc:
-            raise ToolError(
-                f"the {call.name} budget is exhausted ({exc.limit_name}); use another tool or answer"
-            ) from None
-        granted = entry.usage.tool(call.name)
-        record["units"] = granted
-        state.calls_made[_call_key(call)] = step
-        ctx.emit(BudgetCharged(entry, ctx.ledger.view()))
-        args: Mapping[str, Any] = call.arguments
-        if granted < requested:
-            args = tool.limit_units(call.arguments, granted)
-        tool_ctx = ToolContext(complete=lambda req: caller(req, step=step, purpose=f"tool:{call.name}"))
-        deadline = ctx.ledger.deadline()
-        try:
-            result = await deadline.wait(tool.run(args, tool_ctx), ctx.config.tool_timeout_seconds)
-        except TimeoutError:
-            if deadline.expired:
-                raise ctx.ledger.out_of_time() from None
-            raise
+        granted = record["units"] = _charge(ctx, state, call, requested, step)
+        args = call.arguments if granted >= requested else tool.limit_units(call.arguments, granted)
+        result = await _execute(ctx, caller, tool, call, args, step)
         output, is_error = result.content, result.is_error
         if granted < requested:
             output += f"\n(Budget allowed {granted} of the {requested} requested units; the rest were not run.)"

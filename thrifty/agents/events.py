@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from thrifty.backends.base import ChatRequest, Completion, ToolCall
 from thrifty.budget import BudgetView, LedgerEntry, Limits
@@ -65,6 +65,25 @@ class RunFinished:
 
 Event = RunStarted | StepStarted | ModelCalled | ToolCalled | BudgetCharged | RunFinished
 EventHandler = Callable[[Event], None]
+
+
+class RunHandler(Protocol):
+    """An event handler for one run that is told when the run is over: ``error`` is the exception
+    that ended it (None after ``RunFinished``, or when it never started)."""
+
+    def __call__(self, event: Event) -> None: ...
+
+    def close(self, error: BaseException | None = None) -> None: ...
+
+
+class Observer(Protocol):
+    """Watches every run of an agent (``Agent(observers=[...])``): a trace folder
+    (:class:`thrifty.traces.TraceFolder`), OpenTelemetry (:class:`thrifty.agents.telemetry.Telemetry`).
+    Defined here, with the events, so the agent needs none of the layers that observe it."""
+
+    def for_run(self, base_url: str | None) -> RunHandler:
+        """The handler for one run; ``base_url``: the model server the run talks to, if any."""
+        ...
 
 
 def ignore_events(event: Event) -> None:

@@ -105,7 +105,7 @@ def limit_attributes(limits: Limits, prefix: str = "thrifty.budget.limit.") -> d
 
 
 def remaining_attributes(view: BudgetView) -> dict[str, Any]:
-    from thrifty.budget.tracker import Regime
+    from thrifty.budget import Regime
 
     pairs = {
         "requests": view.remaining_requests,

@@ -15,7 +15,7 @@ from thrifty.budget.entries import BudgetExceeded, LedgerEntry, ModelReservation
 from thrifty.budget.ledger import Ledger
 from thrifty.budget.limits import LimitKind, Limits, parse_budget_spec
 from thrifty.budget.pricing import DEFAULT_TOOL_PRICE_USD, ModelPrice, PriceTable, UnknownPrice
-from thrifty.budget.tracker import Regime, render_budget_block
+from thrifty.budget.tracker import Regime
 from thrifty.budget.usage import Usage
 from thrifty.budget.view import BudgetView
 
@@ -38,5 +38,4 @@ __all__ = [
     "UnknownPrice",
     "Usage",
     "parse_budget_spec",
-    "render_budget_block",
 ]

@@ -21,11 +21,24 @@ class ToolResult:
     is_error: bool = False
 
 
+class RenderPrompt(Protocol):
+    """Renders the named prompt (``thrifty/agents/prompts/{name}.md``) with its variables."""
+
+    def __call__(self, name: str, /, **values: str) -> str: ...
+
+
+def _no_prompts(name: str, /, **values: str) -> str:
+    raise ToolError(f"no prompts to render {name!r} with: run this tool from an agent")
+
+
 @dataclass(frozen=True, slots=True)
 class ToolContext:
-    """What a running tool may use. ``complete`` is a *charged* model call (e.g. browse summaries)."""
+    """What a running tool may use. ``complete`` is a *charged* model call (e.g. browse summaries);
+    ``render`` renders a prompt for it. Prompt text belongs to the agent layer, which hands the
+    renderer down here, so tools hold no prompt text and import nothing from the agents."""
 
     complete: Callable[[ChatRequest], Awaitable[Completion]]
+    render: RenderPrompt = _no_prompts
 
 
 @runtime_checkable

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any, Literal
 
-from thrifty.agents.prompts import load_prompt
 from thrifty.backends.base import ChatRequest, Message, ToolSpec
 from thrifty.budget import BudgetExceeded
 from thrifty.errors import BackendError
@@ -187,7 +186,7 @@ class BrowseTool:
         text = re.sub(r"(?i)</?\s*page", "[page]", page.text[: self.max_page_chars])
         if self.mode == "raw":
             return f"[{url}] {page.title}\n{text}"
-        prompt = load_prompt("browse_summary").render(url=page.url, title=page.title, goal=goal, page=text)
+        prompt = ctx.render("browse_summary", url=page.url, title=page.title, goal=goal, page=text)
         request = ChatRequest(messages=(Message("user", prompt),), max_tokens=self.summary_max_tokens, temperature=0.0)
         try:
             completion = await ctx.complete(request)

@@ -78,3 +78,8 @@ def load_prompt(name: str) -> Prompt:
     except FileNotFoundError:
         raise PromptError(f"no prompt named {name!r}") from None
     return _parse(name, text)
+
+
+def render_prompt(name: str, /, **values: str) -> str:
+    """The named prompt rendered: what the agent layer hands tools (:class:`~thrifty.tools.base.ToolContext`)."""
+    return load_prompt(name).render(**values)

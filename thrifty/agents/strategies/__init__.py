@@ -1,4 +1,5 @@
-"""Strategies by name. New strategies register here (lazily, so optional ones cost nothing)."""
+"""Strategies by name. A new strategy registers here (lazily, so optional ones cost nothing) and
+its name in :mod:`thrifty.strategy_names`, where settings check names without importing agents."""
 
 from __future__ import annotations
 
@@ -8,12 +9,8 @@ from thrifty.agents.strategies.base import Strategy
 from thrifty.agents.strategies.bats import BatsStrategy
 from thrifty.agents.strategies.plan_budget import PlanAndBudgetStrategy
 from thrifty.agents.strategies.scaling import ParallelStrategy, SequentialStrategy
-from thrifty.agents.strategies.schedules import SCHEDULES
 from thrifty.agents.strategies.single import ReactStrategy, TrackerStrategy
-from thrifty.errors import ConfigError
-
-_SIZED = ("pf", "epf", "best-of-n", "self-consistency")
-"""Strategies that take a sample count: ``pf:8`` is particle filtering with 8 particles."""
+from thrifty.strategy_names import SCHEDULES, SIZED, parse_strategy, strategy_names
 
 _REGISTRY: dict[str, Callable[[], Strategy]] = {
     "react": ReactStrategy,
@@ -27,7 +24,7 @@ _REGISTRY: dict[str, Callable[[], Strategy]] = {
     "plan-budget": PlanAndBudgetStrategy,
     **{f"plan-budget-{s}": (lambda s=s: PlanAndBudgetStrategy(schedule=s)) for s in SCHEDULES},  # type: ignore[misc]
     # Particle-based scaling and its baselines (tool-free, step-wise math-style reasoning).
-    **{name: (lambda name=name: _particles(name, 4)) for name in ("greedy", *_SIZED)},  # type: ignore[misc]
+    **{name: (lambda name=name: _particles(name, 4)) for name in ("greedy", *SIZED)},  # type: ignore[misc]
 }
 
 
@@ -46,22 +43,9 @@ def _particles(name: str, n: int) -> Strategy:
     return particles.GreedyStrategy()
 
 
-def strategy_names() -> list[str]:
-    return sorted(_REGISTRY)
-
-
 def get_strategy(name: str) -> Strategy:
-    base, _, count = name.partition(":")
-    if count and base in _SIZED:
-        if not count.isdigit() or int(count) < 1:
-            raise ConfigError("strategy", f"{name!r}: the count after ':' must be a positive integer")
-        return _particles(base, int(count))
-    try:
-        return _REGISTRY[name]()
-    except KeyError:
-        raise ConfigError(
-            "strategy", f"unknown strategy {name!r}; choose one of {', '.join(strategy_names())}"
-        ) from None
+    base, count = parse_strategy(name)
+    return _particles(base, count) if count is not None else _REGISTRY[base]()
 
 
 __all__ = [

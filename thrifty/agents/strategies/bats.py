@@ -17,12 +17,13 @@ from typing import Any, Literal
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.controller import RunContext, run_trajectory
 from thrifty.agents.prompts import load_prompt
+from thrifty.agents.prompts.budget import render_budget_block
 from thrifty.agents.protocol import json_objects
 from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
 from thrifty.agents.strategies.judging import Candidate, is_none, judge, normalize, render_trajectory
 from thrifty.agents.strategies.single import tracker_system_prompt
 from thrifty.backends.base import ChatRequest, Message
-from thrifty.budget import BudgetExceeded, Regime, render_budget_block
+from thrifty.budget import BudgetExceeded, Regime
 from thrifty.errors import BackendError
 
 Decision = Literal["SUCCESS", "CONTINUE", "PIVOT"]

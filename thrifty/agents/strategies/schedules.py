@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
 
-Schedule = Literal["constant", "linear", "polynomial", "exponential", "cosine"]
-SCHEDULES: tuple[Schedule, ...] = ("constant", "linear", "polynomial", "exponential", "cosine")
+from thrifty.strategy_names import SCHEDULES, Schedule
+
+__all__ = ["SCHEDULES", "Schedule", "allocate", "schedule_weight"]
 
 
 def schedule_weight(schedule: Schedule, i: int, n: int) -> float:

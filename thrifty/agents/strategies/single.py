@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from thrifty.agents.controller import RunContext, protocol_block, run_trajectory, tools_listing
 from thrifty.agents.prompts import load_prompt
+from thrifty.agents.prompts.budget import TOOL_DISPLAY_NAMES, budget_lines
 from thrifty.agents.result import RunResult
-from thrifty.budget.tracker import TOOL_DISPLAY_NAMES, budget_lines
 
 
 def _budget_names(ctx: RunContext) -> str:
