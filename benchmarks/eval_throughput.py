@@ -127,7 +127,7 @@ def ray_run(
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser()
     parser.add_argument("--samples", type=int, default=256)
     parser.add_argument("--concurrency", type=int, default=64)
@@ -140,13 +140,11 @@ def main() -> None:
     )
     parser.add_argument("--no-traces", action="store_true", help="skip the per-sample traces the runner writes")
     parser.add_argument("--ray", type=int, default=0, metavar="N", help="also run through RayExecutor, N workers")
-    args = parser.parse_args()
-    tasks = sample_tasks(args.samples)
-    tool = FunctionTool(
-        "lookup", "Look something up.", {"type": "object", "properties": {"query": {"type": "string"}}}, lookup
-    )
-    calls = args.steps + 1
-    ideal = args.samples * calls * args.latency / args.concurrency
+    return parser.parse_args()
+
+
+def start_stub(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
+    """The stub in its own process (its work does not share the runner's event loop), and its URL."""
     stub = subprocess.Popen(
         [
             sys.executable,
@@ -161,29 +159,43 @@ def main() -> None:
         text=True,
     )
     assert stub.stdout is not None
-    base_url = stub.stdout.readline().strip()
+    return stub, stub.stdout.readline().strip()
+
+
+async def local_run(
+    args: argparse.Namespace, tasks: list[Task], tool: FunctionTool, base_url: str, log_path: Path
+) -> float:
+    """Wall time of the batch runner (in this process) over all samples at the given concurrency."""
     backend = OpenAICompatBackend(base_url, "stub", profile=ModelProfile(family="stub", tool_protocol="native"))
+    started = time.perf_counter()
+    progress = await run_eval(
+        tasks,
+        [Condition("react", "-", Limits(tools={"lookup": 100}))],
+        backends=[backend],
+        tools=[tool],
+        log_path=log_path,
+        concurrency=args.concurrency,
+        traces=not args.no_traces,
+    )
+    elapsed = time.perf_counter() - started
+    await backend.aclose()
+    assert progress.done == args.samples
+    return elapsed
 
-    async def run(log_path: Path) -> float:
-        started = time.perf_counter()
-        progress = await run_eval(
-            tasks,
-            [Condition("react", "-", Limits(tools={"lookup": 100}))],
-            backends=[backend],
-            tools=[tool],
-            log_path=log_path,
-            concurrency=args.concurrency,
-            traces=not args.no_traces,
-        )
-        elapsed = time.perf_counter() - started
-        await backend.aclose()
-        assert progress.done == args.samples
-        return elapsed
 
+def main() -> None:
+    args = parse_args()
+    tasks = sample_tasks(args.samples)
+    tool = FunctionTool(
+        "lookup", "Look something up.", {"type": "object", "properties": {"query": {"type": "string"}}}, lookup
+    )
+    calls = args.steps + 1
+    ideal = args.samples * calls * args.latency / args.concurrency
+    stub, base_url = start_stub(args)
     try:
         floor = asyncio.run(raw_floor(base_url, args.samples, calls, args.concurrency))
         with tempfile.TemporaryDirectory() as tmp:
-            wall = asyncio.run(run(Path(tmp) / "log.jsonl"))
+            wall = asyncio.run(local_run(args, tasks, tool, base_url, Path(tmp) / "log.jsonl"))
             ray_wall = ray_run(args, tasks, tool, base_url, Path(tmp) / "ray.jsonl") if args.ray else None
     finally:
         stub.terminate()

@@ -8,6 +8,7 @@ import asyncio
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
@@ -124,37 +125,41 @@ def _stop(proc: subprocess.Popen[str]) -> None:
         proc.stdout.close()
 
 
-async def test_an_endpoint_that_dies_errors_its_samples_once_and_a_resume_reruns_them(
-    cluster: Any, tmp_path: Path
-) -> None:
+async def _eval_24(urls: list[str], log: Path, on_sample: Any = None) -> Progress:
+    """24 samples over these endpoints through a RayExecutor on the test cluster."""
     from tests.ray.scenario import CONDITIONS, tasks
     from thrifty.backends import OpenAICompatBackend
     from thrifty.backends.profiles import ModelProfile
     from thrifty.evals.runner import run_eval
 
+    backends = [
+        OpenAICompatBackend(url, "stub", profile=ModelProfile(family="stub", tool_protocol="native")) for url in urls
+    ]
+    try:
+        return await run_eval(
+            tasks(24),
+            CONDITIONS,
+            backends=backends,
+            tools=[],
+            log_path=log,
+            concurrency=8,
+            retries=0,
+            executor=RayExecutor(address=None, resources=BOTH),
+            on_sample=on_sample,
+        )
+    finally:
+        for b in backends:
+            await b.aclose()
+
+
+async def test_an_endpoint_that_dies_errors_its_samples_once_and_a_resume_reruns_them(
+    cluster: Any, tmp_path: Path
+) -> None:
     stubs = [_stub(), _stub()]
     log = tmp_path / "log.jsonl"
 
-    async def eval_once(on_sample: Any = None) -> Progress:
-        backends = [
-            OpenAICompatBackend(url, "stub", profile=ModelProfile(family="stub", tool_protocol="native"))
-            for _, url in stubs
-        ]
-        try:
-            return await run_eval(
-                tasks(24),
-                CONDITIONS,
-                backends=backends,
-                tools=[],
-                log_path=log,
-                concurrency=8,
-                retries=0,
-                executor=RayExecutor(address=None, resources=BOTH),
-                on_sample=on_sample,
-            )
-        finally:
-            for b in backends:
-                await b.aclose()
+    def eval_once(on_sample: Any = None) -> Awaitable[Progress]:
+        return _eval_24([url for _, url in stubs], log, on_sample)
 
     def kill_second(sample: SampleLog, progress: Progress) -> None:
         if progress.done == 6 and stubs[1][0].poll() is None:

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from thrifty.agents.events import BudgetCharged, EventHandler, ModelCalled
 from thrifty.backends.base import Backend, ChatRequest, Completion, TokenCount
-from thrifty.budget import Ledger, Usage
+from thrifty.budget import Ledger, ModelReservation, Usage
 from thrifty.errors import BackendError, BackendTimeout
 
 
@@ -49,25 +49,7 @@ class ModelCaller:
         )
         request = replace(request, max_tokens=reservation.max_tokens)
         started = self.ledger.clock.now()
-        deadline = self.ledger.deadline()
-        try:
-            completion = await deadline.wait(self.backend.complete(request))
-        except TimeoutError:
-            # The server did work we cannot see: charge the request and its prompt, then stop on time.
-            entry = self.ledger.charge_model(
-                model, Usage(requests=1, input_tokens=count.tokens), estimated=True, reservation=reservation
-            )
-            self.emit(BudgetCharged(entry, self.ledger.view()))
-            if deadline.at is not None:
-                raise self.ledger.out_of_time() from None
-            raise BackendTimeout("model call timed out") from None
-        except BackendError:
-            entry = self.ledger.charge_model(model, Usage(requests=1), estimated=True, reservation=reservation)
-            self.emit(BudgetCharged(entry, self.ledger.view()))
-            raise
-        except BaseException:
-            self.ledger.release(reservation)
-            raise
+        completion = await self._complete(request, count, reservation)
         if reasoning_output:  # a thinking phase: all of its output is reasoning, charged as such
             completion = replace(
                 completion, usage=replace(completion.usage, reasoning_tokens=completion.usage.output_tokens)
@@ -84,3 +66,28 @@ class ModelCaller:
         if entry.overrun and (error := self.ledger.exceeded()) is not None:
             raise error
         return completion
+
+    async def _complete(self, request: ChatRequest, count: TokenCount, reservation: ModelReservation) -> Completion:
+        """The backend call within the run's deadline. A failed call is charged for what the server may
+        have done (a timeout: the request and its prompt; an error: the request); anything else that
+        stops it (cancellation) releases the reservation."""
+        model = self.backend.model
+        deadline = self.ledger.deadline()
+        try:
+            return await deadline.wait(self.backend.complete(request))
+        except TimeoutError:
+            # The server did work we cannot see: charge the request and its prompt, then stop on time.
+            entry = self.ledger.charge_model(
+                model, Usage(requests=1, input_tokens=count.tokens), estimated=True, reservation=reservation
+            )
+            self.emit(BudgetCharged(entry, self.ledger.view()))
+            if deadline.at is not None:
+                raise self.ledger.out_of_time() from None
+            raise BackendTimeout("model call timed out") from None
+        except BackendError:
+            entry = self.ledger.charge_model(model, Usage(requests=1), estimated=True, reservation=reservation)
+            self.emit(BudgetCharged(entry, self.ledger.view()))
+            raise
+        except BaseException:
+            self.ledger.release(reservation)
+            raise

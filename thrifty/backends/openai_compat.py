@@ -72,6 +72,36 @@ def to_openai_messages(messages: tuple[Message, ...]) -> list[dict[str, Any]]:
     return out
 
 
+def _clients(
+    base_url: str,
+    api_key: str | None,
+    timeout: float,
+    max_retries: int,
+    connection_shards: int,
+    transport: Literal["auto", "lean", "httpx"],
+) -> list[openai.AsyncOpenAI]:
+    """The openai clients a backend spreads its calls over.
+
+    The openai client retries 408/429/5xx/connection errors with backoff itself; one logical call
+    still yields one response, so the ledger charges it once. Plain-http endpoints (local and LAN
+    servers: vLLM, llama.cpp) get the lean transport, whose per-call CPU is a fraction of httpcore's;
+    https endpoints keep httpx's own (proxies, HTTP/2). With httpx's transport, requests are spread
+    over several clients: its pool scans all of its connections for every request (64 in flight: 25%
+    of the runner's CPU in one pool)."""
+    key = api_key or "not-needed"
+    if transport == "lean" or (transport == "auto" and base_url.startswith("http://")):
+        http_client = lean_http_client(timeout)
+        return [
+            openai.AsyncOpenAI(
+                base_url=base_url, api_key=key, timeout=timeout, max_retries=max_retries, http_client=http_client
+            )
+        ]
+    return [
+        openai.AsyncOpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=max_retries)
+        for _ in range(max(1, connection_shards))
+    ]
+
+
 class OpenAICompatBackend:
     """Chat completions through ``openai.AsyncOpenAI`` against any compatible server."""
 
@@ -107,32 +137,11 @@ class OpenAICompatBackend:
             session_header=session_header,
         )
         self.profile = profile or profile_for(model)
-        # The openai client retries 408/429/5xx/connection errors with backoff itself; one logical
-        # call still yields one response, so the ledger charges it once.
-        # Plain-http endpoints (local and LAN servers: vLLM, llama.cpp) get the lean transport, whose
-        # per-call CPU is a fraction of httpcore's; https endpoints keep httpx's own (proxies, HTTP/2).
-        # With httpx's transport, requests are spread over several clients: its pool scans all of its
-        # connections for every request (64 in flight: 25% of the runner's CPU in one pool).
-        lean = transport == "lean" or (transport == "auto" and self.base_url.startswith("http://"))
-        if client is not None:
-            self._clients = [client]
-        elif lean:
-            self._clients = [
-                openai.AsyncOpenAI(
-                    base_url=self.base_url,
-                    api_key=api_key or "not-needed",
-                    timeout=timeout,
-                    max_retries=max_retries,
-                    http_client=lean_http_client(timeout),
-                )
-            ]
-        else:
-            self._clients = [
-                openai.AsyncOpenAI(
-                    base_url=self.base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=max_retries
-                )
-                for _ in range(max(1, connection_shards))
-            ]
+        self._clients = (
+            [client]
+            if client is not None
+            else _clients(self.base_url, api_key, timeout, max_retries, connection_shards, transport)
+        )
         self._next_client = 0
         self._http = httpx.AsyncClient(timeout=30.0)
         self._server_kind: ServerKind = server_kind

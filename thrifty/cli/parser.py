@@ -168,6 +168,26 @@ def _eval(sub: argparse._SubParsersAction[Parser]) -> None:
     _global_options(ev, top=False)
 
 
+def _tasks_command(sub: argparse._SubParsersAction[Parser]) -> None:
+    """``thrifty tasks generate``: the offline task sets and their difficulty knobs."""
+    tasks = sub.add_parser("tasks", help="offline task sets")
+    tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="{generate}")
+    gen = tasks_sub.add_parser("generate", help="synthesize verifiable questions over the offline corpus")
+    gen.add_argument("--n", type=integer(1), default=300, help="how many tasks")
+    gen.add_argument("--seed", type=integer(), default=0, help="generator seed")
+    gen.add_argument("-o", "--output", type=output_file, required=True, help="the JSONL file to write")
+    gen.add_argument(
+        "--kind",
+        choices=["web", "math"],
+        default="web",
+        help="web: multi-hop questions over the offline corpus; math: multi-step word problems",
+    )
+    gen.add_argument("--operations", type=integer(1, 8), help="math: operations per problem (default: 2-5 at random)")
+    gen.add_argument("--distractors", type=integer(0, 6), help="math: irrelevant numeric sentences per problem")
+    gen.add_argument("--hops", type=integer(1, 3), help="web: every question this many hops deep (chain + comparison)")
+    _global_options(gen, top=False)
+
+
 def _small_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     view = sub.add_parser("view", help="render a run trace (a tree in the terminal, or --html)")
     view.add_argument("trace", type=existing_file, help="a JSONL trace written by ask, chat or eval")
@@ -188,22 +208,7 @@ def _small_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     serve.add_argument("--model", help="embedded model: qwen2.5-coder-1.5b-instruct (default) or 0.5b")
     _global_options(serve, top=False)
 
-    tasks = sub.add_parser("tasks", help="offline task sets")
-    tasks_sub = tasks.add_subparsers(dest="tasks_command", required=True, metavar="{generate}")
-    gen = tasks_sub.add_parser("generate", help="synthesize verifiable questions over the offline corpus")
-    gen.add_argument("--n", type=integer(1), default=300, help="how many tasks")
-    gen.add_argument("--seed", type=integer(), default=0, help="generator seed")
-    gen.add_argument("-o", "--output", type=output_file, required=True, help="the JSONL file to write")
-    gen.add_argument(
-        "--kind",
-        choices=["web", "math"],
-        default="web",
-        help="web: multi-hop questions over the offline corpus; math: multi-step word problems",
-    )
-    gen.add_argument("--operations", type=integer(1, 8), help="math: operations per problem (default: 2-5 at random)")
-    gen.add_argument("--distractors", type=integer(0, 6), help="math: irrelevant numeric sentences per problem")
-    gen.add_argument("--hops", type=integer(1, 3), help="web: every question this many hops deep (chain + comparison)")
-    _global_options(gen, top=False)
+    _tasks_command(sub)
 
     web = sub.add_parser("web", help="the offline web over loopback HTTP")
     web_sub = web.add_subparsers(dest="web_command", required=True, metavar="{serve}")

@@ -21,7 +21,7 @@ from thrifty.backends.base import Backend
 from thrifty.budget import PriceTable
 from thrifty.evals.executors import EvalContext, Executor, Finished, LocalExecutor, Losses
 from thrifty.evals.identity import run_header
-from thrifty.evals.log import SampleLog, append, done_keys, load_log, open_log
+from thrifty.evals.log import RunHeader, SampleLog, append, done_keys, load_log, open_log
 from thrifty.evals.sample import Condition, Job, SampleWork, safe_name, score
 from thrifty.evals.tasks import Task
 from thrifty.tools.base import Tool
@@ -68,6 +68,33 @@ class Progress:
         return rate * (self.total - self.done - self.errors - self.skipped)
 
 
+def _pending(
+    log_path: Path,
+    log: TextIO,
+    tasks: Sequence[Task],
+    conditions: Sequence[Condition],
+    headers: Sequence[RunHeader],
+    *,
+    traces: bool,
+) -> tuple[list[Job], Progress]:
+    """The samples the log has not finished, and counters that count the finished ones as skipped;
+    the header of each run the log does not know yet is written first."""
+    finished = done_keys(log_path)
+    trace_dir = f"{log_path.stem}.traces"
+    jobs = [
+        Job(t, c, h.run, f"{trace_dir}/{h.run}/{safe_name(t.id)}.jsonl" if traces else None)
+        for c, h in zip(conditions, headers, strict=True)
+        for t in tasks
+        if (h.run, t.id, c.name, c.budget_label) not in finished
+    ]
+    total = len(tasks) * len(conditions)
+    progress = Progress(total=total, skipped=total - len(jobs), runs=tuple(h.run for h in headers))
+    known = load_log(log_path).headers
+    for header in {h.run: h for h in headers if h.run not in known}.values():
+        append(log, header)
+    return jobs, progress
+
+
 async def run_eval(
     tasks: Sequence[Task],
     conditions: Sequence[Condition],
@@ -102,19 +129,7 @@ async def run_eval(
     headers = [run_header(c, backends, config, tasks_sha256 or "", grader) for c in conditions]
     log = open_log(log_path)  # locks the log: a second writer fails here, before running anything
     try:
-        finished = done_keys(log_path)
-        trace_dir = f"{log_path.stem}.traces"
-        jobs = [
-            Job(t, c, h.run, f"{trace_dir}/{h.run}/{safe_name(t.id)}.jsonl" if traces else None)
-            for c, h in zip(conditions, headers, strict=True)
-            for t in tasks
-            if (h.run, t.id, c.name, c.budget_label) not in finished
-        ]
-        total = len(tasks) * len(conditions)
-        progress = Progress(total=total, skipped=total - len(jobs), runs=tuple(h.run for h in headers))
-        known = load_log(log_path).headers
-        for header in {h.run: h for h in headers if h.run not in known}.values():
-            append(log, header)
+        jobs, progress = _pending(log_path, log, tasks, conditions, headers, traces=traces)
         work = SampleWork(tools, config, prices, retries, grader)
         ctx = EvalContext(work, backends, log_path.parent, concurrency, progress.lost)
         async for done in (executor or LocalExecutor()).run(jobs, ctx):
