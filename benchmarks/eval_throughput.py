@@ -72,11 +72,8 @@ def sample_tasks(n: int) -> list[Task]:
     return [replace(base[i % len(base)], id=f"{base[i % len(base)].id}-r{i // len(base)}") for i in range(n)]
 
 
-def ray_run(
-    args: argparse.Namespace, tasks: list[Task], tool: FunctionTool, base_url: str, log_path: Path
-) -> tuple[float, float]:
-    """The same eval through RayExecutor on a local single-node Ray: ``--ray N`` async workers on the one
-    endpoint, ``--concurrency`` samples in flight in all (token auth on a scratch token, never ~/.ray)."""
+def start_ray() -> Path:
+    """A local single-node Ray with token auth on a scratch token (never ~/.ray); its scratch folder."""
     import os
     import secrets
 
@@ -87,8 +84,6 @@ def ray_run(
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     import ray
 
-    from thrifty.evals.ray_executor import RayExecutor
-
     started = time.perf_counter()
     ray.init(
         num_cpus=os.cpu_count(),
@@ -98,6 +93,19 @@ def ray_run(
         _temp_dir=str(scratch),
     )
     print(f"ray.init {time.perf_counter() - started:.2f} s")
+    return scratch
+
+
+def ray_run(
+    args: argparse.Namespace, tasks: list[Task], tool: FunctionTool, base_url: str, log_path: Path
+) -> tuple[float, float]:
+    """The same eval through RayExecutor on a local single-node Ray: ``--ray N`` async workers on the one
+    endpoint, ``--concurrency`` samples in flight in all."""
+    scratch = start_ray()
+    import ray
+
+    from thrifty.evals.ray_executor import RayExecutor
+
     profile = ModelProfile(family="stub", tool_protocol="native")
     backends = [OpenAICompatBackend(base_url, "stub", profile=profile) for _ in range(args.ray)]
 
