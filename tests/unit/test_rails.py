@@ -13,6 +13,7 @@ from thrifty.agents.events import Event, ModelCalled
 from thrifty.agents.rails import (
     NO_RAILS,
     SMALL_MODEL_RAILS,
+    Decompose,
     EchoCheck,
     OpeningSearch,
     Rails,
@@ -36,8 +37,11 @@ def web(tmp_path: Path) -> list:
     return [SearchTool(index), BrowseTool(index)]
 
 
-LOOP = LoopConfig(rails=replace(SMALL_MODEL_RAILS, read_first=None))
+BASE = replace(SMALL_MODEL_RAILS, decompose=None)
+"""The small-model rails without decomposition (its own tests are at the end)."""
+LOOP = LoopConfig(rails=replace(BASE, read_first=None))
 """The small-model rails without read-first, for tests of the rails that act inside the loop."""
+READ = LoopConfig(rails=BASE)
 
 
 def small_backend(steps: list) -> ScriptedBackend:
@@ -123,13 +127,13 @@ async def test_opening_search_runs_before_the_first_model_step_and_is_charged(we
 
 async def test_no_opening_search_without_budget_for_it(web: list) -> None:
     backend = small_backend([step(evidence="", answer="Paris")])
-    result = await Agent(backend, tools=web, limits="search=0,browse=3").run("capital of France?")
+    result = await Agent(backend, tools=web, limits="search=0,browse=3", config=READ).run("capital of France?")
     assert result.usage.tool("search") == 0
     assert not any(s.tool_calls for s in result.steps)
 
 
 async def test_repeat_ends_with_an_answer_from_the_evidence(web: list) -> None:
-    rails = replace(SMALL_MODEL_RAILS, read_first=None, repeat=RepeatPolicy("answer"))
+    rails = replace(BASE, read_first=None, repeat=RepeatPolicy("answer"))
     again = step(evidence="", tool="search", arguments={"query": ["What is the capital of France?"]})
     backend = small_backend([again, step(evidence="Paris is the capital.", answer="Paris")])
     agent = Agent(backend, tools=web, limits="search=3,browse=3", config=LoopConfig(rails=rails))
@@ -139,7 +143,7 @@ async def test_repeat_ends_with_an_answer_from_the_evidence(web: list) -> None:
     assert backend.requests[-1].tools == ()  # the answer call offers no tools
 
 
-REFORMULATE = LoopConfig(rails=replace(SMALL_MODEL_RAILS, read_first=None, repeat=RepeatPolicy("reformulate")))
+REFORMULATE = LoopConfig(rails=replace(BASE, read_first=None, repeat=RepeatPolicy("reformulate")))
 
 
 async def test_a_repeated_search_gets_a_new_query_written_by_a_separate_call(web: list) -> None:
@@ -179,7 +183,7 @@ def test_reformulated_queries_must_be_new() -> None:
 
 
 async def test_withhold_policy_keeps_going_after_a_repeat(web: list) -> None:
-    rails = replace(SMALL_MODEL_RAILS, read_first=None, repeat=RepeatPolicy("withhold"))
+    rails = replace(BASE, read_first=None, repeat=RepeatPolicy("withhold"))
     again = step(evidence="", tool="search", arguments={"query": ["What is the capital of France?"]})
     backend = small_backend([again, step(evidence="", answer="Paris")])
     agent = Agent(backend, tools=web, limits="search=3,browse=3", config=LoopConfig(rails=rails))
@@ -219,7 +223,7 @@ async def test_read_first_answers_from_the_opening_results_in_one_call(web: list
 
     events: list[Event] = []
     backend = small_backend([read])
-    result = await Agent(backend, tools=web, limits="search=3").run(
+    result = await Agent(backend, tools=web, limits="search=3", config=READ).run(
         "What is the capital of France?", on_event=events.append
     )
     assert (result.answer, result.stop_reason) == ("Paris", "answered")
@@ -231,14 +235,16 @@ async def test_read_first_answers_from_the_opening_results_in_one_call(web: list
 @pytest.mark.parametrize("reply", ['{"answer": "None"}', '{"answer": "France"}', "not json"])
 async def test_read_first_goes_on_to_the_loop_when_the_results_do_not_settle_it(web: list, reply: str) -> None:
     backend = small_backend([reply, step(evidence="Paris is the capital.", answer="Paris")])
-    result = await Agent(backend, tools=web, limits="search=3").run("What is the capital of France?")
+    result = await Agent(backend, tools=web, limits="search=3", config=READ).run("What is the capital of France?")
     assert (result.answer, result.usage.requests) == ("Paris", 2)
     assert backend.requests[1].tools  # the loop's own step, with tools
 
 
 async def test_choice_questions_skip_read_first(web: list) -> None:
     backend = small_backend([step(evidence="", answer="Paris")])
-    result = await Agent(backend, tools=web, limits="search=3").run("Is Paris or Lyon the capital of France?")
+    result = await Agent(backend, tools=web, limits="search=3", config=READ).run(
+        "Is Paris or Lyon the capital of France?"
+    )
     assert (result.answer, result.usage.requests) == ("Paris", 1)
 
 
@@ -269,3 +275,108 @@ async def test_capable_models_run_the_plain_loop(web: list) -> None:
 
 def test_rails_default_to_none() -> None:
     assert Rails() == NO_RAILS
+
+
+# ----------------------------------------------------------------------------- decomposition
+
+SPLIT = json.dumps({"first": "In which country is the Brandenburg Gate?", "then": "What is the capital of #1?"})
+NO_SPLIT = json.dumps({"first": "", "then": ""})
+GATE = "What is the capital of the country where the Brandenburg Gate stands?"
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"),
+    [
+        (SPLIT, ("In which country is the Brandenburg Gate?", "What is the capital of #1?")),
+        (NO_SPLIT, None),
+        (json.dumps({"first": "Who built it?", "then": "What is the capital?"}), None),  # no #1 to fill in
+        (json.dumps({"first": GATE, "then": "#1"}), None),  # only repeats the question
+        ("not json", None),
+    ],
+)
+def test_decompose_parses_a_split_or_nothing(reply: str, expected: tuple[str, str] | None) -> None:
+    assert Decompose.parse(reply, GATE) == expected
+
+
+VW = "What's the capital of the country where Volkswagen is based?"
+
+
+@pytest.mark.parametrize(
+    ("question", "first", "then", "expected"),
+    [
+        # the first part copies the question: it becomes a question about the description #1 replaced
+        (
+            VW,
+            VW,
+            "What is the capital of #1?",
+            ("What is the country where Volkswagen is based?", "What is the capital of #1?"),
+        ),
+        # #1 stands for a description spread over the question (a possessive and a trailing "of ...")
+        (
+            "What's the capital of the home country of the author of Ulysses?",
+            "Who wrote Ulysses?",
+            "What is the capital of #1's home country?",
+            ("Who wrote Ulysses?", "What is the capital of #1's home country?"),
+        ),
+        # #1 stands for a name: nothing to find first (the 1.5B splits these too)
+        ("What is the capital of Pakistan?", "What is the capital of Pakistan?", "What is the capital of #1?", None),
+        ("Which English king sealed Magna Carta?", "Who sealed Magna Carta?", "Which English king sealed #1?", None),
+        (
+            "What city did the Beatles come from?",
+            "Where did the Beatles come from?",
+            "What city did #1 come from?",
+            None,
+        ),
+        # a rest that keeps almost nothing of the question, or is no question
+        ("On what date did The Magic Flute premiere?", "When did The Magic Flute premiere?", "On #1?", None),
+        ("When was Hamlet written by its author?", "Who wrote Hamlet?", "#1 wrote Hamlet in a year.", None),
+    ],
+)
+def test_a_split_is_kept_only_where_the_question_describes_what_it_asks_about(
+    question: str, first: str, then: str, expected: tuple[str, str] | None
+) -> None:
+    assert Decompose.parse(json.dumps({"first": first, "then": then}), question) == expected
+
+
+def test_decompose_fills_in_the_name_and_leaves_choices_alone() -> None:
+    assert Decompose.substitute("What is the capital of #1?", " Germany.") == "What is the capital of Germany?"
+    assert not Decompose().applies("Which is older, Paris or Berlin?")
+
+
+async def test_a_split_question_is_searched_and_read_one_part_at_a_time(web: list) -> None:
+    events: list[Event] = []
+    script = [SPLIT, json.dumps({"answer": "Germany"}), NO_SPLIT, json.dumps({"answer": "Berlin"})]
+    backend = small_backend(script)
+    result = await Agent(backend, tools=web, limits="search=3").run(GATE, on_event=events.append)
+    assert (result.answer, result.stop_reason) == ("Berlin", "answered")
+    purposes = [e.purpose for e in events if isinstance(e, ModelCalled)]
+    assert purposes == ["decompose", "read_first", "decompose", "read_first"]
+    queries = [c["arguments"]["query"] for s in result.steps for c in s.tool_calls]
+    assert queries == [["In which country is the Brandenburg Gate?"], ["What is the capital of Germany?"]]
+    assert result.usage.tool("search") == 2 and result.usage.requests == 4 and result.steps[-1].final
+    assert not any(s.final for s in result.steps[:-1])
+    backend.assert_complete()
+
+
+async def test_a_part_not_found_falls_back_to_searching_the_whole_question(web: list) -> None:
+    script = [SPLIT, json.dumps({"answer": "None"}), json.dumps({"answer": "Berlin"})]
+    backend = small_backend(script)
+    result = await Agent(backend, tools=web, limits="search=3").run(GATE)
+    assert result.answer == "Berlin" and result.usage.tool("search") == 2
+    assert result.steps[-2].tool_calls[0]["arguments"]["query"] == [GATE]
+    backend.assert_complete()
+
+
+async def test_no_split_without_a_search_unit_for_each_part(web: list) -> None:
+    backend = small_backend([json.dumps({"answer": "Berlin"})])
+    result = await Agent(backend, tools=web, limits="search=1").run(GATE)
+    assert result.usage.tool("search") == 1 and result.usage.requests == 1 and result.answer == "Berlin"
+
+
+async def test_a_split_never_spends_a_search_unit_it_does_not_have(web: list) -> None:
+    events: list[Event] = []
+    backend = small_backend([SPLIT, json.dumps({"answer": "Germany"}), json.dumps({"answer": "Berlin"})])
+    result = await Agent(backend, tools=web, limits="search=2").run(GATE, on_event=events.append)
+    assert result.usage.tool("search") == 2 and result.answer == "Berlin"
+    # after the first part one unit is left: the rest is searched and read, not split again
+    assert [e.purpose for e in events if isinstance(e, ModelCalled)] == ["decompose", "read_first", "read_first"]

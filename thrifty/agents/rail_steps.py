@@ -1,6 +1,6 @@
 """The steps the small-model rails (:mod:`thrifty.agents.rails`) add to the loop: the opening search,
-the reformulated search after a repeat, and the short-answer pass. Each is a charged call or a
-charged tool step; a rail that cannot be paid for is skipped, never forced."""
+the reformulated search after a repeat, the hops of a split question, and the short-answer pass. Each
+is a charged call or a charged tool step; a rail that cannot be paid for is skipped, never forced."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from thrifty.agents.context import LoopState, RunContext
 from thrifty.agents.dispatch import record_step, run_calls
 from thrifty.agents.events import StepStarted
 from thrifty.agents.protocol import parse_json_reply
-from thrifty.agents.rails import Rails
+from thrifty.agents.rails import Decompose, Rails
 from thrifty.backends.base import Completion, ToolCall
 from thrifty.budget import BudgetExceeded, Usage
 from thrifty.errors import BackendError
@@ -54,15 +54,18 @@ def _evidence(ctx: RunContext, text: str) -> str:
 
 
 async def opening_search(
-    ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, budget_block: bool
-) -> None:
-    """The opening-search rail: search the question before the first model step, as a recorded step."""
+    ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, budget_block: bool, query: str = ""
+) -> bool:
+    """The opening-search rail: search ``query`` (the question by default) before the model's next
+    step, as a recorded step. False when it could not be made (no rail, no search tool, no units)."""
     rail = rails.opening_search
     if rail is None:
-        return
-    call = rail.call(state.question, ctx.tools.names, remaining=ctx.ledger.view().tool_remaining(rail.tool))
+        return False
+    remaining = ctx.ledger.view().tool_remaining(rail.tool)
+    call = rail.call(query or state.question, ctx.tools.names, remaining=remaining, tag=len(state.steps))
     if call is not None:
         await run_synthetic(ctx, caller, state, rails, call, "", budget_block)
+    return call is not None
 
 
 async def run_synthetic(
@@ -90,29 +93,90 @@ async def run_synthetic(
 async def search_and_read(
     ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, budget_block: bool
 ) -> str | None:
-    """The opening search, then the read-first call: the (shortened) answer when the results state it,
-    or None for the loop to go on."""
-    await opening_search(ctx, caller, state, rails, budget_block)
-    read = await read_first(ctx, caller, state, rails)
+    """The opening search, then the read-first call (a split question: each part searched and read in
+    turn): the (shortened) answer when the results state it, or None for the loop to go on."""
+    read = await read_hops(ctx, caller, state, rails, budget_block)
+    if read is None:
+        await opening_search(ctx, caller, state, rails, budget_block)
+        read = await read_first(ctx, caller, state, rails)
     return None if read is None else await shorten(ctx, caller, state, rails, read)
 
 
-async def read_first(ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails) -> str | None:
-    """The read-first rail: the answer stated by the opening search's results, or None to go on."""
-    rail = rails.read_first
-    if rail is None or not state.steps or not rail.applies(state.question):
+async def read_hops(
+    ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, budget_block: bool
+) -> str | None:
+    """The decomposition rail: while the question is split, find the name its first part asks for
+    (search it, read it) and put it into the rest; then search and read what is left. None when the
+    question is not split or a part is not found (the usual opening search then runs)."""
+    rail, opening = rails.decompose, rails.opening_search
+    if rail is None or opening is None or opening.tool not in ctx.tools.names:
+        return None
+    question, hops = state.question, 0
+    while rail.applies(question) and hops < rail.max_hops and _searches_left(ctx, opening.tool) >= 2:
+        split = await _split(ctx, caller, state, rail, question)
+        if split is None:
+            break
+        found = await _search_read(ctx, caller, state, rails, split[0], budget_block, final=False)
+        if found is None:
+            return None
+        question, hops = rail.substitute(split[1], found), hops + 1
+    if hops == 0:
+        return None
+    return await _search_read(ctx, caller, state, rails, question, budget_block, final=True)
+
+
+def _searches_left(ctx: RunContext, tool: str) -> float:
+    """Search units left; a split is made only when there is one for each of its two parts."""
+    remaining = ctx.ledger.view().tool_remaining(tool)
+    return float("inf") if remaining is None else remaining
+
+
+async def _split(
+    ctx: RunContext, caller: ModelCaller, state: LoopState, rail: Decompose, question: str
+) -> tuple[str, str] | None:
+    request = rail.request(question, json_protocol=ctx.backend.tool_protocol == "json")
+    try:
+        completion = await caller(request, step=len(state.steps), purpose="decompose")
+    except (BudgetExceeded, BackendError):
+        return None
+    return rail.parse(completion.text, question)
+
+
+async def _search_read(
+    ctx: RunContext,
+    caller: ModelCaller,
+    state: LoopState,
+    rails: Rails,
+    question: str,
+    budget_block: bool,
+    *,
+    final: bool,
+) -> str | None:
+    if not await opening_search(ctx, caller, state, rails, budget_block, query=question):
+        return None
+    return await read_first(ctx, caller, state, rails, question=question, final=final)
+
+
+async def read_first(
+    ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, *, question: str = "", final: bool = True
+) -> str | None:
+    """The read-first rail: the answer to ``question`` (the run's by default) stated by the last
+    search's results, or None to go on. The reading is recorded as a step, final when it answers the
+    run's question."""
+    rail, question = rails.read_first, question or state.question
+    if rail is None or not state.steps or not rail.applies(question):
         return None
     results = "\n\n".join(str(c.get("output", "")) for c in state.steps[-1].tool_calls)
     if not results.strip():
         return None
-    request = rail.request(state.question, results, json_protocol=ctx.backend.tool_protocol == "json")
+    request = rail.request(question, results, json_protocol=ctx.backend.tool_protocol == "json")
     try:
         completion = await caller(request, step=len(state.steps), purpose="read_first")
     except (BudgetExceeded, BackendError):
         return None
-    answer = rail.parse(completion.text, state.question)
+    answer = rail.parse(completion.text, question)
     if answer is not None:
-        record_step(state, completion, [], final=True)
+        record_step(state, completion, [], final=final)
     return answer
 
 
