@@ -11,6 +11,7 @@ import pytest
 from tests.helpers import small_index
 from thrifty.agents.agent import Agent
 from thrifty.agents.strategies import BatsStrategy, SequentialStrategy
+from thrifty.agents.strategies.bats import UNLIMITED_ATTEMPTS
 from thrifty.backends import ChatRequest, ScriptedBackend
 from thrifty.tools.web import BrowseTool, SearchTool
 
@@ -48,6 +49,14 @@ async def test_point6_bats_attempts_until_a_budget_is_exhausted(web: list) -> No
     strategy = BatsStrategy(max_attempts=1)
     result = await Agent(backend, tools=web, strategy=strategy, limits="search=8,browse=8").run("q?")
     assert result.answer == "Lima" and result.usage.tool("search") == 1
+
+
+async def test_bats_attempts_that_spend_nothing_limited_end_after_a_few(web: list) -> None:
+    """Only tool units limited and a model that answers without tools: no attempt brings a limit
+    closer, so the paper's rule would never end; thrifty stops after UNLIMITED_ATTEMPTS of them."""
+    backend = ScriptedBackend(["<answer>Paris</answer>", verdict("CONTINUE")] * 10)
+    result = await Agent(backend, tools=web, strategy=BatsStrategy(), limits="search=1,browse=1").run("q?")
+    assert result.answer == "Paris" and sum("→ CONTINUE" in n for n in result.notes) == UNLIMITED_ATTEMPTS
 
 
 async def test_point8_bats_verifier_sees_whole_steps(web: list) -> None:

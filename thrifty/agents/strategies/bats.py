@@ -73,6 +73,15 @@ UNLIMITED_ATTEMPTS = 6
 thrifty stops after this many attempts."""
 
 
+def _only_tools_limited(ctx: RunContext) -> bool:
+    """No request, token, dollar or time limit: an attempt that answers without tools then spends
+    nothing any limit counts, so the paper's rule alone would attempt for ever; thrifty stops after
+    ``UNLIMITED_ATTEMPTS`` such attempts in a row."""
+    limits = ctx.ledger.limits
+    bounded = (limits.requests, limits.input_tokens, limits.output_tokens, limits.total_tokens, limits.usd)
+    return all(v is None for v in (*bounded, limits.seconds))
+
+
 def budget_spent(ctx: RunContext, attempt: RunResult) -> bool:
     """BATS's termination rule: *any* budget (a tool's units, tokens, dollars, time) is exhausted."""
     if attempt.stop_reason == "budget_exhausted" or attempt.exhausted is not None or ctx.ledger.exceeded():
@@ -148,14 +157,15 @@ class BatsStrategy:
         caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
         state = _Attempts()
         last: RunResult | None = None
-        cap, number = self._cap(ctx), 0
-        while cap is None or number < cap:
+        cap, number, idle = self._cap(ctx), 0, 0
+        while (cap is None or number < cap) and idle < UNLIMITED_ATTEMPTS:
             number += 1
             units = ctx.ledger.used.tool_calls
             last = await run_trajectory(
                 question, ctx, system_prompt=system, strategy=self.name, budget_block=True, preamble=state.preamble
             )
             state.steps.extend(last.steps)
+            idle = idle + 1 if ctx.ledger.used.tool_calls == units and _only_tools_limited(ctx) else 0
             if not await self._after(question, ctx, caller, state, last, number, units):
                 break
         final = await self._select(question, state.verified or state.unverified, caller, state.notes)
