@@ -4,6 +4,8 @@ from thrifty import Agent, ScriptedBackend
 result = Agent(backend, tools=[...], strategy="tracker", limits="search=10,tokens=20000").run_sync("...")
 """
 
+from typing import TYPE_CHECKING, Any
+
 from thrifty.agents.agent import Agent
 from thrifty.agents.controller import LoopConfig, RunContext
 from thrifty.agents.events import (
@@ -22,7 +24,6 @@ from thrifty.backends import (
     ChatRequest,
     Completion,
     Message,
-    OpenAICompatBackend,
     ScriptedBackend,
     ToolCall,
     ToolSpec,
@@ -37,6 +38,9 @@ from thrifty.errors import (
     ToolError,
 )
 from thrifty.tools.base import FunctionTool, Tool, ToolResult, Toolset
+
+if TYPE_CHECKING:
+    from thrifty.backends.openai_compat import OpenAICompatBackend
 
 __version__ = "0.1.0"
 
@@ -84,3 +88,12 @@ __all__ = [
     "open_backend_sync",
     "parse_budget_spec",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``OpenAICompatBackend`` loads the openai client on first use (see :mod:`thrifty.backends`)."""
+    if name == "OpenAICompatBackend":
+        from thrifty.backends.openai_compat import OpenAICompatBackend
+
+        return OpenAICompatBackend
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

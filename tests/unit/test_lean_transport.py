@@ -145,3 +145,18 @@ async def test_openai_client_retries_connection_errors_through_the_transport(ser
         writer.close()
     await server.wait_closed()
     assert reply == {"echo": {"late": 1}}
+
+
+@pytest.mark.parametrize(("kept", "opened"), [(8, 8), (4, 12)])
+async def test_a_pool_sized_to_the_calls_in_flight_never_reopens_a_connection(serve, kept: int, opened: int) -> None:  # type: ignore[no-untyped-def]
+    # Two waves of 8 concurrent calls: a pool that keeps 8 reuses every connection of the first wave;
+    # one that keeps 4 closes 4 and opens them again (at 1024 in flight with 256 kept, that churn
+    # made 12,288 calls take 2.2x the ideal time).
+    server = await serve(content_length, delay=0.05)
+    async with lean_http_client(5, max_connections=kept) as client:
+        for _ in range(2):
+            replies = await asyncio.gather(
+                *(client.post(f"http://127.0.0.1:{server.port}/", json={}) for _ in range(8))
+            )
+            assert all(r.status_code == 200 for r in replies)
+    assert server.connections == opened

@@ -83,3 +83,21 @@ def test_the_budget_package_is_a_leaf() -> None:
                 names = [node.module]
             for name in names:
                 assert not name.startswith("thrifty.") or name.startswith("thrifty.budget"), (path.name, name)
+
+
+def test_cli_help_does_not_import_the_openai_client() -> None:
+    # `thrifty --help` must start fast: the openai client (~0.3 s of import) and httpx load only
+    # when a backend is opened (benchmarks/RESULTS.md, "The client's hot path").
+    code = (
+        "import sys\nfrom thrifty.cli import main\ncode = main(['--help'])\n"
+        "print(code, sorted(m for m in ('openai', 'httpx', 'httpx2') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1] == "0 []"
+
+
+def test_openai_compat_backend_is_still_reachable_from_the_package() -> None:
+    from thrifty.backends.openai_compat import OpenAICompatBackend
+
+    assert thrifty.OpenAICompatBackend is OpenAICompatBackend
+    assert thrifty.backends.OpenAICompatBackend is OpenAICompatBackend

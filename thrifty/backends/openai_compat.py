@@ -21,8 +21,8 @@ from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount
 from thrifty.backends.profiles import ModelProfile, ToolProtocol, profile_for
 from thrifty.backends.replies import decode_body, parse_completion
 from thrifty.backends.session import DEFAULT_HEADER, current_session
-from thrifty.backends.tokens import estimate_prompt_tokens
-from thrifty.backends.transport import lean_http_client
+from thrifty.backends.tokens import PromptEstimator
+from thrifty.backends.transport import lean_http_client, pooled_http_client
 from thrifty.errors import (
     BackendConnectionError,
     BackendError,
@@ -79,6 +79,7 @@ def _clients(
     max_retries: int,
     connection_shards: int,
     transport: Literal["auto", "lean", "httpx"],
+    max_connections: int,
 ) -> list[openai.AsyncOpenAI]:
     """The openai clients a backend spreads its calls over.
 
@@ -87,18 +88,28 @@ def _clients(
     servers: vLLM, llama.cpp) get the lean transport, whose per-call CPU is a fraction of httpcore's;
     https endpoints keep httpx's own (proxies, HTTP/2). With httpx's transport, requests are spread
     over several clients: its pool scans all of its connections for every request (64 in flight: 25%
-    of the runner's CPU in one pool)."""
+    of the runner's CPU in one pool). ``max_connections`` are kept open in all: the most calls in
+    flight that never wait for a connection nor reopen one. Size it to the eval's concurrency: with
+    256 kept and 1024 in flight, 12,288 calls reopened 3,500-4,000 connections and ran at 2.2x the
+    ideal time."""
     key = api_key or "not-needed"
     if transport == "lean" or (transport == "auto" and base_url.startswith("http://")):
-        http_client = lean_http_client(timeout)
+        http_client = lean_http_client(timeout, max_connections)
         return [
             openai.AsyncOpenAI(
                 base_url=base_url, api_key=key, timeout=timeout, max_retries=max_retries, http_client=http_client
             )
         ]
+    shards = max(1, connection_shards)
     return [
-        openai.AsyncOpenAI(base_url=base_url, api_key=key, timeout=timeout, max_retries=max_retries)
-        for _ in range(max(1, connection_shards))
+        openai.AsyncOpenAI(
+            base_url=base_url,
+            api_key=key,
+            timeout=timeout,
+            max_retries=max_retries,
+            http_client=pooled_http_client(timeout, -(-max_connections // shards)),
+        )
+        for _ in range(shards)
     ]
 
 
@@ -119,6 +130,7 @@ class OpenAICompatBackend:
         connection_shards: int = 8,
         transport: Literal["auto", "lean", "httpx"] = "auto",
         session_header: str | None = DEFAULT_HEADER,
+        max_connections: int = 1024,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._model = model
@@ -135,16 +147,18 @@ class OpenAICompatBackend:
             connection_shards=connection_shards,
             transport=transport,
             session_header=session_header,
+            max_connections=max_connections,
         )
         self.profile = profile or profile_for(model)
         self._clients = (
             [client]
             if client is not None
-            else _clients(self.base_url, api_key, timeout, max_retries, connection_shards, transport)
+            else _clients(self.base_url, api_key, timeout, max_retries, connection_shards, transport, max_connections)
         )
         self._next_client = 0
         self._http = httpx.AsyncClient(timeout=30.0)
         self._server_kind: ServerKind = server_kind
+        self._estimate = PromptEstimator()
 
     @property
     def model(self) -> str:
@@ -239,7 +253,7 @@ class OpenAICompatBackend:
             self._server_kind = kind  # type: ignore[assignment]
             return TokenCount(n, exact=True)
         self._server_kind = "none"
-        return TokenCount(estimate_prompt_tokens(request), exact=False)
+        return TokenCount(self._estimate(request), exact=False)
 
     async def aclose(self) -> None:
         for client in self._clients:

@@ -17,8 +17,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 
-import httpx
-
 from thrifty.children import spawn
 from thrifty.errors import BackendUnavailable
 
@@ -84,6 +82,8 @@ class ManagedServer:
             )
 
     async def wait_healthy(self) -> None:
+        import httpx  # here, not at the top: the CLI's startup never needs it
+
         deadline = time.monotonic() + self.startup_timeout
         async with httpx.AsyncClient(timeout=2.0) as client:
             while time.monotonic() < deadline:

@@ -10,16 +10,17 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, replace
-
-import httpx
+from typing import TYPE_CHECKING
 
 from thrifty import safejson
 from thrifty.backends.base import Backend
 from thrifty.backends.embedded import embedded_model, llama_server
-from thrifty.backends.openai_compat import OpenAICompatBackend
 from thrifty.backends.profiles import EMBEDDED_PROFILE, ToolProtocol, profile_for
 from thrifty.backends.session import DEFAULT_HEADER
 from thrifty.errors import BackendConnectionError, ConfigError
+
+if TYPE_CHECKING:  # imported when a backend is opened: `thrifty --help` never loads openai/httpx
+    from thrifty.backends.openai_compat import OpenAICompatBackend
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +40,14 @@ class BackendConfig:
     timeout: float = 300.0
     session_header: str | None = DEFAULT_HEADER
     """The header carrying each run's session id (sticky routing over replicas); None: not sent."""
+    max_connections: int = 1024
+    """Connections kept open to the server: size it to the calls in flight (an eval's concurrency)."""
 
 
 async def discover_model(base_url: str, api_key: str | None = None) -> str:
     """The first model a server lists at ``/v1/models``."""
+    import httpx
+
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
         async with httpx.AsyncClient(timeout=10.0) as client:
@@ -61,6 +66,8 @@ async def discover_model(base_url: str, api_key: str | None = None) -> str:
 
 
 def _backend(config: BackendConfig, base_url: str, model: str, *, embedded: bool) -> OpenAICompatBackend:
+    from thrifty.backends.openai_compat import OpenAICompatBackend
+
     profile = EMBEDDED_PROFILE if embedded else profile_for(model)
     if config.tool_protocol is not None:
         profile = replace(profile, tool_protocol=config.tool_protocol)
@@ -73,6 +80,7 @@ def _backend(config: BackendConfig, base_url: str, model: str, *, embedded: bool
         profile=profile,
         timeout=config.timeout,
         session_header=config.session_header,
+        max_connections=config.max_connections,
     )
 
 

@@ -31,7 +31,7 @@ _Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 
 
 class LeanTransport(httpx.AsyncBaseTransport):
-    def __init__(self, *, max_idle_per_origin: int = 256, verify: ssl.SSLContext | bool = True) -> None:
+    def __init__(self, *, max_idle_per_origin: int = 1024, verify: ssl.SSLContext | bool = True) -> None:
         self._idle: dict[tuple[str, str, int], deque[_Conn]] = {}
         self._max_idle = max_idle_per_origin
         self._ssl = verify
@@ -200,6 +200,14 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
             raise httpx.RemoteProtocolError("a chunk is longer than its size says")
 
 
-def lean_http_client(timeout: float) -> httpx.AsyncClient:
-    """An HTTP client for ``openai.AsyncOpenAI(http_client=...)`` running on :class:`LeanTransport`."""
-    return httpx.AsyncClient(transport=LeanTransport(), timeout=timeout)
+def lean_http_client(timeout: float, max_connections: int = 1024) -> httpx.AsyncClient:
+    """An HTTP client for ``openai.AsyncOpenAI(http_client=...)`` running on :class:`LeanTransport`,
+    keeping up to ``max_connections`` idle connections per server (size it to the calls in flight)."""
+    return httpx.AsyncClient(transport=LeanTransport(max_idle_per_origin=max_connections), timeout=timeout)
+
+
+def pooled_http_client(timeout: float, max_connections: int) -> httpx.AsyncClient:
+    """httpx's own transport (https endpoints: proxies, HTTP/2) with the openai client's defaults, its
+    pool sized to ``max_connections`` open and kept-alive (the openai default keeps only 100 alive)."""
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    return httpx.AsyncClient(limits=limits, timeout=timeout, follow_redirects=True)

@@ -142,7 +142,9 @@ def evaluate(args: argparse.Namespace) -> int:
     tools = tools_for(args, quiet=True)
     config = LoopConfig(temperature=args.temperature, seed=args.seed)
     bar, progress = _progress_bar(len(tasks) * len(conditions))
-    configs = [replace(backend_config(args), base_url=url) for url in args.endpoint] or [backend_config(args)]
+    # Connections kept open per server: every sample in flight keeps its own, none is reopened.
+    pooled = replace(backend_config(args), max_connections=max(args.concurrency, 1024))
+    configs = [replace(pooled, base_url=url) for url in args.endpoint] or [pooled]
     executor = _executor(args)
     models: list[str] = []
 
