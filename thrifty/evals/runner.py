@@ -21,7 +21,7 @@ from thrifty.backends.base import Backend
 from thrifty.budget import PriceTable
 from thrifty.evals.executors import EvalContext, Executor, Finished, LocalExecutor, Losses
 from thrifty.evals.identity import run_header
-from thrifty.evals.log import RunHeader, SampleLog, append, done_keys, load_log, open_log
+from thrifty.evals.log import LogWriter, RunHeader, SampleLog, append, done_keys, load_log, open_log
 from thrifty.evals.sample import Condition, Job, SampleWork, safe_name, score
 from thrifty.evals.tasks import Task
 from thrifty.tools.base import Tool
@@ -127,37 +127,50 @@ async def run_eval(
     """
     config = config or LoopConfig()
     headers = [run_header(c, backends, config, tasks_sha256 or "", grader) for c in conditions]
-    log = open_log(log_path)  # locks the log: a second writer fails here, before running anything
+    log = LogWriter(open_log(log_path))  # locks the log: a second writer fails here, before running anything
     try:
-        jobs, progress = _pending(log_path, log, tasks, conditions, headers, traces=traces)
+        jobs, progress = _pending(log_path, log.log, tasks, conditions, headers, traces=traces)
         work = SampleWork(tools, config, prices, retries, grader)
         ctx = EvalContext(work, backends, log_path.parent, concurrency, progress.lost)
-        async for done in (executor or LocalExecutor()).run(jobs, ctx):
-            if await _write(log, log_path.parent, done):
-                progress.record(done.sample)
-                if on_sample is not None:
-                    on_sample(done.sample, progress)
-            else:
-                progress.errors += 1
+        async with asyncio.TaskGroup() as writes:  # lines finishing together share one fsync
+            async for done in (executor or LocalExecutor()).run(jobs, ctx):
+                writes.create_task(_acknowledge(log, log_path.parent, done, progress, on_sample))
     finally:
-        log.close()
+        await log.aclose()
     return progress
 
 
-async def _write(log: TextIO, log_dir: Path, done: Finished) -> bool:
+async def _acknowledge(
+    log: LogWriter,
+    log_dir: Path,
+    done: Finished,
+    progress: Progress,
+    on_sample: Callable[[SampleLog, Progress], None] | None,
+) -> None:
+    """Count a sample (progress, ``on_sample``) only once its line is on disk: acknowledged."""
+    if await _write(log, log_dir, done):
+        progress.record(done.sample)
+        if on_sample is not None:
+            on_sample(done.sample, progress)
+    else:
+        progress.errors += 1
+
+
+async def _write(log: LogWriter, log_dir: Path, done: Finished) -> bool:
     """The one writer: the trace (when it came back with the sample), then the sample's line; the
     file work runs off the event loop. False when the line could not be written."""
 
-    def write() -> None:
-        if done.trace_text is not None and done.job.trace is not None:
-            trace = log_dir / done.job.trace
-            trace.parent.mkdir(parents=True, exist_ok=True)
-            with trace.open("a", encoding="utf-8") as f:
-                f.write(done.trace_text)
-        append(log, done.sample)
+    def write_trace() -> None:
+        assert done.trace_text is not None and done.job.trace is not None
+        trace = log_dir / done.job.trace
+        trace.parent.mkdir(parents=True, exist_ok=True)
+        with trace.open("a", encoding="utf-8") as f:
+            f.write(done.trace_text)
 
     try:
-        await asyncio.to_thread(write)
+        if done.trace_text is not None and done.job.trace is not None:
+            await asyncio.to_thread(write_trace)
+        await log.write(done.sample)
     except Exception:
         logger.exception("could not log sample %s of run %s", done.job.task.id, done.job.run)
         return False
