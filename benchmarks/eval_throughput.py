@@ -3,8 +3,11 @@
     ideal = samples × model calls per sample × latency / concurrency
 
 Run: python benchmarks/eval_throughput.py [--samples 256] [--concurrency 64] [--latency 1.0] [--steps 2]
+Any sample count and concurrency work (e.g. --samples 4096 --concurrency 1024).
 The stub (benchmarks/stub_server.py, in its own process) answers every request after ``latency`` seconds with canned
-native tool calls (``steps`` tool calls, then the answer), so each sample makes steps + 1 calls.
+native tool calls (``steps`` tool calls, then the answer), so each sample makes steps + 1 calls. The calls and
+the connections thrifty made are read from the stub's own log (``GET /stats``), and the runner's CPU per call
+from this process's rusage; connections beyond one per sample in flight are reconnects.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import asyncio
 import json
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -20,6 +24,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from urllib.request import urlopen
 
 from thrifty.backends import OpenAICompatBackend
 from thrifty.backends.profiles import ModelProfile
@@ -63,6 +68,18 @@ async def raw_floor(base_url: str, samples: int, calls: int, concurrency: int) -
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - started
+
+
+def stub_stats(base_url: str) -> dict[str, int]:
+    """The stub's own count of connections accepted and chat requests received."""
+    with urlopen(f"{base_url}/stats") as reply:
+        counts: dict[str, int] = json.loads(reply.read())
+    return counts
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def sample_tasks(n: int) -> list[Task]:
@@ -202,8 +219,10 @@ def main() -> None:
     stub, base_url = start_stub(args)
     try:
         floor = asyncio.run(raw_floor(base_url, args.samples, calls, args.concurrency))
+        before, cpu = stub_stats(base_url), cpu_seconds()
         with tempfile.TemporaryDirectory() as tmp:
             wall = asyncio.run(local_run(args, tasks, tool, base_url, Path(tmp) / "log.jsonl"))
+            cpu, after = cpu_seconds() - cpu, stub_stats(base_url)
             ray_wall = ray_run(args, tasks, tool, base_url, Path(tmp) / "ray.jsonl") if args.ray else None
     finally:
         stub.terminate()
@@ -220,6 +239,13 @@ def main() -> None:
             f"RayExecutor, {args.ray} worker(s): {wall_ray:.2f} s with the workers' start, ratio {wall_ray / ideal:.3f}; "
             f"without it about {steady:.2f} s, ratio {steady / ideal:.3f}, {args.samples * calls / steady:.0f} calls/s"
         )
+    made = after["requests"] - before["requests"]
+    opened = after["connections"] - before["connections"]
+    print(
+        f"stub's log: {made} model calls ({made / wall:.0f} calls/s; expected {args.samples * calls}), "
+        f"{opened} connections opened ({max(0, opened - args.concurrency)} reconnects); "
+        f"runner CPU {cpu * 1e6 / max(1, made):.0f} us per call"
+    )
 
 
 if __name__ == "__main__":

@@ -117,9 +117,18 @@ class StubServer:
 
 
 async def _handle(
-    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, steps: int, latency: float, faults: list[str]
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    steps: int,
+    latency: float,
+    faults: list[str],
+    counts: dict[str, int],
 ) -> None:
-    """One keep-alive connection: read a request, wait ``latency`` (without holding anything), reply."""
+    """One keep-alive connection: read a request, wait ``latency`` (without holding anything), reply.
+
+    ``counts`` is the stub's own log, served at ``GET /stats``: connections accepted and chat requests
+    received, so a benchmark counts what a client really did, not what it reports."""
+    counts["connections"] += 1
     sock = writer.get_extra_info("socket")
     if sock is not None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -136,11 +145,14 @@ async def _handle(
                     await asyncio.sleep(3600)
                 code, payload = int(fault), {"error": {"message": f"injected {fault}"}}
             elif method == "POST" and path.endswith("/chat/completions"):
+                counts["requests"] += 1
                 if latency:
                     await asyncio.sleep(latency)
                 code, payload = 200, _reply(json.loads(body or b"{}"), steps)
             elif path.endswith("/models"):
                 code, payload = 200, {"object": "list", "data": [{"id": "stub", "object": "model"}]}
+            elif path.endswith("/stats"):
+                code, payload = 200, dict(counts)
             else:
                 code, payload = 404, {"error": "not found"}
             data = json.dumps(payload).encode()
@@ -160,8 +172,9 @@ async def serve_asyncio(steps: int, latency: float, port: int, faults: list[str]
     so the stub adds as little as possible on top of its fixed latency (the throughput benchmark
     measures the client, not the stub)."""
     pending = list(faults or [])
+    counts = {"connections": 0, "requests": 0}
     server = await asyncio.start_server(
-        lambda r, w: _handle(r, w, steps, latency, pending), "127.0.0.1", port, backlog=1024
+        lambda r, w: _handle(r, w, steps, latency, pending, counts), "127.0.0.1", port, backlog=4096
     )
     print(f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1", flush=True)
     async with server:
