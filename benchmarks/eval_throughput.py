@@ -82,6 +82,19 @@ def cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def print_wire(
+    expected: int, concurrency: int, wall: float, cpu: float, before: dict[str, int], after: dict[str, int]
+) -> None:
+    """What the stub saw of the thrifty run, and what it cost this process."""
+    made = after["requests"] - before["requests"]
+    opened = after["connections"] - before["connections"]
+    print(
+        f"stub's log: {made} model calls ({made / wall:.0f} calls/s; expected {expected}), "
+        f"{opened} connections opened ({max(0, opened - concurrency)} reconnects); "
+        f"runner CPU {cpu * 1e6 / max(1, made):.0f} us per call"
+    )
+
+
 def sample_tasks(n: int) -> list[Task]:
     """``n`` tasks for any ``n``: the offline generator yields at most ~500 distinct questions, so
     larger runs repeat them under new ids (the stub answers by id-free prompts; only count matters)."""
@@ -239,13 +252,7 @@ def main() -> None:
             f"RayExecutor, {args.ray} worker(s): {wall_ray:.2f} s with the workers' start, ratio {wall_ray / ideal:.3f}; "
             f"without it about {steady:.2f} s, ratio {steady / ideal:.3f}, {args.samples * calls / steady:.0f} calls/s"
         )
-    made = after["requests"] - before["requests"]
-    opened = after["connections"] - before["connections"]
-    print(
-        f"stub's log: {made} model calls ({made / wall:.0f} calls/s; expected {args.samples * calls}), "
-        f"{opened} connections opened ({max(0, opened - args.concurrency)} reconnects); "
-        f"runner CPU {cpu * 1e6 / max(1, made):.0f} us per call"
-    )
+    print_wire(args.samples * calls, args.concurrency, wall, cpu, before, after)
 
 
 if __name__ == "__main__":
