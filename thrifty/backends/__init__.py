@@ -1,7 +1,7 @@
 """Model backends: the protocol, the OpenAI-compatible client, the embedded server, the scripted fake.
 
 ``OpenAICompatBackend`` is imported on first use (PEP 562): the openai client costs ~0.3 s of
-import, which commands that never talk to a model (``thrifty --help``, ``thrifty view``) skip.
+import, which commands that never talk to a model (``thrifty --help``) skip.
 """
 
 from typing import TYPE_CHECKING, Any
