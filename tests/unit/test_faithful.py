@@ -193,3 +193,23 @@ async def test_point4_r1_at_none_keeps_a_closed_think_block() -> None:
     assert result.answer == "7" and len(backend.requests) == 1
     last = backend.requests[0].messages[-1]
     assert last.role == "assistant" and last.content == "<think>\n" + NO_THINKING
+
+
+async def test_point4_a_model_without_thinking_gets_a_prompted_think_block_per_level() -> None:
+    """The dial is no silent no-op on models with no thinking mode (the embedded Qwen2.5-Coder): the
+    system prompt asks for a <think> block and budget forcing caps it at the level's budget."""
+    from thrifty.agents.controller import LoopConfig
+    from thrifty.agents.thinking import THINKING_TOKENS, ThinkingMode
+
+    for level in ("low", "high"):
+        backend = ScriptedBackend(["I reason about it", '{"answer": "7"}'], tool_protocol="json")
+        result = await Agent(backend, config=LoopConfig(thinking=level)).run("q")  # type: ignore[arg-type]
+        think, answer = backend.requests
+        assert "think step by step inside <think>" in think.messages[0].content
+        assert think.messages[-1].content == "<think>\n" and think.stop == ("</think>",)
+        assert think.max_tokens == THINKING_TOKENS[ThinkingMode(level)] and think.response_format is None
+        assert answer.response_format is not None  # the answer keeps the JSON protocol's schema
+        assert result.answer == "7" and result.usage.reasoning_tokens > 0
+    backend = ScriptedBackend(['{"answer": "7"}'], tool_protocol="json")
+    await Agent(backend, config=LoopConfig(thinking="none")).run("q")
+    assert len(backend.requests) == 1 and "<think>" not in backend.requests[0].messages[0].content

@@ -10,6 +10,8 @@
   stops with "Wait". So low/medium/high are distinct requests on every server. ``none`` on a model
   that cannot switch thinking off (R1/QwQ) prefills a closed think block ("NoThinking", Ma et al.
   2025, arXiv 2504.09858), so stepping down to ``none`` never lifts the cap.
+- Models with no thinking mode of their own (e.g. the embedded Qwen2.5-Coder): the system prompt
+  asks for a ``<think>`` block, and budget forcing caps it per level (a prompted think block).
 - When the model thinks inside its reply (a server-side budget, ``enable_thinking``,
   ``reasoning_effort``), the step's ``max_tokens`` grows by the mode's budget: a step cap of 768
   tokens must not cut medium and high off before their budgets matter.
@@ -27,6 +29,7 @@ from dataclasses import replace
 from enum import StrEnum
 
 from thrifty.agents.calls import ModelCaller
+from thrifty.agents.prompts import load_prompt
 from thrifty.backends.base import ChatRequest, Completion, Message
 from thrifty.backends.profiles import ModelProfile
 from thrifty.budget import BudgetView, Regime, Usage
@@ -58,6 +61,8 @@ def thinking_request(
 ) -> ChatRequest:
     """``request`` with the server-side controls for ``mode`` that this model family understands."""
     budget = THINKING_TOKENS[mode] if budget is None else budget
+    if profile.thinking == "none" and mode is not ThinkingMode.NONE:
+        request = replace(request, messages=_with_think_prompt(request.messages))
     extra = dict(request.extra_body)
     if profile.thinking == "enable_thinking":
         kwargs = dict(extra.get("chat_template_kwargs", {}))
@@ -73,6 +78,15 @@ def thinking_request(
     return replace(request, extra_body=extra, max_tokens=max_tokens)
 
 
+def _with_think_prompt(messages: tuple[Message, ...]) -> tuple[Message, ...]:
+    """The prompted think block's instruction, added to the system message (or as one)."""
+    hint = load_prompt("think_prompted").render()
+    if messages and messages[0].role == "system":
+        first = messages[0]
+        return (replace(first, content=f"{first.content}\n\n{hint}"), *messages[1:])
+    return (Message("system", hint), *messages)
+
+
 def _thinks_in_reply(profile: ModelProfile, mode: ThinkingMode) -> bool:
     if profile.thinking == "reasoning_effort":
         return True
@@ -81,7 +95,10 @@ def _thinks_in_reply(profile: ModelProfile, mode: ThinkingMode) -> bool:
 
 def needs_forcing(profile: ModelProfile, mode: ThinkingMode) -> bool:
     """Client-side budget forcing: think-tag models (R1/QwQ, Qwen3 with thinking on) on servers
-    without a hard budget; and R1/QwQ at ``none``, which only a prefilled closed block stops thinking."""
+    without a hard budget; R1/QwQ at ``none``, which only a prefilled closed block stops thinking;
+    and models with no thinking mode at all (a prompted think block)."""
+    if profile.thinking == "none":  # no thinking mode of its own: a prompted think block, forced
+        return mode is not ThinkingMode.NONE
     if profile.thinking_token_budget or not profile.think_tags:
         return False
     if profile.thinking == "think_tags":
@@ -104,11 +121,13 @@ async def force_thinking_budget(
     finish = "stop"
     for wait in range(max_waits + 1 if budget > 0 else 0):
         prefix = OPEN_THINKING + thinking
-        phase = replace(
+        phase = replace(  # free text: no tools and no JSON schema while it thinks
             request,
             messages=(*request.messages, Message("assistant", prefix)),
             max_tokens=max(1, budget - phase_usage.output_tokens),
             stop=("</think>",),
+            tools=(),
+            response_format=None,
         )
         c = await caller(phase, step=step, purpose="think", reasoning_output=True)
         thinking += _continuation(c.text, prefix).split("</think>")[0]
