@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from thrifty.agents.events import EventHandler
 from thrifty.agents.rails import Rails
-from thrifty.agents.result import TrajectoryStep
+from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
 from thrifty.agents.thinking import ThinkingMode
 from thrifty.backends.base import Backend, Message
 from thrifty.budget import BudgetView, Ledger
@@ -66,6 +66,43 @@ class RunContext:
     before_step: StepGate | None = None
     """Awaited before each agent step with the budget so far; False ends the run ("cancelled").
     It may also raise to pause the run (the LangGraph adapter's human-approval interrupt)."""
+
+    def result(
+        self,
+        question: str,
+        strategy: str,
+        stop_reason: StopReason,
+        answer: str | None,
+        *,
+        exhausted: str | None = None,
+        error: str | None = None,
+        detail: str | None = None,
+        steps: Iterable[TrajectoryStep] = (),
+        messages: Iterable[Message] = (),
+        candidates: Iterable[str] = (),
+        notes: Iterable[str] = (),
+        pass_at_n: bool = False,
+    ) -> RunResult:
+        """The one way a strategy ends a run: what it found, with what this run's ledger spent
+        (usage, seconds, entries) and the backend's model filled in here, never by hand."""
+        return RunResult(
+            question=question,
+            answer=answer,
+            stop_reason=stop_reason,
+            usage=self.ledger.used,
+            strategy=strategy,
+            model=self.backend.model,
+            exhausted=exhausted,
+            error=error,
+            detail=detail,
+            seconds=self.ledger.elapsed(),
+            steps=tuple(steps),
+            messages=tuple(messages),
+            ledger=tuple(self.ledger.entries),
+            candidates=tuple(candidates),
+            notes=tuple(notes),
+            pass_at_n=pass_at_n,
+        )
 
 
 @dataclass

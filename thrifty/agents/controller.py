@@ -162,20 +162,16 @@ def _result(
     error: str | None = None,
     detail: str | None = None,
 ) -> RunResult:
-    return RunResult(
-        question=question,
-        answer=answer,
-        stop_reason=stop,
-        usage=ctx.ledger.used,
-        strategy=strategy,
-        model=ctx.backend.model,
+    return ctx.result(
+        question,
+        strategy,
+        stop,
+        answer,
         exhausted=exhausted,
         error=error,
-        seconds=ctx.ledger.elapsed(),
-        steps=tuple(state.steps),
-        messages=tuple(state.messages),
-        ledger=tuple(ctx.ledger.entries),
         detail=detail,
+        steps=state.steps,
+        messages=state.messages,
     )
 
 

@@ -72,19 +72,11 @@ class Ledger:
         limit: float | None = getattr(self.limits, name)
         if limit is None:
             return None
-        u, p = self.used, self.pending
         if name == "seconds":
             used: float = self.elapsed()
-        elif name == "requests":
-            used = u.requests + p.requests
-        elif name == "input_tokens":
-            used = u.input_tokens + p.input_tokens
-        elif name == "output_tokens":
-            used = u.output_tokens + p.output_tokens
-        elif name == "total_tokens":
-            used = u.total_tokens + p.total_tokens
         else:
-            used = u.cost_usd + p.cost_usd
+            field = "cost_usd" if name == "usd" else name
+            used = getattr(self.used, field) + getattr(self.pending, field)
         return _Cap(limit - used, self._KINDS[name], limit, used)
 
     def _binding(self, name: str) -> tuple[_Cap | None, str]:
@@ -246,13 +238,7 @@ class Ledger:
     def release(self, reservation: ModelReservation) -> None:
         """Give back a reservation whose call never happened (or failed before being billed)."""
         for node in self._lineage():
-            p, h = node.pending, reservation.held
-            node.pending = Usage(
-                requests=max(0, p.requests - h.requests),
-                input_tokens=max(0, p.input_tokens - h.input_tokens),
-                output_tokens=max(0, p.output_tokens - h.output_tokens),
-                cost_usd=max(0.0, p.cost_usd - h.cost_usd),
-            )
+            node.pending = node.pending.minus(reservation.held)
 
     def spend_tool(self, tool: str, units: int = 1) -> LedgerEntry:
         """Grant and charge up to ``units`` of ``tool`` at once (BATS: a unit is spent when dispatched,

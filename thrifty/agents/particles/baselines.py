@@ -80,18 +80,8 @@ class _Sampling:
     ) -> RunResult:
         stop: StopReason = "budget_exhausted" if exhausted else ("answered" if answer is not None else "stalled")
         answers = [a for a in (extract_answer(t) for t in texts) if a is not None]
-        return RunResult(
-            question=question,
-            answer=answer,
-            stop_reason=stop,
-            usage=ctx.ledger.used,
-            strategy=self.name,
-            model=ctx.backend.model,
-            exhausted=exhausted,
-            seconds=ctx.ledger.elapsed(),
-            ledger=tuple(ctx.ledger.entries),
-            candidates=tuple(dict.fromkeys(answers)),
-            notes=tuple(notes),
+        return ctx.result(
+            question, self.name, stop, answer, exhausted=exhausted, candidates=dict.fromkeys(answers), notes=notes
         )
 
 

@@ -125,7 +125,6 @@ class ParticleFilterStrategy:
         stop: StopReason = "answered"
         exhausted: str | None = None
         error: str | None = None
-        started = ctx.ledger.clock.now()
         try:
             for t in range(1, s.max_steps + 1):
                 before = ctx.ledger.used.total_tokens
@@ -144,7 +143,7 @@ class ParticleFilterStrategy:
         except BackendError as exc:  # the particles so far still vote; the error is kept
             stop, error = "error", str(exc)
         self.history = history
-        return self._result(question, ctx, particles, history, stop, exhausted, error, ctx.ledger.clock.now() - started)
+        return self._result(question, ctx, particles, history, stop, exhausted, error)
 
     async def _advance(self, p: Particle, question: str, caller: ModelCaller, ctx: RunContext, t: int) -> None:
         """Commit the next step (the kept look-ahead or a fresh one), then look one step further."""
@@ -249,7 +248,6 @@ class ParticleFilterStrategy:
         stop: StopReason,
         exhausted: str | None,
         error: str | None,
-        seconds: float,
     ) -> RunResult:
         answers = [p.answer for p in particles]
         answer, choice = self.select(particles)
@@ -258,17 +256,7 @@ class ParticleFilterStrategy:
         notes = [g.note() for g in history]
         notes.append(choice)
         notes.append(f"final lineages: {len({p.lineage for p in particles})}/{len(particles)}")
-        return RunResult(
-            question=question,
-            answer=answer,
-            stop_reason=stop,
-            usage=ctx.ledger.used,
-            strategy=self.name,
-            model=ctx.backend.model,
-            exhausted=exhausted,
-            error=error,
-            seconds=seconds,
-            ledger=tuple(ctx.ledger.entries),
-            notes=tuple(notes),
-            candidates=tuple(dict.fromkeys(a for a in answers if a is not None)),
+        candidates = dict.fromkeys(a for a in answers if a is not None)
+        return ctx.result(
+            question, self.name, stop, answer, exhausted=exhausted, error=error, notes=notes, candidates=candidates
         )

@@ -172,20 +172,16 @@ class BatsStrategy:
         stop: StopReason = last.stop_reason if last is not None else "budget_exhausted"
         if (state.verified and self.early_stop) or (final is not None and stop == "budget_exhausted"):
             stop = "answered"
-        return RunResult(
-            question=question,
-            answer=final,
-            stop_reason=stop,
-            usage=ctx.ledger.used,
-            strategy=self.name,
-            model=ctx.backend.model,
+        return ctx.result(
+            question,
+            self.name,
+            stop,
+            final,
             exhausted=last.exhausted if last else None,
-            seconds=ctx.ledger.elapsed(),
-            steps=tuple(state.steps),
+            steps=state.steps,
             messages=last.messages if last else (),
-            ledger=tuple(ctx.ledger.entries),
-            candidates=tuple(dict.fromkeys(state.proposed)),
-            notes=tuple(state.notes),
+            candidates=dict.fromkeys(state.proposed),
+            notes=state.notes,
         )
 
     async def _after(

@@ -208,16 +208,4 @@ class PlanAndBudgetStrategy:
         notes: list[str],
         exhausted: str | None = None,
     ) -> RunResult:
-        return RunResult(
-            question=question,
-            answer=answer,
-            stop_reason=stop,
-            usage=ctx.ledger.used,
-            strategy=self.name,
-            exhausted=exhausted,
-            model=ctx.backend.model,
-            seconds=ctx.ledger.elapsed(),
-            steps=tuple(steps),
-            ledger=tuple(ctx.ledger.entries),
-            notes=tuple(notes),
-        )
+        return ctx.result(question, self.name, stop, answer, exhausted=exhausted, steps=steps, notes=notes)

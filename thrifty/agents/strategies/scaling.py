@@ -126,19 +126,15 @@ class ParallelStrategy:
         answers = [r.answer for r in results if not is_none(r.answer)]
         answer, notes = await self._choose(question, ctx, results, answers)
         stop: StopReason = "answered" if any(r.stop_reason == "answered" for r in results) else results[0].stop_reason
-        return RunResult(
-            question=question,
-            answer=answer,
-            stop_reason=stop,
-            usage=ctx.ledger.used,
-            strategy=self.name,
-            model=ctx.backend.model,
-            seconds=ctx.ledger.elapsed(),
-            steps=tuple(s for r in results for s in r.steps),
-            ledger=tuple(ctx.ledger.entries),
-            candidates=tuple(a for a in answers if a is not None),
-            notes=tuple(notes),
+        return ctx.result(
+            question,
+            self.name,
+            stop,
+            answer,
             exhausted=next((r.exhausted for r in results if r.exhausted), None),
+            steps=(s for r in results for s in r.steps),
+            candidates=(a for a in answers if a is not None),
+            notes=notes,
             pass_at_n=self.aggregate == "pass_at_n",
         )
 
