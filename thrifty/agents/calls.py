@@ -7,12 +7,16 @@ it too, through :class:`~thrifty.tools.base.ToolContext`).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
+from typing import TypeVar
 
 from thrifty.agents.events import BudgetCharged, EventHandler, ModelCalled
 from thrifty.backends.base import Backend, ChatRequest, Completion, TokenCount
 from thrifty.budget import Ledger, ModelReservation, Usage
 from thrifty.errors import BackendError, BackendTimeout
+
+T = TypeVar("T")
 
 
 class ModelCaller:
@@ -43,51 +47,76 @@ class ModelCaller:
     ) -> Completion:
         """Make one charged call. Raises :class:`BudgetExceeded` when it cannot be afforded."""
         count = count or await self.count(request)
-        model = self.backend.model
-        reservation = self.ledger.reserve_model_call(
-            model, count.tokens, request.max_tokens, min_output_tokens=min_output_tokens
-        )
-        request = replace(request, max_tokens=reservation.max_tokens)
-        started = self.ledger.clock.now()
-        completion = await self._complete(request, count, reservation)
-        if reasoning_output:  # a thinking phase: all of its output is reasoning, charged as such
-            completion = replace(
-                completion, usage=replace(completion.usage, reasoning_tokens=completion.usage.output_tokens)
-            )
-        entry = self.ledger.charge_model(
-            model, completion.usage, estimated=completion.usage_estimated, reservation=reservation
-        )
-        seconds = self.ledger.clock.now() - started
-        self.ledger.observe_call_seconds(seconds)
-        self.emit(
-            ModelCalled(step, purpose, completion, count.tokens, count.exact, request.max_tokens, seconds, request)
-        )
-        self.emit(BudgetCharged(entry, self.ledger.view()))
-        if entry.overrun and (error := self.ledger.exceeded()) is not None:
-            raise error
-        return completion
+        sent: list[ChatRequest] = []
 
-    async def _complete(self, request: ChatRequest, count: TokenCount, reservation: ModelReservation) -> Completion:
-        """The backend call within the run's deadline. A failed call is charged for what the server may
-        have done (a timeout: the request and its prompt; an error: the request); anything else that
-        stops it (cancellation) releases the reservation."""
-        model = self.backend.model
+        async def send(reservation: ModelReservation) -> tuple[Completion, Usage, bool]:
+            sent.append(replace(request, max_tokens=reservation.max_tokens))
+            completion = await self.backend.complete(sent[0])
+            if reasoning_output:  # a thinking phase: all of its output is reasoning, charged as such
+                usage = replace(completion.usage, reasoning_tokens=completion.usage.output_tokens)
+                completion = replace(completion, usage=usage)
+            return completion, completion.usage, completion.usage_estimated
+
+        def announce(completion: Completion, seconds: float) -> None:
+            self.ledger.observe_call_seconds(seconds)
+            final = sent[0]
+            self.emit(
+                ModelCalled(step, purpose, completion, count.tokens, count.exact, final.max_tokens, seconds, final)
+            )
+
+        return await self.charged(
+            self.backend.model,
+            count.tokens,
+            send,
+            max_tokens=request.max_tokens,
+            min_output_tokens=min_output_tokens,
+            announce=announce,
+        )
+
+    async def charged(
+        self,
+        model: str,
+        prompt_tokens: int,
+        send: Callable[[ModelReservation], Awaitable[tuple[T, Usage, bool]]],
+        *,
+        max_tokens: int | None = None,
+        min_output_tokens: int = 1,
+        max_seconds: float | None = None,
+        announce: Callable[[T, float], None] | None = None,
+    ) -> T:
+        """The one path that calls a model endpoint and charges the ledger: reserve, ``send`` within
+        the deadline (and ``max_seconds``), charge what it reports (``send`` returns its value, its usage
+        and whether that usage is estimated), emit. A call cut short is charged its request and prompt;
+        a failed one its request; one never made is released. Chat calls and the reward model use it."""
+        reservation = self.ledger.reserve_model_call(
+            model, prompt_tokens, max_tokens, min_output_tokens=min_output_tokens
+        )
+        started = self.ledger.clock.now()
         deadline = self.ledger.deadline()
         try:
-            return await deadline.wait(self.backend.complete(request))
+            value, usage, estimated = await deadline.wait(send(reservation), max_seconds)
         except TimeoutError:
             # The server did work we cannot see: charge the request and its prompt, then stop on time.
-            entry = self.ledger.charge_model(
-                model, Usage(requests=1, input_tokens=count.tokens), estimated=True, reservation=reservation
-            )
-            self.emit(BudgetCharged(entry, self.ledger.view()))
-            if deadline.at is not None:
+            self._charge_failed(model, Usage(requests=1, input_tokens=prompt_tokens), reservation)
+            if deadline.expired or (deadline.at is not None and max_seconds is None):
                 raise self.ledger.out_of_time() from None
-            raise BackendTimeout("model call timed out") from None
-        except BackendError:
-            entry = self.ledger.charge_model(model, Usage(requests=1), estimated=True, reservation=reservation)
-            self.emit(BudgetCharged(entry, self.ledger.view()))
+            raise BackendTimeout(f"model call to {model} timed out") from None
+        except BackendError as exc:
+            self._charge_failed(model, Usage(requests=1), reservation)
+            if isinstance(exc, BackendTimeout) and deadline.expired:
+                raise self.ledger.out_of_time() from None
             raise
         except BaseException:
             self.ledger.release(reservation)
             raise
+        entry = self.ledger.charge_model(model, usage, estimated=estimated, reservation=reservation)
+        if announce is not None:
+            announce(value, self.ledger.clock.now() - started)
+        self.emit(BudgetCharged(entry, self.ledger.view()))
+        if entry.overrun and (error := self.ledger.exceeded()) is not None:
+            raise error
+        return value
+
+    def _charge_failed(self, model: str, usage: Usage, reservation: ModelReservation) -> None:
+        entry = self.ledger.charge_model(model, usage, estimated=True, reservation=reservation)
+        self.emit(BudgetCharged(entry, self.ledger.view()))

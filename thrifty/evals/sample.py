@@ -5,7 +5,6 @@ call :meth:`SampleWork.run`, so a sample is the same whichever runs it; only the
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -19,7 +18,7 @@ from thrifty.agents.result import RunResult
 from thrifty.agents.strategies import Strategy
 from thrifty.backends.base import Backend
 from thrifty.backends.session import session
-from thrifty.budget import Ledger, Limits, PriceTable, Usage
+from thrifty.budget import Deadline, Ledger, Limits, MonotonicClock, PriceTable, Usage
 from thrifty.evals.attachments import with_attachments
 from thrifty.evals.grader import grade
 from thrifty.evals.identity import limits_dict
@@ -113,9 +112,15 @@ class _Attempts:
     key: str
 
     async def run(self, question: str) -> tuple[RunResult, int]:
+        """The sample's ``seconds`` limit bounds all attempts together: a retry gets only the time
+        left, and a back-off that could not finish before the deadline is not started."""
+        clock, seconds = MonotonicClock(), self.agent.limits.seconds
+        deadline = Deadline(None if seconds is None else clock.now() + seconds, clock)
         for attempt in range(1, self.retries + 2):
             writer = None if self.trace is None else TraceWriter(self.trace)  # every attempt appends to one trace
-            ledger = self.agent.new_ledger()
+            left = deadline.remaining()
+            retry_limits = None if left is None or attempt == 1 else replace(self.agent.limits, seconds=left)
+            ledger = self.agent.new_ledger(retry_limits)
             if self.live is not None:
                 self.live[self.key] = ledger
             try:
@@ -125,7 +130,10 @@ class _Attempts:
                     writer.close()
             if result.stop_reason != "error" or attempt > self.retries:
                 return result, attempt
-            await asyncio.sleep(min(8.0, 0.5 * 2**attempt))
+            try:
+                await deadline.sleep(min(8.0, 0.5 * 2**attempt))
+            except TimeoutError:
+                return result, attempt
         raise AssertionError("unreachable")
 
 

@@ -12,13 +12,13 @@ Three real implementations:
 - :class:`RewardModelPRM` posts the whole solution to a reward-model endpoint (vLLM's pooling
   API serving e.g. Qwen2.5-Math-PRM-7B) and gets every step's score in one call.
 
-Every call is charged to the run's ledger: judge calls go through :class:`ModelCaller`; the
-reward endpoint reserves a request, then charges the prompt tokens the server reports.
+Every call is charged to the run's ledger through :class:`ModelCaller`: judge calls as chat calls,
+the reward endpoint through :meth:`ModelCaller.charged` (a request and the prompt tokens the server
+reports), bounded by the run's deadline and the PRM's own timeout.
 """
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,7 +33,7 @@ from thrifty.agents.particles.generation import settle, solver_messages
 from thrifty.agents.prompts import load_prompt
 from thrifty.backends.base import Backend, ChatRequest, Completion, Message, TokenLogprob
 from thrifty.backends.tokens import count_text_tokens
-from thrifty.budget import Usage
+from thrifty.budget import ModelReservation, Usage
 from thrifty.errors import BackendError, BackendTimeout
 
 NEUTRAL = 0.5
@@ -189,39 +189,30 @@ class RewardModelPRM:
             "add_generation_prompt": False,
         }
         estimate = count_text_tokens(self.system_prompt + question + answer) + 16
-        ledger = ctx.ledger
-        reservation = ledger.reserve_model_call(self.model, estimate, 0, min_output_tokens=0)
-        try:
-            payload = await self._post(body, ledger.deadline().timeout(self.timeout))
-        except BaseException as exc:
-            ledger.charge_model(self.model, Usage(requests=1), estimated=True, reservation=reservation)
-            if isinstance(exc, BackendTimeout) and ledger.deadline().expired:
-                raise ledger.out_of_time() from None
-            raise
-        usage = payload.get("usage") or {}
-        tokens = int(usage.get("prompt_tokens") or estimate)
-        entry = ledger.charge_model(
-            self.model,
-            Usage(requests=1, input_tokens=tokens),
-            reservation=reservation,
-            estimated="prompt_tokens" not in usage,
+
+        async def send(reservation: ModelReservation) -> tuple[dict[str, Any], Usage, bool]:
+            payload = await self._post(body)
+            usage = payload.get("usage") or {}
+            tokens = int(usage.get("prompt_tokens") or estimate)
+            return payload, Usage(requests=1, input_tokens=tokens), "prompt_tokens" not in usage
+
+        caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
+        payload = await caller.charged(
+            self.model, estimate, send, max_tokens=0, min_output_tokens=0, max_seconds=self.timeout
         )
-        if entry.overrun and (error := ledger.exceeded()) is not None:
-            raise error
         scores = parse_step_rewards(payload)
         if len(scores) != len(steps):
             raise BackendError(f"reward model returned {len(scores)} step scores for {len(steps)} steps")
         return scores
 
-    async def _post(self, body: dict[str, Any], seconds: float | None) -> dict[str, Any]:
-        """POST with a total deadline: ``seconds`` bounds the whole exchange, not each read."""
+    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One POST; its time is bounded by the caller (the run's deadline and :attr:`timeout`)."""
         if self.client is None:  # one client for all calls: a PRM call runs per particle per step
             self.client = httpx.AsyncClient(timeout=self.timeout)
         try:
-            post = self.client.post(f"{self.base_url.rstrip('/')}/pooling", json=body, timeout=seconds)
-            response = await asyncio.wait_for(post, seconds)
-        except TimeoutError:
-            raise BackendTimeout(f"reward model endpoint did not answer within {seconds:g}s") from None
+            response = await self.client.post(f"{self.base_url.rstrip('/')}/pooling", json=body)
+        except httpx.TimeoutException:
+            raise BackendTimeout(f"reward model endpoint did not answer within {self.timeout:g}s") from None
         except httpx.HTTPError as exc:
             raise BackendError(f"reward model endpoint unreachable: {exc}") from exc
         if response.status_code != 200:
