@@ -38,6 +38,7 @@ from thrifty.errors import (
     ToolError,
 )
 from thrifty.tools.base import FunctionTool, Tool, ToolResult, Toolset
+from thrifty.tools.typed import TypedTool, tool
 
 if TYPE_CHECKING:
     from thrifty.backends.openai_compat import OpenAICompatBackend
@@ -82,11 +83,13 @@ __all__ = [
     "ToolSpec",
     "Toolset",
     "TrajectoryStep",
+    "TypedTool",
     "Usage",
     "get_strategy",
     "open_backend",
     "open_backend_sync",
     "parse_budget_spec",
+    "tool",
 ]
 
 

@@ -44,12 +44,14 @@ EXPECTED = [
     "ToolResult",
     "ToolSpec",
     "Toolset",
+    "TypedTool",
     "TrajectoryStep",
     "Usage",
     "get_strategy",
     "open_backend",
     "open_backend_sync",
     "parse_budget_spec",
+    "tool",
 ]
 
 

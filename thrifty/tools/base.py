@@ -81,18 +81,6 @@ def validate_arguments(spec: ToolSpec, arguments: Mapping[str, Any]) -> None:
             raise ToolError(f"{spec.name}: argument {key!r} must be of type {expected}, got {type(value).__name__}")
 
 
-def as_string_list(value: Any, name: str) -> list[str]:
-    """Batched arguments: accept one string or a list of strings (small models send either)."""
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ToolError(f"argument {name!r} must be a string or a list of strings")
-    items = [v.strip() for v in value if v.strip()]
-    if not items:
-        raise ToolError(f"argument {name!r} is empty")
-    return items
-
-
 class Toolset:
     """Tools by name, in a stable order."""
 

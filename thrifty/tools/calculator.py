@@ -12,12 +12,11 @@ from __future__ import annotations
 import ast
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from thrifty.backends.base import ToolSpec
 from thrifty.errors import ToolError
-from thrifty.tools.base import OneUnitTool, ToolContext, ToolResult
+from thrifty.tools.typed import TypedTool
 
 _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -102,18 +101,14 @@ def _check_size(op: ast.operator, left: Any, right: Any) -> None:
         raise ToolError(f"result too large (over {MAX_BITS} bits, about 3000 digits)")
 
 
-class CalculatorTool(OneUnitTool):
+class CalculatorTool(TypedTool):
     def __init__(self) -> None:
-        self._spec = ToolSpec(
+        super().__init__(
+            self.calculator,
             name="calculator",
             description="Evaluate an arithmetic expression exactly, e.g. '(17 * 23) / 4' or 'sqrt(2) ** 2'.",
-            parameters={
-                "type": "object",
-                "properties": {"expression": {"type": "string"}},
-                "required": ["expression"],
-            },
         )
 
-    async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
-        value = evaluate(str(arguments["expression"]))
-        return ToolResult(repr(value) if isinstance(value, float) else str(value))
+    async def calculator(self, expression: str) -> str:
+        value = evaluate(expression)
+        return repr(value) if isinstance(value, float) else str(value)

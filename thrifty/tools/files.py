@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from thrifty.backends.base import ToolSpec
+from pydantic import Field
+
 from thrifty.errors import ToolError
-from thrifty.tools.base import OneUnitTool, ToolContext, ToolResult
+from thrifty.tools.typed import TypedTool
+
+FileName = Annotated[str, Field(description="File name relative to the attachments.")]
 
 MAX_ROWS = 200
 
@@ -112,20 +114,16 @@ def read_file(path: Path, *, max_chars: int = 20_000) -> str:
     return text
 
 
-class ReadFileTool(OneUnitTool):
+class ReadFileTool(TypedTool):
     """``read_file(path)``: read an attachment from ``root`` (paths may not leave it)."""
 
     def __init__(self, root: Path, *, max_chars: int = 20_000) -> None:
         self.root = root.resolve()
         self.max_chars = max_chars
-        self._spec = ToolSpec(
+        super().__init__(
+            self.read_file,
             name="read_file",
             description="Read a task attachment (pdf, xlsx, csv, docx, txt, md, json) and return its text.",
-            parameters={
-                "type": "object",
-                "properties": {"path": {"type": "string", "description": "File name relative to the attachments."}},
-                "required": ["path"],
-            },
         )
 
     def resolve(self, name: str) -> Path:
@@ -137,8 +135,7 @@ class ReadFileTool(OneUnitTool):
             raise ToolError(f"no attachment named {name!r}; available: {available or 'none'}")
         return path
 
-    async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
+    async def read_file(self, path: FileName) -> str:
         import asyncio
 
-        path = self.resolve(str(arguments["path"]))
-        return ToolResult(await asyncio.to_thread(read_file, path, max_chars=self.max_chars))
+        return await asyncio.to_thread(read_file, self.resolve(path), max_chars=self.max_chars)

@@ -21,17 +21,21 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
-from thrifty.backends.base import ToolSpec
+from pydantic import Field
+
 from thrifty.children import die_with_parent
 from thrifty.errors import ConfigError
 from thrifty.tools import sandbox, seccomp
-from thrifty.tools.base import OneUnitTool, ToolContext, ToolResult
+from thrifty.tools.base import ToolResult
 from thrifty.tools.sandbox import SandboxLimits
+from thrifty.tools.typed import TypedTool
+
+Code = Annotated[str, Field(description="A complete Python program.")]
 
 _PRELUDE = "sandbox_prelude.py"
 _CHILD_ENV = {"PATH": "/usr/bin:/bin", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONIOENCODING": "utf-8"}
@@ -42,7 +46,7 @@ def _stage(folder: str, code: str) -> None:
     Path(folder, "main.py").write_text(code, encoding="utf-8")
 
 
-class PythonTool(OneUnitTool):
+class PythonTool(TypedTool):
     def __init__(
         self,
         *,
@@ -77,20 +81,16 @@ class PythonTool(OneUnitTool):
                 f"the python tool needs an OS sandbox and none can run here: {why}; "
                 "pass PythonTool(unsafe_no_sandbox=True) to run model code with only an in-process audit hook",
             )
-        self._spec = ToolSpec(
+        super().__init__(
+            self.python,
             name="python",
             description="Run Python 3 code in a sandbox (no network, no subprocesses, limited time and memory) "
             "and return what it prints. Use print() to show results.",
-            parameters={
-                "type": "object",
-                "properties": {"code": {"type": "string", "description": "A complete Python program."}},
-                "required": ["code"],
-            },
         )
 
-    async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
-        output, code = await self.execute(str(arguments.get("code", "")))
-        return ToolResult(output, is_error=code != 0)
+    async def python(self, code: Code) -> ToolResult:
+        output, status = await self.execute(code)
+        return ToolResult(output, is_error=status != 0)
 
     async def execute(self, code: str) -> tuple[str, int]:
         """(captured output, exit code); -1 when killed for time or refused for want of a free slot."""

@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Annotated, Literal
 
-from thrifty.backends.base import ChatRequest, Message, ToolSpec
+from pydantic import Field
+
+from thrifty.backends.base import ChatRequest, Message
 from thrifty.budget import BudgetExceeded
 from thrifty.errors import BackendError
 from thrifty.search.base import PageFetcher, SearchBackend, SearchResult
 from thrifty.search.ranking import extract_passages
-from thrifty.tools.base import ToolContext, ToolResult, as_string_list
+from thrifty.tools.base import ToolContext, ToolResult
+from thrifty.tools.typed import Batch, TypedTool
+
+Queries = Annotated[
+    Batch, Field(description="Array of query strings. Include multiple complementary search queries in a single call.")
+]
+Urls = Annotated[
+    Batch, Field(description="The URL(s) of the webpage(s) to visit. Can be a single URL or an array of URLs.")
+]
+Goal = Annotated[str, Field(description="The specific information goal for browsing webpage(s).")]
 
 
 def format_results(query: str, results: list[SearchResult], snippet_chars: int, *, top_chars: int = 0) -> str:
@@ -42,7 +52,7 @@ def relevant(results: list[SearchResult], min_relative_score: float) -> list[Sea
     return [r for r in results if r.score is not None and r.score >= floor]
 
 
-class SearchTool:
+class SearchTool(TypedTool):
     """``search(query: list[str])``: top-k results per query string, all queries run concurrently."""
 
     def __init__(
@@ -66,43 +76,23 @@ class SearchTool:
         scores): off-topic results distract small models (traces: one browsed the last, unrelated hit).
         Set for the offline index's fused scores, where the named entity's section can score 3× a
         page BM25 alone ranks well: at 0.5, "Apple or Amazon?" lost Apple Inc. from view."""
-        self._spec = ToolSpec(
+        super().__init__(
+            self.search,
             name="search",
             description=(
                 "Performs batched web searches: supply an array 'query'; the tool retrieves the top "
                 f"{k} results for each query in one call. Each string is a complete search query, "
                 'e.g. ["capital of Australia", "Canberra history"].'
             ),
-            parameters={
-                "type": "object",
-                "properties": {
-                    "query": {
-                        "type": "array",
-                        "items": {"type": "string"},
-                        "description": "Array of query strings. Include multiple complementary search queries "
-                        "in a single call.",
-                    }
-                },
-                "required": ["query"],
-            },
+            batch="query",
         )
 
-    @property
-    def spec(self) -> ToolSpec:
-        return self._spec
-
-    def units(self, arguments: Mapping[str, Any]) -> int:
-        return len(as_string_list(arguments.get("query"), "query"))
-
-    def limit_units(self, arguments: Mapping[str, Any], units: int) -> Mapping[str, Any]:
-        return {**arguments, "query": as_string_list(arguments.get("query"), "query")[:units]}
-
-    async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
-        queries = as_string_list(arguments.get("query"), "query")
-        batches = await asyncio.gather(*(self.backend.search(q, k=self.k) for q in queries), return_exceptions=True)
+    async def search(self, query: Queries) -> ToolResult:
+        """Run every query string concurrently; one failing query (provider down) never hides the others."""
+        batches = await asyncio.gather(*(self.backend.search(q, k=self.k) for q in query), return_exceptions=True)
         parts = []
-        for q, r in zip(queries, batches, strict=True):
-            if isinstance(r, BaseException):  # one failing query (provider down) must not hide the others
+        for q, r in zip(query, batches, strict=True):
+            if isinstance(r, BaseException):
                 if not isinstance(r, Exception):
                     raise r
                 parts.append(f'Search for "{q}" failed: {r}')
@@ -123,7 +113,7 @@ class SearchTool:
         return [replace(results[0], snippet=wide), *results[1:]]
 
 
-class BrowseTool:
+class BrowseTool(TypedTool):
     """``browse(url: list[str], goal: str)``: fetch each page and return a goal-directed summary."""
 
     def __init__(
@@ -144,33 +134,12 @@ class BrowseTool:
         """Page text is truncated to this many characters before summarising (BATS: 150k; small models need less)."""
         self.summary_max_tokens = summary_max_tokens
         self.extract_chars = extract_chars
-        self._spec = ToolSpec(
+        super().__init__(
+            self.browse,
             name="browse",
             description="Visit webpage(s) and return the summary of the content.",
-            parameters={
-                "type": "object",
-                "properties": {
-                    "url": {
-                        "type": "array",
-                        "items": {"type": "string"},
-                        "description": "The URL(s) of the webpage(s) to visit. "
-                        "Can be a single URL or an array of URLs.",
-                    },
-                    "goal": {"type": "string", "description": "The specific information goal for browsing webpage(s)."},
-                },
-                "required": ["url", "goal"],
-            },
+            batch="url",
         )
-
-    @property
-    def spec(self) -> ToolSpec:
-        return self._spec
-
-    def units(self, arguments: Mapping[str, Any]) -> int:
-        return len(as_string_list(arguments.get("url"), "url"))
-
-    def limit_units(self, arguments: Mapping[str, Any], units: int) -> Mapping[str, Any]:
-        return {**arguments, "url": as_string_list(arguments.get("url"), "url")[:units]}
 
     async def _one(self, url: str, goal: str, ctx: ToolContext) -> str:
         try:
@@ -196,10 +165,10 @@ class BrowseTool:
             summary = "(summary unavailable; page excerpt follows)\n" + text[:1500]
         return f"[{url}] {page.title}\n{summary}"
 
-    async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
-        urls = as_string_list(arguments.get("url"), "url")
-        goal = str(arguments.get("goal") or "").strip()
+    async def browse(self, url: Urls, goal: Goal, ctx: ToolContext) -> ToolResult:
+        """Fetch each page concurrently and return what it says about ``goal``."""
+        goal = goal.strip()
         if goal.lower() in ("", "none", "null", "n/a"):  # small models fill the field with placeholders
             goal = "Summarise the key facts on the page."
-        parts = await asyncio.gather(*(self._one(u, goal, ctx) for u in urls))
+        parts = await asyncio.gather(*(self._one(u, goal, ctx) for u in url))
         return ToolResult("\n\n".join(parts), is_error=all("Error:" in p.split("\n", 1)[0] for p in parts))
