@@ -25,7 +25,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -34,16 +34,12 @@ from thrifty.backends.base import (
     BackendWrapper,
     ChatRequest,
     Completion,
-    Message,
     TokenCount,
-    TokenLogprob,
-    ToolCall,
     ToolSpec,
 )
-from thrifty.budget import Usage
 from thrifty.errors import BackendError, ConfigError
+from thrifty.records import dump, load
 from thrifty.tools.base import Tool, ToolContext, ToolResult
-from thrifty.traces import plain
 
 Mode = Literal["record", "replay", "auto"]
 T = TypeVar("T")
@@ -134,7 +130,7 @@ class ReplayCache:
         raise ConfigError("cache", f"{self.path} stayed locked by another writer through {_WRITE_TRIES} tries")
 
     def key(self, kind: str, payload: Any) -> str:
-        digest = hashlib.sha256(json.dumps([kind, plain(payload)], sort_keys=True, default=str).encode()).hexdigest()
+        digest = hashlib.sha256(json.dumps([kind, dump(payload)], sort_keys=True, default=str).encode()).hexdigest()
         self._seen[digest] += 1
         return f"{digest}#{self._seen[digest]}"
 
@@ -180,20 +176,18 @@ class RecordingBackend(BackendWrapper):
         key = self.cache.key("complete", [self.model, request])
         cached = self.cache.require(key, f"model call {_preview(request)}")
         if cached is not None:
-            return self._entry(completion_from_dict, cached)
+            return self._entry(lambda d: load(Completion, d), cached)
         completion = await self.inner.complete(request)
-        record = plain(completion)
-        record.pop("raw", None)
-        self.cache.put(key, "complete", record)
+        self.cache.put(key, "complete", dump(completion, exclude={"raw"}))
         return completion
 
     async def count_tokens(self, request: ChatRequest) -> TokenCount:
         key = self.cache.key("count", [self.model, request])
         cached = self.cache.require(key, f"token count {_preview(request)}")
         if cached is not None:
-            return self._entry(lambda d: TokenCount(int(d["tokens"]), bool(d["exact"])), cached)
+            return self._entry(lambda d: load(TokenCount, d), cached)
         count = await self.inner.count_tokens(request)
-        self.cache.put(key, "count", {"tokens": count.tokens, "exact": count.exact})
+        self.cache.put(key, "count", dump(count))
         return count
 
     async def aclose(self) -> None:
@@ -222,12 +216,12 @@ class RecordingTool:
 
     async def run(self, arguments: Mapping[str, Any], ctx: ToolContext) -> ToolResult:
         key = self.cache.key("tool", [self.spec.name, arguments])
-        cached = self.cache.require(key, f"tool call {self.spec.name}({json.dumps(plain(arguments))[:120]})")
+        cached = self.cache.require(key, f"tool call {self.spec.name}({json.dumps(dump(arguments))[:120]})")
         if cached is not None:
-            replayed = _entry(self.cache, lambda d: [request_from_dict(r) for r in d["requests"]], cached)
-            for request in replayed:  # charged again, answered by the cached backend
+            record = _entry(self.cache, lambda d: load(ToolRecord, d), cached)
+            for request in record.requests:  # charged again, answered by the cached backend
                 await ctx.complete(request)
-            return _entry(self.cache, lambda d: ToolResult(str(d["content"]), bool(d["is_error"])), cached)
+            return ToolResult(record.content, record.is_error)
         requests: list[ChatRequest] = []
 
         async def complete(request: ChatRequest) -> Completion:
@@ -235,8 +229,7 @@ class RecordingTool:
             return await ctx.complete(request)
 
         result = await self.inner.run(arguments, replace(ctx, complete=complete))
-        record = {"content": result.content, "is_error": result.is_error, "requests": [plain(r) for r in requests]}
-        self.cache.put(key, "tool", record)
+        self.cache.put(key, "tool", dump(ToolRecord(result.content, result.is_error, tuple(requests))))
         return result
 
 
@@ -244,62 +237,24 @@ def recording_tools(tools: Iterable[Tool], cache: ReplayCache) -> list[Tool]:
     return [RecordingTool(t, cache) for t in tools]
 
 
+@dataclass(frozen=True, slots=True)
+class ToolRecord:
+    """A recorded tool call: its output, and the model calls it made (re-issued on replay)."""
+
+    content: str
+    is_error: bool
+    requests: tuple[ChatRequest, ...] = ()
+
+
 def _entry(cache: ReplayCache, build: Callable[[Any], T], cached: Any) -> T:
     """A cached entry decoded by ``build``; a malformed one is a one-line error naming the file."""
     try:
         return build(cached)
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise ConfigError("cache", f"{cache.path}: malformed entry ({type(exc).__name__}: {exc})") from None
+    except ValueError as exc:  # pydantic's ValidationError: one line is enough to name the entry
+        first = str(exc).splitlines()[:3]
+        raise ConfigError("cache", f"{cache.path}: malformed entry ({' '.join(first)})") from None
 
 
 def _preview(request: ChatRequest) -> str:
     last = request.messages[-1].content if request.messages else ""
     return f"({len(request.messages)} messages, last: {' '.join(last.split())[:100]!r})"
-
-
-def _tool_call(d: Mapping[str, Any]) -> ToolCall:
-    return ToolCall(d["id"], d["name"], d.get("arguments") or {}, d.get("raw_arguments", ""), d.get("error"))
-
-
-def completion_from_dict(d: Mapping[str, Any]) -> Completion:
-    logprobs = d.get("logprobs")
-    return Completion(
-        text=d["text"],
-        model=d["model"],
-        usage=Usage(**d["usage"]),
-        finish_reason=d.get("finish_reason", "stop"),
-        reasoning=d.get("reasoning"),
-        tool_calls=tuple(_tool_call(t) for t in d.get("tool_calls", ())),
-        logprobs=None
-        if logprobs is None
-        else tuple(
-            TokenLogprob(lp["token"], lp["logprob"], tuple((t, v) for t, v in lp.get("top", ()))) for lp in logprobs
-        ),
-        usage_estimated=bool(d.get("usage_estimated", False)),
-    )
-
-
-def request_from_dict(d: Mapping[str, Any]) -> ChatRequest:
-    messages = tuple(
-        Message(
-            m["role"],
-            m["content"],
-            tuple(_tool_call(t) for t in m.get("tool_calls", ())),
-            m.get("tool_call_id"),
-            m.get("name"),
-        )
-        for m in d["messages"]
-    )
-    return ChatRequest(
-        messages=messages,
-        tools=tuple(ToolSpec(t["name"], t["description"], t["parameters"]) for t in d["tools"]),
-        max_tokens=d.get("max_tokens"),
-        temperature=d.get("temperature"),
-        top_p=d.get("top_p"),
-        seed=d.get("seed"),
-        stop=tuple(d.get("stop", ())),
-        logprobs=bool(d.get("logprobs")),
-        top_logprobs=d.get("top_logprobs"),
-        response_format=d.get("response_format"),
-        extra_body=d.get("extra_body") or {},
-    )

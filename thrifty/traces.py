@@ -8,38 +8,25 @@ a tree in the terminal (:func:`thrifty.display.trace_tree`) or as one static HTM
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import json
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from types import MappingProxyType
 from typing import IO, Any
 
 from thrifty import safejson
 from thrifty.agents.events import Event, RunFinished
+from thrifty.records import dump
 
 TRACE_VERSION = 1
 
 
-def plain(value: Any) -> Any:
-    """JSON-ready form of events and what they carry (dataclasses, mappings, tuples, enums)."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, Mapping | MappingProxyType):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [plain(v) for v in value]
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
-
-
 def event_record(event: Event) -> dict[str, Any]:
-    """One trace line. A finished run is stored through ``RunResult.to_dict`` (no repeated messages)."""
-    body = {"result": event.result.to_dict()} if isinstance(event, RunFinished) else plain(event)
+    """One trace line, written by the one serialiser (:mod:`thrifty.records`). A finished run is
+    stored through ``RunResult.to_dict`` (no repeated messages)."""
+    body = {"result": event.result.to_dict()} if isinstance(event, RunFinished) else dump(event)
     if "completion" in body:
         body["completion"].pop("raw", None)  # the server's raw reply duplicates the parsed fields
     return {"type": type(event).__name__, "t": round(time.time(), 3), **body}

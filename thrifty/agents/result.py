@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import PlainSerializer
 
 from thrifty.backends.base import Message
 from thrifty.budget import LedgerEntry, Limits, Usage
+from thrifty.records import dump
+
+Seconds = Annotated[float, PlainSerializer(lambda v: round(v, 3), return_type=float)]
+"""Wall-clock seconds, written to the millisecond."""
+
+CompactLimits = Annotated[
+    Limits | None, PlainSerializer(lambda v: None if v is None else v.to_dict(), return_type=dict[str, Any] | None)
+]
+"""Limits written as only those that are set (``{"total_tokens": 20000, "tools": {"search": 5}}``)."""
 
 StopReason = Literal["answered", "budget_exhausted", "stalled", "error", "cancelled"]
 """Why a run ended, as :meth:`thrifty.Agent.run` reports it (the README has the table):
@@ -62,7 +73,7 @@ class RunResult:
     exhausted: str | None = None
     """Which limit tripped (``"tokens"``, ``"usd"``, ``"tool:search"`` …) when the budget ran out."""
     error: str | None = None
-    seconds: float = 0.0
+    seconds: Seconds = 0.0
     steps: tuple[TrajectoryStep, ...] = ()
     messages: tuple[Message, ...] = ()
     ledger: tuple[LedgerEntry, ...] = field(default=(), repr=False)
@@ -70,7 +81,7 @@ class RunResult:
     """Every distinct answer a multi-attempt strategy produced (pass@N scoring reads these)."""
     notes: tuple[str, ...] = ()
     """Strategy decisions worth keeping (verdicts, votes, allocations), for traces and reports."""
-    limits: Limits | None = None
+    limits: CompactLimits = None
     """The limits the run was given (set by :class:`~thrifty.agents.agent.Agent`)."""
     overrun: dict[str, Any] | None = None
     """What was spent beyond a limit, by resource, and how many calls overran (None: nothing).
@@ -90,35 +101,9 @@ class RunResult:
         return self.usage.cost_usd
 
     def to_dict(self, *, include_messages: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "question": self.question,
-            "answer": self.answer,
-            "stop_reason": self.stop_reason,
-            "exhausted": self.exhausted,
-            "error": self.error,
-            "detail": self.detail,
-            "budget": self.budget(),
-            "strategy": self.strategy,
-            "model": self.model,
-            "seconds": round(self.seconds, 3),
-            "candidates": list(self.candidates),
-            "notes": list(self.notes),
-            "usage": self.usage.to_dict(),
-            "cost_usd": round(self.cost_usd, 9),
-            "limits": None if self.limits is None else self.limits.to_dict(),
-            "overrun": self.overrun,
-            "steps": [
-                {
-                    "index": s.index,
-                    "text": s.text,
-                    "reasoning": s.reasoning,
-                    "tool_calls": list(s.tool_calls),
-                    "usage": s.usage.to_dict(),
-                    "final": s.final,
-                }
-                for s in self.steps
-            ],
-        }
-        if include_messages:
-            out["messages"] = [{"role": m.role, "content": m.content} for m in self.messages]
+        """The JSON form (``--json``, traces, the LangGraph state): every field but the ledger entries
+        (and the messages, unless asked), plus the budget table and the cost. Written by the one
+        serialiser (:mod:`thrifty.records`) from the fields themselves."""
+        out: dict[str, Any] = dump(self, exclude={"ledger"} if include_messages else {"ledger", "messages"})
+        out.update(budget=self.budget(), cost_usd=round(self.cost_usd, 9))
         return out

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
+
+from thrifty.budget.usage import ToolUnits, frozen_counts
 
 
 class LimitKind(StrEnum):
@@ -34,10 +36,6 @@ class BudgetSpecError(ValueError):
 _SCALARS = ("requests", "input_tokens", "output_tokens", "total_tokens", "usd", "seconds")
 
 
-def _frozen(d: Mapping[str, int] | None = None) -> Mapping[str, int]:
-    return MappingProxyType(dict(d or {}))
-
-
 @dataclass(frozen=True, slots=True)
 class Limits:
     """Hard caps for one run (or one sub-task, through a child ledger)."""
@@ -48,12 +46,12 @@ class Limits:
     total_tokens: int | None = None
     usd: float | None = None
     seconds: float | None = None
-    tools: Mapping[str, int] = field(default_factory=_frozen)
+    tools: ToolUnits = field(default_factory=frozen_counts)
     """Units per tool name (a batched search with three queries uses three ``search`` units)."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.tools, MappingProxyType):
-            object.__setattr__(self, "tools", _frozen(self.tools))
+            object.__setattr__(self, "tools", frozen_counts(self.tools))
         for name in _SCALARS:
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value < 0):

@@ -16,12 +16,13 @@ from typing import Annotated, Any
 from pydantic import PlainSerializer, TypeAdapter
 
 
-def _frozen(d: Mapping[str, int] | None = None) -> Mapping[str, int]:
+def frozen_counts(d: Mapping[str, int] | None = None) -> Mapping[str, int]:
+    """A read-only copy (values of frozen dataclasses must not change under them)."""
     return MappingProxyType(dict(d or {}))
 
 
 ToolUnits = Annotated[Mapping[str, int], PlainSerializer(dict, return_type=dict[str, int])]
-"""Units per tool name, stored read-only, written as a plain JSON object."""
+"""Units per tool name, stored read-only (:func:`frozen_counts`), written as a plain JSON object."""
 
 Dollars = Annotated[float, PlainSerializer(lambda v: round(v, 9), return_type=float)]
 """A dollar amount, written rounded to 1e-9 (float sums leave noise past that)."""
@@ -41,13 +42,13 @@ class Usage:
     cached_tokens: int = 0
     output_tokens: int = 0
     reasoning_tokens: int = 0
-    tool_units: ToolUnits = field(default_factory=_frozen)
+    tool_units: ToolUnits = field(default_factory=frozen_counts)
     """Units per tool name. BATS semantics: each query string or URL in a batched call is one unit."""
     cost_usd: Dollars = 0.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.tool_units, MappingProxyType):
-            object.__setattr__(self, "tool_units", _frozen(self.tool_units))
+            object.__setattr__(self, "tool_units", frozen_counts(self.tool_units))
         for name in _COUNTS:
             if getattr(self, name) < 0:
                 raise ValueError(f"Usage.{name} cannot be negative")

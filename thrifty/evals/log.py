@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Literal, TextIO
 
 from thrifty.errors import ConfigError
+from thrifty.records import dump, load
 
 LOG_VERSION = 2
 LEGACY_RUN = "v1"
@@ -68,7 +69,8 @@ class RunHeader:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def to_line(self) -> dict[str, Any]:
-        return {**asdict(self), "run": self.run}
+        line: dict[str, Any] = dump(self)
+        return {**line, "run": self.run}
 
 
 @dataclass(frozen=True)
@@ -136,13 +138,13 @@ def _parse(item: Any, log: EvalLog) -> bool:
         return False
     try:
         if kind == "header":
-            header = RunHeader(**{k: v for k, v in item.items() if k in _HEADER_FIELDS})
+            header = load(RunHeader, {k: v for k, v in item.items() if k in _HEADER_FIELDS})
             log.headers[header.run] = header
         elif kind == "sample" and set(item) <= _SAMPLE_FIELDS:
-            log.samples.append(SampleLog(**item))
+            log.samples.append(load(SampleLog, item))
         else:
             return False
-    except TypeError:  # a required field is missing
+    except ValueError:  # a required field is missing, or a value of the wrong type
         return False
     return True
 
@@ -215,7 +217,7 @@ def append(log: TextIO, item: SampleLog | RunHeader) -> None:
 
 
 def _line(item: SampleLog | RunHeader) -> bytes:
-    return encode_line(item.to_line() if isinstance(item, RunHeader) else asdict(item))
+    return encode_line(item.to_line() if isinstance(item, RunHeader) else dump(item))
 
 
 def _commit(log: TextIO, lines: Sequence[bytes]) -> None:
