@@ -41,7 +41,7 @@ async def test_a_reward_call_is_charged_and_announced_like_every_model_call() ->
 
 async def test_a_failed_reward_call_is_charged_its_request_and_nothing_stays_held() -> None:
     ctx, events = _context(Limits(total_tokens=1000))
-    with pytest.raises(BackendError, match="answered 503"):
+    with pytest.raises(BackendError, match="HTTP 503"):
         await _prm(lambda request: httpx.Response(503, text="busy")).score("Q", ["a"], [], ctx=ctx, step=1)
     assert ctx.ledger.used.requests == 1 and ctx.ledger.pending.total_tokens == 0
     assert any(isinstance(e, BudgetCharged) and e.entry.estimated for e in events)

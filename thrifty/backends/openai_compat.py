@@ -30,6 +30,7 @@ from thrifty.errors import (
     BackendRateLimited,
     BackendTimeout,
 )
+from thrifty.httppolicy import HttpFailure, HttpPolicy
 
 ServerKind = Literal["auto", "llamacpp", "vllm", "none"]
 
@@ -156,7 +157,9 @@ class OpenAICompatBackend:
             else _clients(self.base_url, api_key, timeout, max_retries, connection_shards, transport, max_connections)
         )
         self._next_client = 0
-        self._http = httpx.AsyncClient(timeout=30.0)
+        self._policy = HttpPolicy(timeout=30.0)
+        """Token counts: one try, 30 s at most (the caller's deadline bounds it further)."""
+        self._http = self._policy.client()
         self._server_kind: ServerKind = server_kind
         self._estimate = PromptEstimator()
 
@@ -215,7 +218,10 @@ class OpenAICompatBackend:
         return re.sub(r"/v1$", "", self.base_url)
 
     async def _post_json(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        r = await self._http.post(f"{self._root}{path}", json=body)
+        try:
+            r = await self._policy.request(self._http, "POST", f"{self._root}{path}", json=body)
+        except HttpFailure as exc:
+            raise BackendError(str(exc)) from exc
         r.raise_for_status()
         return decode_body(r.content)
 

@@ -1,4 +1,4 @@
-"""Shared HTTP plumbing for search providers: timeouts, retries with jittered backoff, rate limits.
+"""HTTP plumbing for search providers: the shared policy (timeouts, retries with jittered backoff), rate limits.
 
 Provider errors are mapped to :class:`SearchError` here, so the search tool can report them to the
 model as observations instead of crashing the run.
@@ -7,7 +7,6 @@ model as observations instead of crashing the run.
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -15,8 +14,7 @@ from typing import Any
 import httpx
 
 from thrifty import safejson
-
-RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
+from thrifty.httppolicy import HttpFailure, HttpPolicy
 
 
 class SearchError(Exception):
@@ -44,7 +42,8 @@ class RateLimiter:
 
 
 class HttpJson:
-    """One provider's HTTP client: JSON requests with retries, backoff and a rate limit."""
+    """One provider's HTTP client: JSON requests under the shared policy (:class:`HttpPolicy`:
+    timeouts, retries with jittered back-off, ``Retry-After``) plus a rate limit."""
 
     def __init__(
         self,
@@ -56,33 +55,24 @@ class HttpJson:
         client: httpx.AsyncClient | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
-        self.client = client or httpx.AsyncClient(timeout=timeout)
-        self.retries = retries
-        self.backoff = backoff
+        self.policy = HttpPolicy(timeout=timeout, retries=retries, backoff=backoff)
+        self.client = client or self.policy.client()
         self.limiter = RateLimiter(per_second)
         self._sleep = sleep
 
     async def request(self, method: str, url: str, **kwargs: Any) -> Any:
-        last: Exception | None = None
-        for attempt in range(self.retries + 1):
-            await self.limiter.wait()
-            try:
-                response = await self.client.request(method, url, **kwargs)
-                if response.status_code not in RETRY_STATUS:
-                    response.raise_for_status()
-                    return safejson.loads(response.content)
-                last = SearchError(f"HTTP {response.status_code} from {url}")
-                retry_after = response.headers.get("retry-after", "")
-                delay = float(retry_after) if retry_after.isdigit() else None
-            except httpx.HTTPStatusError as exc:
-                raise SearchError(f"HTTP {exc.response.status_code} from {url}: {exc.response.text[:200]}") from exc
-            except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last, delay = SearchError(f"{type(exc).__name__} talking to {url}"), None
-            except ValueError as exc:
-                raise SearchError(f"invalid JSON from {url}") from exc
-            if attempt < self.retries:
-                await self._sleep(delay if delay is not None else self.backoff * 2**attempt * (0.5 + random.random()))
-        raise last or SearchError(f"request to {url} failed")
+        try:
+            response = await self.policy.request(
+                self.client, method, url, sleep=self._sleep, before=self.limiter.wait, **kwargs
+            )
+        except HttpFailure as exc:
+            raise SearchError(str(exc)) from exc
+        if response.is_error:
+            raise SearchError(f"HTTP {response.status_code} from {url}: {response.text[:200]}")
+        try:
+            return safejson.loads(response.content)
+        except ValueError as exc:
+            raise SearchError(f"invalid JSON from {url}") from exc
 
     async def aclose(self) -> None:
         await self.client.aclose()

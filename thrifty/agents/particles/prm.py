@@ -35,6 +35,7 @@ from thrifty.backends.base import Backend, ChatRequest, Completion, Message, Tok
 from thrifty.backends.tokens import count_text_tokens
 from thrifty.budget import ModelReservation, Usage
 from thrifty.errors import BackendError, BackendTimeout
+from thrifty.httppolicy import HttpFailure, HttpPolicy
 
 NEUTRAL = 0.5
 """The score of a step nobody could judge: logit 0, so it neither helps nor hurts a particle."""
@@ -206,15 +207,16 @@ class RewardModelPRM:
         return scores
 
     async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """One POST; its time is bounded by the caller (the run's deadline and :attr:`timeout`)."""
+        """One POST under the shared HTTP policy (one try, :attr:`timeout` at most); the caller also
+        bounds it by the run's deadline."""
+        policy = HttpPolicy(timeout=self.timeout)
         if self.client is None:  # one client for all calls: a PRM call runs per particle per step
-            self.client = httpx.AsyncClient(timeout=self.timeout)
+            self.client = policy.client()
         try:
-            response = await self.client.post(f"{self.base_url.rstrip('/')}/pooling", json=body)
-        except httpx.TimeoutException:
-            raise BackendTimeout(f"reward model endpoint did not answer within {self.timeout:g}s") from None
-        except httpx.HTTPError as exc:
-            raise BackendError(f"reward model endpoint unreachable: {exc}") from exc
+            response = await policy.request(self.client, "POST", f"{self.base_url.rstrip('/')}/pooling", json=body)
+        except HttpFailure as exc:
+            error = BackendTimeout if exc.timed_out else BackendError
+            raise error(f"reward model endpoint: {exc}") from exc
         if response.status_code != 200:
             raise BackendError(f"reward model endpoint answered {response.status_code}: {response.text[:200]}")
         try:
