@@ -17,8 +17,8 @@ from thrifty.agents.result import TrajectoryStep
 from thrifty.backends.base import Completion, Message, ToolCall
 from thrifty.budget import BudgetExceeded
 from thrifty.errors import ToolError
-from thrifty.tools.base import Tool, ToolContext, ToolResult, validate_arguments
-from thrifty.tools.typed import TypedTool
+from thrifty.tools.base import Tool, ToolContext, ToolResult
+from thrifty.tools.typed import check_arguments
 
 
 def _call_key(call: ToolCall) -> str:
@@ -46,8 +46,7 @@ def _admit(ctx: RunContext, state: LoopState, call: ToolCall, record: dict[str, 
     tool = ctx.tools.get(call.name)
     if tool is None:
         raise ToolError(f"unknown tool {call.name!r}; available tools: {', '.join(ctx.tools.names)}")
-    if not isinstance(tool, TypedTool):  # a typed tool validates its own arguments (pydantic)
-        validate_arguments(tool.spec, call.arguments)
+    check_arguments(tool, call.arguments)
     if _placeholders(call.arguments):
         raise ToolError(
             "'...' is the example's placeholder: write the real value (your query, the URL). "

@@ -25,7 +25,7 @@ from pydantic import AfterValidator, BaseModel, ValidationError, create_model
 
 from thrifty.backends.base import ToolSpec
 from thrifty.errors import ToolError
-from thrifty.tools.base import ToolContext, ToolResult
+from thrifty.tools.base import Tool, ToolContext, ToolResult, validate_arguments
 
 ToolFunction = Callable[..., Awaitable[str | ToolResult]]
 
@@ -91,6 +91,15 @@ class TypedTool:
             values[self._context] = ctx
         result = await self.fn(**values)
         return result if isinstance(result, ToolResult) else ToolResult(str(result))
+
+
+def check_arguments(tool: Tool, arguments: Mapping[str, Any]) -> None:
+    """Raise :class:`ToolError` for arguments the tool cannot take: a typed tool validates them with
+    pydantic, any other tool (MCP, :class:`FunctionTool`) against its JSON schema's top level."""
+    if isinstance(tool, TypedTool):
+        tool.parse(arguments)
+    else:
+        validate_arguments(tool.spec, arguments)
 
 
 @overload
