@@ -8,6 +8,7 @@ a tree in the terminal (:func:`thrifty.display.trace_tree`) or as one static HTM
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import time
