@@ -109,8 +109,10 @@ def start_ray() -> Path:
 
     scratch = Path(tempfile.mkdtemp(prefix="tb-"))
     (scratch / "token").write_text(secrets.token_hex(32))
+    (scratch / "ray").mkdir()  # Ray writes its address file there (a fresh machine has no /tmp/ray)
     root = str(Path(__file__).resolve().parents[1])
     os.environ.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN_PATH=str(scratch / "token"), RAY_USAGE_STATS_ENABLED="0")
+    os.environ["RAY_TMPDIR"] = str(scratch)  # Ray's address file too, never a shared /tmp/ray
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
     import ray
 

@@ -29,12 +29,14 @@ else:
     # Ray reads these when it is imported, so they are set before anything imports it.
     _TMP = tempfile.mkdtemp(prefix="tr-")  # short: Ray's socket paths must stay under 108 characters
     (Path(_TMP) / "auth_token").write_text(secrets.token_hex(32))
+    (Path(_TMP) / "ray").mkdir()  # Ray writes its address file there (a fresh machine has no /tmp/ray)
     os.environ.update(
         {
             "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
             "RAY_AUTH_MODE": "token",
             "RAY_AUTH_TOKEN_PATH": str(Path(_TMP) / "auth_token"),
             "RAY_USAGE_STATS_ENABLED": "0",
+            "RAY_TMPDIR": _TMP,  # Ray's address file and sessions go here, never a shared /tmp/ray
         }
     )
 
@@ -46,18 +48,20 @@ def cluster() -> Iterator[Any]:
 
     saved = os.environ.get("PYTHONPATH")
     os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), saved) if p)  # workers import this checkout
-    made = Cluster(
-        initialize_head=True,
-        head_node_args={"num_cpus": 1, "resources": {"head": 1}, "include_dashboard": False, "temp_dir": _TMP},
-    )
+    made = None
     try:
+        made = Cluster(
+            initialize_head=True,
+            head_node_args={"num_cpus": 1, "resources": {"head": 1}, "include_dashboard": False, "temp_dir": _TMP},
+        )
         made.add_node(num_cpus=1, resources={"node2": 1})
         made.wait_for_nodes()
         ray.init(address=made.address, log_to_driver=False)
         yield made
     finally:
         ray.shutdown()
-        made.shutdown()
+        if made is not None:
+            made.shutdown()
         shutil.rmtree(_TMP, ignore_errors=True)
         if saved is None:
             os.environ.pop("PYTHONPATH", None)

@@ -36,7 +36,7 @@ def _outcome(s: SampleLog) -> tuple[Any, ...]:
 
 
 async def test_two_nodes_give_the_plain_runners_results(cluster: Any, tmp_path: Path) -> None:
-    async with asyncio.timeout(90):
+    async with asyncio.timeout(180):
         plain = await run(tmp_path / "plain.jsonl", 24, None)
         spread = await run(tmp_path / "ray.jsonl", 24, RayExecutor(address=None, resources=BOTH))
     assert (spread.done, spread.correct, spread.errors) == (plain.done, plain.correct, plain.errors) == (24, 8, 0)
@@ -51,7 +51,7 @@ async def test_two_nodes_give_the_plain_runners_results(cluster: Any, tmp_path: 
 
     # A folder every node shares (here: one machine): the workers write the traces there themselves.
     shared = RayExecutor(address=None, resources=BOTH, trace_root=str(tmp_path))
-    async with asyncio.timeout(60):
+    async with asyncio.timeout(120):
         await run(tmp_path / "shared.jsonl", 4, shared)
     assert sorted(p.name for p in (tmp_path / "shared.traces").rglob("*.jsonl")) == [f"t{i}.jsonl" for i in range(4)]
 
@@ -66,8 +66,8 @@ async def test_a_killed_worker_node_loses_no_sample(cluster: Any, tmp_path: Path
             killed.append(progress.done)
             cluster.remove_node(node3, allow_graceful=False)
 
-    executor = RayExecutor(address=None, resources=[{"head": 0.01}, {"node3": 0.01}], ready_timeout=10)
-    async with asyncio.timeout(100):
+    executor = RayExecutor(address=None, resources=[{"head": 0.01}, {"node3": 0.01}], ready_timeout=30)
+    async with asyncio.timeout(200):
         progress = await run(tmp_path / "log.jsonl", 40, executor, latency=0.3, on_sample=kill_node3)
     samples = _lines(tmp_path / "log.jsonl")
     assert killed and len(samples) == progress.done == 40 and all(s.status == "done" for s in samples)
@@ -77,11 +77,11 @@ async def test_a_killed_worker_node_loses_no_sample(cluster: Any, tmp_path: Path
 async def test_a_killed_driver_resumes_and_logs_each_sample_once(cluster: Any, tmp_path: Path) -> None:
     log = tmp_path / "log.jsonl"
     driver = [sys.executable, "-m", "tests.ray.scenario", cluster.address, str(log), "30", "8"]
-    killed = await asyncio.to_thread(subprocess.run, driver, cwd=ROOT, capture_output=True, text=True, timeout=100)
+    killed = await asyncio.to_thread(subprocess.run, driver, cwd=ROOT, capture_output=True, text=True, timeout=200)
     assert killed.returncode == -9, killed.stderr[-2000:]
     first = _lines(log)
     assert 8 <= len(first) < 30
-    async with asyncio.timeout(90):
+    async with asyncio.timeout(180):
         resumed = await run(log, 30, RayExecutor(address=None, resources=BOTH))
         again = await run(log, 30, RayExecutor(address=None, resources=BOTH))
     assert (resumed.skipped, resumed.done) == (len(first), 30 - len(first))
@@ -94,7 +94,7 @@ async def test_a_worker_that_never_becomes_ready_is_dropped(cluster: Any, tmp_pa
     nowhere = RayExecutor(
         address=None, resources=[{"no-such-node": 1}, {"node2": 0.01}], per_endpoint=2, ready_timeout=6, replacements=0
     )
-    async with asyncio.timeout(60):
+    async with asyncio.timeout(120):
         progress = await run(tmp_path / "log.jsonl", 20, nowhere, latency=0.8)
     assert (progress.done, progress.lost.workers, progress.lost.attempts) == (20, 1, 0)
     assert len(_lines(tmp_path / "log.jsonl")) == 20
@@ -166,7 +166,7 @@ async def test_an_endpoint_that_dies_errors_its_samples_once_and_a_resume_reruns
             _stop(stubs[1][0])
 
     try:
-        async with asyncio.timeout(100):
+        async with asyncio.timeout(200):
             first = await eval_once(kill_second)
             failed = [s for s in read_log(log) if s.status == "error"]
             assert first.errors == len(failed) >= 1 and first.done + first.errors == 24
