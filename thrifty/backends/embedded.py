@@ -213,4 +213,4 @@ def llama_server(
         str(seed),
     ]
     log_path = cache_dir() / "logs" / f"llama-server-{port}.log"
-    return ManagedServer(command, port=port, log_path=log_path, env=env, startup_timeout=120.0)
+    return ManagedServer(command, port=port, log_path=log_path, env=env, name="llama-server", startup_timeout=120.0)

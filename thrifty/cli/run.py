@@ -106,6 +106,22 @@ async def _ask(args: argparse.Namespace, tools: list[Tool], limits: Limits) -> R
     )
     strategy = strategy_for(args)
     trace = trace_writer(args)
+    try:
+        return await _ask_with(args, tools, limits, config, strategy, trace)
+    finally:
+        close = getattr(trace, "close", None)  # the trace file stays open when the backend fails to start
+        if callable(close):
+            close()
+
+
+async def _ask_with(
+    args: argparse.Namespace,
+    tools: list[Tool],
+    limits: Limits,
+    config: LoopConfig,
+    strategy: Strategy,
+    trace: EventHandler,
+) -> RunResult:
     async with offer_mcp_tools(args, tools, args.budget), open_backend(backend_config(args)) as backend:
         if args.cache is not None:
             from thrifty.replay import RecordingBackend, ReplayCache, recording_tools

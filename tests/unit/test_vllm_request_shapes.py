@@ -1,0 +1,76 @@
+"""Where vLLM and llama-server differ, the backend makes them look alike (issue 16 point 5).
+
+Each difference is also checked against a real vLLM in tests/vllm; these pin the request shapes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from thrifty.agents.calls import ModelCaller
+from thrifty.agents.events import ignore_events
+from thrifty.backends import ChatRequest, Message, ScriptedBackend
+from thrifty.backends.base import Completion
+from thrifty.backends.openai_compat import OpenAICompatBackend, without_echoed_prefill
+from thrifty.budget import Ledger, Limits, Usage
+
+PREFILL = (Message("user", "q"), Message("assistant", "<think>\nso"))
+
+
+@pytest.fixture
+async def backend() -> OpenAICompatBackend:
+    b = OpenAICompatBackend("http://127.0.0.1:9/v1", "m")
+    yield b  # type: ignore[misc]
+    await b.aclose()
+
+
+async def test_a_final_assistant_message_is_continued(backend: OpenAICompatBackend) -> None:
+    body = backend._kwargs(ChatRequest(messages=PREFILL))
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    plain = backend._kwargs(ChatRequest(messages=PREFILL[:1]))
+    assert "continue_final_message" not in plain and "add_generation_prompt" not in plain
+
+
+async def test_no_prefill_fields_for_a_server_without_them(backend: OpenAICompatBackend) -> None:
+    backend._server_kind = "none"  # found by the token counter: no /tokenize, e.g. the OpenAI API
+    assert "continue_final_message" not in backend._kwargs(ChatRequest(messages=PREFILL))
+
+
+def test_an_echoed_prefill_is_stripped_and_a_bare_continuation_kept() -> None:
+    def completion(text: str) -> Completion:
+        return Completion(text=text, model="m", usage=Usage())
+
+    assert without_echoed_prefill(completion("<think>\nso it is 4"), PREFILL).text == " it is 4"  # llama-server
+    assert without_echoed_prefill(completion(" it is 4"), PREFILL).text == " it is 4"  # vLLM
+    assert without_echoed_prefill(completion("<think>\nso"), PREFILL[:1]).text == "<think>\nso"
+
+
+async def test_n_samples_reserve_n_times_the_output() -> None:
+    """``n`` samples may each write ``max_tokens``: a budget that covers one sample only clips them."""
+    backend = ScriptedBackend(["a"])
+    ledger = Ledger(Limits(output_tokens=100))
+    caller = ModelCaller(backend, ledger, ignore_events)
+    await caller(ChatRequest(messages=PREFILL[:1], max_tokens=80, n=4), step=0)
+    assert backend.requests[0].max_tokens == 25 and backend.requests[0].n == 4
+
+
+async def test_n_is_sent_and_every_choice_read(backend: OpenAICompatBackend) -> None:
+    from thrifty.backends.replies import parse_completion
+
+    request = ChatRequest(messages=PREFILL[:1], n=2)
+    assert backend._kwargs(request)["n"] == 2 and "n" not in backend._kwargs(ChatRequest(messages=PREFILL[:1]))
+    body = {
+        "choices": [{"message": {"content": "x"}}, {"message": {"content": "y"}}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+    }
+    completion = parse_completion(body, request, backend.profile, "m")
+    assert completion.text == "x" and completion.samples == ("x", "y") and completion.usage.output_tokens == 2
+
+
+def test_max_tokens_is_clipped_to_a_known_context() -> None:
+    from thrifty.backends.openai_compat import clip_to_context
+
+    request = ChatRequest(messages=PREFILL[:1], max_tokens=40_000)
+    assert clip_to_context(request, 2048).max_tokens == 2048
+    assert clip_to_context(request, None).max_tokens == 40_000
+    assert clip_to_context(ChatRequest(messages=PREFILL[:1], max_tokens=100), 2048).max_tokens == 100
