@@ -12,7 +12,7 @@ from thrifty.backends.openai_compat import OpenAICompatBackend
 
 @pytest.fixture(autouse=True)
 def _forbid_real_backends(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    if request.node.get_closest_marker("live_model") is not None:
+    if request.node.get_closest_marker("live_model") is not None or request.node.get_closest_marker("vllm"):
         return
 
     async def refuse(self: OpenAICompatBackend, *args: object, **kwargs: object) -> None:

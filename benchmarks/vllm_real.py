@@ -1,0 +1,176 @@
+"""thrifty vs the bare openai client against a real vLLM server: per-call overhead and eval throughput.
+
+Both sides send the same requests to the same server (temperature 0, so the same tokens come back):
+
+- overhead: K single requests, each sent once through thrifty (``ModelCaller``: the ``/tokenize``
+  pre-count, the ledger's reservation and charge, events) and once through
+  ``openai.AsyncOpenAI().chat.completions.create`` with thrifty's own request body; the order
+  alternates per request so prefix caching favours neither side. Reported: median seconds per call
+  and thrifty's extra milliseconds (of which the pre-count's).
+- eval throughput: N samples of ``react`` (JSON protocol, offline search/browse) through
+  ``run_eval`` at concurrency C; every request body thrifty sent is recorded, then replayed by the
+  bare client at the same concurrency (one worker per sample, its calls in order).
+
+Run (needs vllm: the tier's venv, see scripts/vllm-tier.sh; the server holds the model lock):
+    flock /tmp/thrifty-model.lock <vllm-venv>/bin/python benchmarks/vllm_real.py [--samples 8] [--concurrency 4]
+``--base-url URL`` attaches to a running vLLM instead of spawning one through thrifty.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import AsyncExitStack
+from pathlib import Path
+from typing import Any
+
+import openai
+
+from thrifty.agents.calls import ModelCaller
+from thrifty.agents.events import ignore_events
+from thrifty.backends import ChatRequest, Message, OpenAICompatBackend
+from thrifty.backends.base import BackendWrapper, Completion, TokenCount
+from thrifty.backends.registry import BackendConfig, open_backend
+from thrifty.budget import Ledger, Limits, parse_budget_spec
+from thrifty.evals.runner import Condition, run_eval
+from thrifty.evals.tasks import generate
+from thrifty.search.index import CorpusIndex
+from thrifty.search.offline import build_default_index
+from thrifty.tools.web import BrowseTool, SearchTool
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.vllm.conftest import SERVER_ARGS, SERVER_ENV
+
+QUESTIONS = ["Name the capital of France.", "What is 7 times 8?", "Spell 'cat' backwards.", "Name a primary colour."]
+
+
+class Recording(BackendWrapper):
+    """Delegates to a vLLM backend and keeps the wire body of every request, per sample."""
+
+    def __init__(self, inner: OpenAICompatBackend) -> None:
+        super().__init__(inner)
+        self.backend = inner
+        self.bodies: dict[str, list[dict[str, Any]]] = {}
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        key = request.messages[1].content if len(request.messages) > 1 else request.messages[0].content
+        self.bodies.setdefault(key, []).append(self.backend._kwargs(request))
+        return await self.backend.complete(request)
+
+    async def count_tokens(self, request: ChatRequest) -> TokenCount:
+        return await self.backend.count_tokens(request)
+
+    async def aclose(self) -> None:
+        await self.backend.aclose()
+
+
+async def _via_thrifty(backend: OpenAICompatBackend, request: ChatRequest, times: dict[str, list[float]]) -> None:
+    caller = ModelCaller(backend, Ledger(Limits(total_tokens=10_000)), ignore_events)
+    t = time.perf_counter()
+    await backend.count_tokens(request)  # what the caller's pre-check costs, timed alone
+    times["count"].append(time.perf_counter() - t)
+    t = time.perf_counter()
+    await caller(request, step=0)
+    times["thrifty"].append(time.perf_counter() - t)
+
+
+async def _via_bare(bare: openai.AsyncOpenAI, body: dict[str, Any], times: dict[str, list[float]]) -> None:
+    t = time.perf_counter()
+    await bare.chat.completions.create(**body)
+    times["bare"].append(time.perf_counter() - t)
+
+
+async def overhead(backend: OpenAICompatBackend, bare: openai.AsyncOpenAI, calls: int) -> dict[str, float]:
+    times: dict[str, list[float]] = {"thrifty": [], "bare": [], "count": []}
+    for i in range(calls):
+        request = ChatRequest(messages=(Message("user", QUESTIONS[i % len(QUESTIONS)]),), max_tokens=16, temperature=0)
+        sides = [_via_thrifty(backend, request, times), _via_bare(bare, backend._kwargs(request), times)]
+        for side in sides if i % 2 else sides[::-1]:
+            await side
+    med_t, med_b = statistics.median(times["thrifty"]), statistics.median(times["bare"])
+    return {
+        "thrifty_s": med_t,
+        "bare_s": med_b,
+        "extra_ms": (med_t - med_b) * 1e3,
+        "count_ms": statistics.median(times["count"]) * 1e3,
+    }
+
+
+async def throughput(
+    backend: OpenAICompatBackend, bare: openai.AsyncOpenAI, samples: int, concurrency: int
+) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        index_path = Path(tmp) / "web.sqlite"
+        build_default_index(index_path)
+        index = CorpusIndex(index_path)
+        recording = Recording(backend)
+        started = time.perf_counter()
+        progress = await run_eval(
+            generate(samples, seed=0),
+            [Condition("react", "1", parse_budget_spec("search=1,browse=1,tokens=6000", tools=("search", "browse")))],
+            backends=[recording],
+            tools=[SearchTool(index), BrowseTool(index)],
+            log_path=Path(tmp) / "log.jsonl",
+            concurrency=concurrency,
+        )
+        wall = time.perf_counter() - started
+    queue = list(recording.bodies.values())
+    calls = sum(len(b) for b in queue)
+
+    async def worker() -> None:
+        while queue:
+            for body in queue.pop():
+                await bare.chat.completions.create(**body)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    replay = time.perf_counter() - started
+    return {"samples": progress.done, "calls": calls, "thrifty_s": wall, "bare_s": replay}
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    async with AsyncExitStack() as stack:
+        if args.base_url:
+            config = BackendConfig(base_url=args.base_url)
+        else:
+            from thrifty.backends.embedded import QWEN_05B
+            from thrifty.backends.hf_export import export_hf
+
+            os.environ.update({k: os.environ.get(k) or v for k, v in SERVER_ENV.items()})
+            config = BackendConfig(vllm_model=str(export_hf(QWEN_05B)), vllm_args=SERVER_ARGS)
+        backend = await stack.enter_async_context(open_backend(config))
+        assert isinstance(backend, OpenAICompatBackend)
+        bare = openai.AsyncOpenAI(base_url=backend.base_url, api_key="x")
+        stack.push_async_callback(bare.close)
+        over = await overhead(backend, bare, args.calls)
+        print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+        print(
+            f"overhead ({args.calls} calls, max_tokens 16): thrifty {over['thrifty_s']:.3f} s/call, bare "
+            f"{over['bare_s']:.3f} s/call, extra {over['extra_ms']:.1f} ms (the /tokenize pre-count: "
+            f"{over['count_ms']:.1f} ms)"
+        )
+        tp = await throughput(backend, bare, args.samples, args.concurrency)
+        print(
+            f"eval throughput ({tp['samples']:.0f} react samples, {tp['calls']:.0f} calls, concurrency "
+            f"{args.concurrency}): thrifty {tp['thrifty_s']:.1f} s ({60 * tp['samples'] / tp['thrifty_s']:.1f} "
+            f"samples/min), bare replay {tp['bare_s']:.1f} s; ratio {tp['thrifty_s'] / tp['bare_s']:.2f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base-url", help="attach to this vLLM instead of spawning one")
+    parser.add_argument("--calls", type=int, default=12)
+    parser.add_argument("--samples", type=int, default=8)
+    parser.add_argument("--concurrency", type=int, default=4)
+    asyncio.run(main_async(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
