@@ -49,7 +49,8 @@ class ChatSession:
     strategy: str
     config: LoopConfig
     tool_names: tuple[str, ...] | None = None
-    """The tools offered, against which ``/budget`` keys are checked (None: any name is a tool)."""
+    """The tools offered, against which ``/budget`` keys are checked (None: the tools :func:`run_chat`
+    is given, known only once MCP servers are connected)."""
     history: list[tuple[str, str]] = field(default_factory=list)
     spent: Usage = field(default_factory=Usage)
     turns: int = 0
@@ -159,6 +160,8 @@ def run_chat(
     trace: EventHandler = ignore_events,
 ) -> int:
     """The read-eval loop. Returns the exit code."""
+    if session.tool_names is None:
+        session.tool_names = tuple(t.spec.name for t in tools)
     console.print("[bold]thrifty chat[/bold] — /help for commands, Ctrl-C cancels a turn, Ctrl-D leaves")
     console.print(banner(session, backend.model))
     while True:

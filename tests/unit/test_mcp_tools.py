@@ -315,3 +315,46 @@ def test_chat_and_eval_offer_the_servers_tools(
     assert main([*args, "--mcp", http_url, "--log", str(log)]) == 0
     [sample] = [json.loads(x) for x in log.read_text().splitlines() if '"sample"' in x or '"task_id"' in x]
     assert sample["correct"] is True and sample["usage"]["tool_units"] == {"add": 1}
+
+
+def test_chat_budget_keys_are_checked_against_the_servers_tools(
+    cli_env: list[ScriptedBackend], http_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import thrifty.chat
+    from thrifty.cli import main
+
+    original = thrifty.chat.run_chat
+    lines = ["/budget ad=2", "/budget add=2,tokens=9000"]
+
+    def read(prompt: str) -> str:
+        if not lines:
+            raise EOFError
+        return lines.pop(0)
+
+    monkeypatch.setattr(thrifty.chat, "run_chat", lambda *a, **k: original(*a, **k, read=read))
+    assert main(["chat", "--no-tools", "--mcp", http_url, "--no-trace"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "error: budget field 'ad': unknown key; did you mean 'add'?" in out  # not taken as a tool name
+    assert "the tools offered: add, big" in out
+    assert "per-turn budget: add=2,tokens=9000,seconds=600" in out
+
+
+def test_an_eval_run_is_identified_by_its_mcp_servers(
+    cli_env: list[ScriptedBackend], http_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from thrifty.cli import evaluate, main, run
+    from thrifty.evals.log import load_log
+
+    monkeypatch.setattr(evaluate, "open_backend", run.open_backend)
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text(json.dumps({"id": "t1", "question": "What is 2 + 3?", "answer": "5"}) + "\n")
+    log = tmp_path / "log.jsonl"
+    args = ["eval", str(tasks), "--strategies", "react", "--budgets", "1", "--log", str(log)]
+    assert main([*args, "--mcp", http_url]) == 0
+    assert main([*args, "--mcp", f"{sys.executable} {SERVER} stdio"]) == 0  # another server: a new run, not a resume
+    assert main([*args, "--mcp", http_url]) == 0  # the first server again: resumed, nothing to run
+    loaded = load_log(log)
+    assert [len(h.mcp or []) for h in loaded.headers.values()] == [1, 1]
+    first = next(h for h in loaded.headers.values() if h.mcp and h.mcp[0]["server"] == http_url)
+    assert first.mcp[0]["tools"]["add"] == 0.5 and first.mcp[0]["tools"]["hang"] is None  # names and prices
+    assert len({s.run for s in loaded.samples}) == 2 and len(loaded.samples) == 2

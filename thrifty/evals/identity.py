@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from thrifty.budget import Limits
 from thrifty.evals.log import RunHeader
+from thrifty.tools.base import Tool
 
 if TYPE_CHECKING:
     from thrifty.agents.controller import LoopConfig
@@ -71,6 +72,7 @@ def run_header(
     config: LoopConfig,
     tasks_sha256: str,
     grader: Backend | None = None,
+    tools: Sequence[Tool] = (),
 ) -> RunHeader:
     strategy = condition.strategy
     params = {"name": strategy} if isinstance(strategy, str) else describe(strategy)
@@ -86,4 +88,18 @@ def run_header(
         code_version=code_version(),
         tasks_sha256=tasks_sha256,
         grader=None if grader is None else grader.model,
+        mcp=mcp_identity(tools),
     )
+
+
+def mcp_identity(tools: Sequence[Tool]) -> list[dict[str, Any]] | None:
+    """The MCP servers behind ``tools``: each target with its tools' names and per-call prices, so a
+    rerun with another server (or another price) is a new run. None when no tool is an MCP tool."""
+    from thrifty.tools.mcp import MCPTool
+
+    servers: dict[str, dict[str, Any]] = {}
+    for tool in tools:
+        if isinstance(tool, MCPTool):
+            entry = servers.setdefault(tool.server.target, {"server": tool.server.target, "tools": {}})
+            entry["tools"][tool.spec.name] = tool.price_usd
+    return [servers[k] for k in sorted(servers)] or None

@@ -58,6 +58,9 @@ class RunHeader:
     tasks_sha256: str
     grader: str | None = None
     """The grader model, when an LLM judges the answers (BrowseComp)."""
+    mcp: list[dict[str, Any]] | None = None
+    """The MCP servers whose tools were offered (target, tool names, prices); None without ``--mcp``,
+    so runs without MCP keep the hash they always had."""
     kind: str = "header"
     version: int = LOG_VERSION
 

@@ -126,7 +126,7 @@ async def run_eval(
     process alone writes the log, whichever it is, so every sample is logged once.
     """
     config = config or LoopConfig()
-    headers = [run_header(c, backends, config, tasks_sha256 or "", grader) for c in conditions]
+    headers = [run_header(c, backends, config, tasks_sha256 or "", grader, tools) for c in conditions]
     log = LogWriter(open_log(log_path))  # locks the log: a second writer fails here, before running anything
     try:
         jobs, progress = _pending(log_path, log.log, tasks, conditions, headers, traces=traces)
