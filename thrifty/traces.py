@@ -1,15 +1,14 @@
 """Run traces: every event of a run as one JSON line (prompts, completions, tool I/O, ledger entries).
 
 A :class:`TraceWriter` is an event handler; it flushes each line so a trace survives the process
-being killed (a torn last line is skipped when reading). ``thrifty view TRACE`` renders a trace as
-a tree in the terminal (:func:`thrifty.display.trace_tree`) or as one static HTML page
-(:func:`trace_html`).
+being killed (a torn last line is skipped when reading). ``thrifty view TRACE`` shows a trace as one
+page (:mod:`thrifty.viewer`) or, with ``--tree``, as a tree in the terminal
+(:func:`thrifty.display.trace_tree`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 import time
 import uuid
@@ -117,31 +116,3 @@ def summary(record: dict[str, Any]) -> str:
         r = record["result"]
         return f"finished: {r['stop_reason']}, answer {r['answer']!r}, ${r['cost_usd']:.6f}"
     return str(kind)
-
-
-def trace_html(records: list[dict[str, Any]], *, title: str = "thrifty trace") -> str:
-    """A self-contained page: one collapsible block per step, each record's JSON inside."""
-    parts = [
-        "<!doctype html><meta charset='utf-8'>",
-        f"<title>{html.escape(title)}</title>",
-        "<style>body{font:14px system-ui;margin:2em}details{margin:.2em 0 .2em 1em}"
-        "pre{background:#f6f6f6;padding:.5em;white-space:pre-wrap}.err{color:#b00}</style>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
-    open_step = False
-    for record in records:
-        if record.get("type") == "BudgetCharged":
-            continue
-        if record.get("type") in ("StepStarted", "RunFinished") and open_step:
-            parts.append("</details>")
-            open_step = False
-        if record.get("type") == "StepStarted":
-            parts.append(f"<details open><summary>{html.escape(summary(record))}</summary>")
-            open_step = True
-            continue
-        cls = " class='err'" if record.get("is_error") else ""
-        body = html.escape(json.dumps(record, indent=2, ensure_ascii=False))
-        parts.append(f"<details><summary{cls}>{html.escape(summary(record))}</summary><pre>{body}</pre></details>")
-    if open_step:
-        parts.append("</details>")
-    return "\n".join(parts)

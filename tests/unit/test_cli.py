@@ -182,14 +182,14 @@ def test_ask_writes_a_trace_that_view_renders_with_steps_from_1(cli: CliRun, tmp
     code, _, err = cli(["<answer>Paris</answer>"], "ask", "q", "--no-tools", "--json", "--trace", str(trace))
     assert code == 0 and f"trace: {trace}" in err
     assert list(read_trace(trace))[-1]["result"]["answer"] == "Paris"
-    code, out, _ = cli([], "view", str(trace))
+    code, out, _ = cli([], "view", str(trace), "--tree")
     assert code == 0 and "step 1" in out and "step 0" not in out
 
 
-def test_eval_writes_its_report_without_matplotlib(
+def test_eval_writes_its_report_with_charts_and_no_plotting_library(
     cli: CliRun, tmp_path: Path, index_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError: not needed
     tasks = tmp_path / "tasks.jsonl"
     tasks.write_text('{"id": "q1", "question": "Capital of France?", "answer": "Paris"}\n')
     code, out, err = cli(
@@ -210,9 +210,12 @@ def test_eval_writes_its_report_without_matplotlib(
     assert code == 0, err
     assert "| react | 1 | 1 | 1.00" in out
     report = (tmp_path / "report" / "report.md").read_text()
-    assert "plots skipped: matplotlib is not installed" in report
+    assert "![accuracy vs budget](accuracy_vs_budget.svg)" in report
     assert "tasks.jsonl" in report.splitlines()[0] and "model scripted" in report.splitlines()[0]
-    assert "plots skipped" in (tmp_path / "report" / "report.html").read_text()
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert page.count("<svg") == 2 and "tool budget (units per tool)" in page
+    assert "<tr class='sample'" in page and "<template id='trajectory-0'>" in page  # the sample, its trajectory
+    assert (tmp_path / "report" / "pareto.svg").read_text().startswith("<svg")
 
 
 def test_the_budget_is_checked_against_the_tools_ask_really_offers(index_path: Path) -> None:

@@ -204,9 +204,10 @@ async def test_samples_are_balanced_over_several_endpoints(tmp_path: Path) -> No
 
 
 def test_plots_and_html_report(tmp_path: Path) -> None:
-    pytest.importorskip("matplotlib")
-    from thrifty.evals.plots import pareto_front, write_report
+    from thrifty.evals.plots import write_report
     from thrifty.evals.report import Row
+    from thrifty.viewer.charts import pareto
+    from thrifty.viewer.svg import Point
 
     rows = [
         Row("react", "3", 10, 0.2, 0.0, 0.4, 1000, 3, 0.01, 0.05, 4e-5, 5.0),
@@ -215,9 +216,9 @@ def test_plots_and_html_report(tmp_path: Path) -> None:
     ]
     written = write_report(rows, tmp_path / "report")
     names = {p.name for p in written}
-    assert {"accuracy_vs_budget.png", "pareto.svg", "report.md", "report.html"} <= names
+    assert {"accuracy_vs_budget.svg", "pareto.svg", "report.md", "report.html"} <= names
     page = (tmp_path / "report" / "report.html").read_text()
     assert "<svg" in page and "<td>tracker</td>" in page
     assert "<link" not in page and "src=" not in page  # self-contained: nothing fetched when opened
-    assert (tmp_path / "report" / "accuracy_vs_budget.png").read_bytes().startswith(b"\x89PNG")
-    assert pareto_front([(1000, 0.2), (3000, 0.3), (1200, 0.4)]) == [(1000, 0.2), (1200, 0.4)]
+    points = [Point(1000, 0.2, "a", "g"), Point(3000, 0.3, "b", "g"), Point(1200, 0.4, "c", "g")]
+    assert [p.label for p in pareto(points)] == ["a", "c"]

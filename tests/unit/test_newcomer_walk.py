@@ -74,7 +74,7 @@ def test_the_readme_ask_then_view_its_trace(walk: CliRun, tmp_path: Path) -> Non
         assert f"\n{limit}" in out or f"│ {limit}" in out, limit
     assert "left: search 9/10, browse 10/10" in out
     trace = err.split("trace: ")[1].split()[0]
-    code, out, err = walk([], "view", trace)
+    code, out, err = walk([], "view", trace, "--tree")
     clean(out, err)
     assert code == 0 and "step 1" in out and "step 0" not in out and "finished: answered" in out
 

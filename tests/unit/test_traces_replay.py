@@ -21,7 +21,8 @@ from thrifty.errors import ConfigError
 from thrifty.replay import RecordingBackend, ReplayCache, recording_tools
 from thrifty.tools.base import OneUnitTool, ToolContext, ToolResult
 from thrifty.tools.web import SearchTool
-from thrifty.traces import TraceFolder, TraceWriter, read_trace, trace_html
+from thrifty.traces import TraceFolder, TraceWriter, read_trace
+from thrifty.viewer.build import build
 
 
 def call(name: str, **args: object) -> str:
@@ -53,8 +54,8 @@ async def test_trace_records_prompts_tool_io_and_ledger(tmp_path: Path) -> None:
         f.write('{"type": "ModelCal')
     assert len(list(read_trace(path))) == len(records)
 
-    page = trace_html(records)
-    assert "<details" in page and "Capital of France?" in page and "<script" not in page
+    page = build([path])
+    assert "<li class='step'>" in page and "Capital of France?" in page and "src=" not in page
     console = Console(record=True, width=160)
     console.print(trace_tree(records))
     text = console.export_text()

@@ -6,25 +6,40 @@ import argparse
 import asyncio
 import contextlib
 import errno
+import threading
+from pathlib import Path
 
 from thrifty.errors import ConfigError
 
 
 def view(args: argparse.Namespace) -> int:
-    from thrifty.traces import read_trace, trace_html
+    if len(args.files) > 2:
+        raise ConfigError("view", "give one file, or two to compare side by side")
+    if args.tree:
+        return _tree(args.files)
+    from thrifty.viewer.build import build, serving
 
-    records = [r for r in read_trace(args.trace) if isinstance(r.get("type"), str)]
-    if not records:
-        raise ConfigError("trace", f"{args.trace} is not a thrifty trace (no JSONL run events in it)")
     if args.html:
-        args.html.write_text(trace_html(records, title=f"thrifty trace {args.trace.name}"), encoding="utf-8")
+        args.html.write_text(build(args.files), encoding="utf-8")
         print(f"wrote {args.html}")
         return 0
+    with serving(args.files, args.port) as url, contextlib.suppress(KeyboardInterrupt):
+        print(f"thrifty view at {url} (reload to refresh; Ctrl-C to stop)", flush=True)
+        threading.Event().wait()
+    return 0
+
+
+def _tree(files: list[Path]) -> int:
     from rich.console import Console
 
     from thrifty.display import trace_tree
+    from thrifty.traces import read_trace
 
-    Console().print(trace_tree(records))
+    for path in files:
+        records = [r for r in read_trace(path) if isinstance(r.get("type"), str)]
+        if not records:
+            raise ConfigError("trace", f"{path} is not a thrifty trace (no JSONL run events in it)")
+        Console().print(trace_tree(records))
     return 0
 
 

@@ -112,9 +112,14 @@ def _report(args: argparse.Namespace, done: Progress, models: list[str]) -> None
     print(markdown(rows))
     print(f"log: {args.log}", file=sys.stderr)
     if args.report_dir:
+        from thrifty.evals.log import EvalLog
         from thrifty.evals.plots import write_report
 
-        for path in write_report(rows, args.report_dir, title=_title(args, ", ".join(sorted(set(models))))):
+        ours = EvalLog(
+            {k: h for k, h in log.headers.items() if k in done.runs}, [s for s in log.samples if s.run in done.runs]
+        )
+        title = _title(args, ", ".join(sorted(set(models))))
+        for path in write_report(rows, args.report_dir, title=title, log=ours, log_folder=args.log.parent):
             print(f"wrote {path}", file=sys.stderr)
 
 
@@ -165,6 +170,7 @@ def evaluate(args: argparse.Namespace) -> int:
                 on_sample=progress,
                 tasks_sha256=hash_file(args.tasks),
                 executor=executor,
+                tasks_file=args.tasks.name,
             )
 
     with bar:

@@ -142,7 +142,7 @@ def _eval(sub: argparse._SubParsersAction[Parser]) -> None:
     ev.add_argument(
         "--report-dir",
         type=output_dir,
-        help="write report.md and report.html there (plots too with matplotlib: pip install 'thrifty[evals]')",
+        help="write report.md, report.html (the page `thrifty view LOG` shows) and the charts as SVG there",
     )
     ev.add_argument("--limit", type=integer(1), help="only the first N tasks (default: all)")
     ev.add_argument("--concurrency", type=integer(1), default=2, help="samples run at once")
@@ -189,9 +189,19 @@ def _tasks_command(sub: argparse._SubParsersAction[Parser]) -> None:
 
 
 def _small_commands(sub: argparse._SubParsersAction[Parser]) -> None:
-    view = sub.add_parser("view", help="render a run trace (a tree in the terminal, or --html)")
-    view.add_argument("trace", type=existing_file, help="a JSONL trace written by ask, chat or eval")
-    view.add_argument("--html", type=output_file, help="write a static HTML page instead")
+    view = sub.add_parser(
+        "view", help="a run trace or an eval log as one page (served on loopback, or --html FILE); two side by side"
+    )
+    view.add_argument(
+        "files",
+        nargs="+",
+        type=existing_file,
+        metavar="FILE",
+        help="a JSONL trace (ask, chat, eval) or an eval log; give two to compare them side by side",
+    )
+    view.add_argument("--html", "--out", type=output_file, help="write the page to this file instead of serving it")
+    view.add_argument("--port", type=integer(0, 65535), default=8770, help="port on 127.0.0.1 (0: any free one)")
+    view.add_argument("--tree", action="store_true", help="print a trace as a tree in the terminal instead")
     _global_options(view, top=False)
 
     advise = sub.add_parser(

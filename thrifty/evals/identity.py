@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -73,6 +74,7 @@ def run_header(
     tasks_sha256: str,
     grader: Backend | None = None,
     tools: Sequence[Tool] = (),
+    tasks_file: str | None = None,
 ) -> RunHeader:
     strategy = condition.strategy
     params = {"name": strategy} if isinstance(strategy, str) else describe(strategy)
@@ -89,6 +91,8 @@ def run_header(
         tasks_sha256=tasks_sha256,
         grader=None if grader is None else grader.model,
         mcp=mcp_identity(tools),
+        tasks_file=tasks_file,
+        created=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     )
 
 

@@ -43,6 +43,9 @@ LEGACY_RUN = "v1"
 logger = logging.getLogger(__name__)
 
 
+_NOT_IDENTITY = ("kind", "version", "tasks_file", "created")
+
+
 @dataclass(frozen=True)
 class RunHeader:
     """Everything that makes two samples comparable; its hash identifies the run."""
@@ -61,13 +64,17 @@ class RunHeader:
     mcp: list[dict[str, Any]] | None = None
     """The MCP servers whose tools were offered (target, tool names, prices); None without ``--mcp``,
     so runs without MCP keep the hash they always had."""
+    tasks_file: str | None = None
+    """The task file's name, and ``created`` the UTC time the run was first logged: shown by
+    reports, not part of the run's identity (a renamed copy of a task file is the same run)."""
+    created: str | None = None
     kind: str = "header"
     version: int = LOG_VERSION
 
     @property
     def run(self) -> str:
         """A short stable hash of every identity field (key order and whitespace do not matter)."""
-        identity = {k: v for k, v in asdict(self).items() if k not in ("kind", "version") and v is not None}
+        identity = {k: v for k, v in asdict(self).items() if k not in _NOT_IDENTITY and v is not None}
         blob = json.dumps(identity, sort_keys=True, ensure_ascii=True, default=str)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

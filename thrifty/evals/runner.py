@@ -111,6 +111,7 @@ async def run_eval(
     grader: Backend | None = None,
     traces: bool = True,
     executor: Executor | None = None,
+    tasks_file: str | None = None,
 ) -> Progress:
     """Run every (task, condition) not already finished in the log; return the progress counters.
 
@@ -124,9 +125,10 @@ async def run_eval(
     write each sample's JSONL trace beside the log (its row names it); off saves the serialisation.
     ``executor``: where samples run (default :class:`~thrifty.evals.executors.LocalExecutor`); this
     process alone writes the log, whichever it is, so every sample is logged once.
+    ``tasks_file``: the task file's name, shown in reports (not part of the run's identity).
     """
     config = config or LoopConfig()
-    headers = [run_header(c, backends, config, tasks_sha256 or "", grader, tools) for c in conditions]
+    headers = [run_header(c, backends, config, tasks_sha256 or "", grader, tools, tasks_file) for c in conditions]
     log = LogWriter(open_log(log_path))  # locks the log: a second writer fails here, before running anything
     try:
         jobs, progress = _pending(log_path, log.log, tasks, conditions, headers, traces=traces)
