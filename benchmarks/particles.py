@@ -29,7 +29,7 @@ from thrifty.agents.particles import (
 from thrifty.agents.strategies import Strategy
 from thrifty.backends.registry import BackendConfig, open_backend
 from thrifty.budget import Limits
-from thrifty.evals.log import read_log
+from thrifty.evals.log import EvalLog, load_log
 from thrifty.evals.math_tasks import generate_math
 from thrifty.evals.plots import write_report
 from thrifty.evals.report import markdown, summarize
@@ -91,10 +91,13 @@ def main() -> None:
 
     asyncio.run(run())
     ids = {t.id for t in tasks}
-    rows = summarize(s for s in read_log(args.log) if s.task_id in ids)
+    log = load_log(args.log)
+    ours = EvalLog(log.headers, [s for s in log.samples if s.task_id in ids])
+    rows = summarize(ours.samples)
     print(f"\nmachine: {platform.machine()}, Python {platform.python_version()}; {time.monotonic() - started:.0f} s")
     print(markdown(rows))
-    write_report(rows, args.out, title="Particle filtering vs baselines on the offline math set")
+    title = "Particle filtering vs baselines on the offline math set"
+    write_report(rows, args.out, title=title, log=ours, log_folder=args.log.parent)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from importlib import resources
 from itertools import islice
 from pathlib import Path
 
-from thrifty.evals.log import load_log
+from thrifty.evals.log import EvalLog, load_log
 from thrifty.evals.math_tasks import generate_math
 from thrifty.evals.plots import write_report
 from thrifty.evals.report import markdown, summarize
@@ -60,7 +60,8 @@ def main() -> None:
         f"\n{len(log.samples)} samples in the log, {outside} outside the command's {count} tasks (left out), "
         f"{log.skipped} unreadable lines skipped"
     )
-    write_report(rows, Path(out), title=title)
+    ours = EvalLog(log.headers, [s for s in log.samples if s.task_id in ids])
+    write_report(rows, Path(out), title=title, log=ours, log_folder=Path(log_path).parent)
 
 
 if __name__ == "__main__":

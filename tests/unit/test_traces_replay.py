@@ -76,7 +76,7 @@ async def test_a_trace_folder_observer_writes_one_file_per_run(tmp_path: Path) -
 async def test_view_command_renders_a_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "t.jsonl"
     await Agent(ScriptedBackend(["<answer>42</answer>"])).run("Q?", on_event=TraceWriter(path))
-    assert main(["view", str(path)]) == 0
+    assert main(["view", str(path), "--tree"]) == 0
     assert "finished: answered" in capsys.readouterr().out
     assert main(["view", str(path), "--html", str(tmp_path / "t.html")]) == 0
     assert "answer" in (tmp_path / "t.html").read_text()

@@ -89,7 +89,7 @@ def test_an_eval_page_names_model_task_file_and_date_and_has_every_sample(tmp_pa
     assert "data-filter='strategy'" in page and "data-filter='correct'" in page and "data-filter='stop'" in page
     assert "tool budget (units per tool)" in page and "95% Wilson" in page
     ticks = re.findall(r'<text class="tick x"[^>]*>([^<]*)<', page)
-    assert ticks[:4] == ["0", "1", "2", "3"]  # linear, plain numbers (not 2×10⁰)
+    assert ticks[:2] == ["1", "3"]  # the budgets themselves, on a linear axis (not 2×10⁰)
     assert "id='compare'" in page  # four runs (two strategies × two budgets): any two side by side
 
 
@@ -120,3 +120,29 @@ def test_view_writes_or_serves_the_page_and_bad_files_are_one_line_errors(
     assert "not a thrifty trace or eval log" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="not one of each"):
         build([log, trace])
+
+
+def test_budget_axes_tick_at_the_budgets_on_a_readable_scale() -> None:
+    from thrifty.viewer.svg import settings_axis
+
+    linear = settings_axis([3, 10, 3, 10, 20], 0, 500)
+    assert linear.ticks() == [3, 10, 20] and not linear.log
+    assert linear(3) == 0 and linear(20) == 500 and abs(linear(10) - 500 * 7 / 17) < 1e-9
+    wide = settings_axis([1, 10, 100, 1000], 0, 500)
+    assert wide.log and [tick_text(t) for t in wide.ticks()] == ["1", "10", "100", "1,000"]
+    crowded = settings_axis([1, 2, 3, 25], 0, 500)  # 1, 2 and 3 would print over each other
+    assert [tick_text(t) for t in crowded.ticks()] == ["0", "5", "10", "15", "20", "25"]
+
+
+def test_an_answer_forced_by_a_low_budget_says_which_and_why_once() -> None:
+    forced = {
+        "stop_reason": "answered",
+        "exhausted": "tool:calculator",
+        "detail": "answered in a final call: calculator budget is exhausted",
+    }
+    assert explain_stop(forced) == (
+        "The agent answered in a final call without tools, because the calculator budget was running out "
+        "(calculator budget is exhausted)."
+    )
+    stalled = {"stop_reason": "answered", "detail": "answered in a final call: the model stopped making progress"}
+    assert explain_stop(stalled).endswith("without tools (the model stopped making progress).")

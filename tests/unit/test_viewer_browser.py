@@ -142,7 +142,7 @@ def test_an_eval_log_filters_opens_trajectories_and_draws_readable_charts(
     assert charts.count() == 2
     accuracy = charts.nth(0)
     assert accuracy.locator("text.axis-label.x").text_content() == "tool budget (units per tool)"
-    assert [t.text_content() for t in accuracy.locator("text.tick.x").all()] == ["0", "1", "2", "3"]
+    assert [t.text_content() for t in accuracy.locator("text.tick.x").all()] == ["1", "3"]  # the budgets
     assert accuracy.locator("g.series").count() == 2  # react and tracker: equal values, both drawn
     marks = boxes(tab, "figure.chart.accuracy g.series .mark")
     assert len(marks) == 4 and len({round(m[0]) for m in marks}) == 4  # side by side, not on top of each other
@@ -162,6 +162,8 @@ def test_two_logs_side_by_side(open_page: Any, files: dict[str, Path], tmp_path:
     pairs.nth(0).locator("button.open-pair").click()
     panel = tab.locator("dialog#panel")
     assert panel.locator(".column").count() == 2
+    headings = [h.inner_text() for h in panel.locator("h2.source").all()]
+    assert headings[0].startswith("one/log.jsonl: ") and headings[1].startswith("two/log.jsonl: ")
     answers = [a.inner_text() for a in panel.locator(".f-answer .text").all()]
     assert answers == ["402.5", "0"]  # q1: right in the first log, wrong in the second
     screenshot(tab, tmp_path / "compare.png")

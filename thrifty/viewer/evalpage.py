@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from thrifty.evals.log import EvalLog, RunHeader, SampleLog
+from thrifty.evals.log import LEGACY_RUN, EvalLog, RunHeader, SampleLog
 from thrifty.evals.report import Row, latest_samples, markdown, summarize, usd
 from thrifty.traces import read_trace
 from thrifty.viewer.charts import accuracy_chart, budget_axis, cost_chart
@@ -64,6 +64,8 @@ def _runs(sources: Sequence[LogSource]) -> list[_Run]:
         done, errored = latest_samples(source.log.samples)
         for sample in sorted([*done, *errored.values()], key=lambda s: (s.run, s.task_id)):
             key = f"{source.name}/{sample.run}" if len(sources) > 1 else sample.run
+            if sample.run == LEGACY_RUN:  # version-1 logs have no run ids: one run per condition
+                key += f":{sample.strategy}@{sample.budget}"
             if key not in runs:
                 header = source.log.headers.get(sample.run)
                 model = f" · {header.model}" if header else ""

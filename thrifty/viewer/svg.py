@@ -13,6 +13,7 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 WIDTH, HEIGHT = 680, 400
 LEFT, RIGHT, TOP, BOTTOM = 64, 170, 40, 56
@@ -50,6 +51,8 @@ class Axis:
     start: float
     end: float
     log: bool = False
+    fixed: tuple[float, ...] = ()
+    """Ticks to show instead of computed ones (the budgets themselves)."""
 
     def __call__(self, value: float) -> float:
         if self.log:
@@ -60,6 +63,8 @@ class Axis:
         return self.start + (value - lo) / span * (self.end - self.start)
 
     def ticks(self) -> list[float]:
+        if self.fixed:
+            return list(self.fixed)
         if not self.log:
             return nice_ticks(self.lo, self.hi)
         out = []
@@ -88,16 +93,29 @@ def tick_text(value: float) -> str:
     return f"{value:.3g}" if abs(value) < 0.01 else f"{value:.6g}"
 
 
-def axis_for(values: Sequence[float], start: float, end: float, *, from_zero: bool = True) -> Axis:
-    """A linear axis from 0 (or the smallest value) to a nice value above the largest; log when the
-    positive values span more than a factor of 30."""
+def axis_for(values: Sequence[float], start: float, end: float) -> Axis:
+    """A linear axis from 0 to a nice value above the largest; log when the positive values span
+    more than a factor of 30."""
     positive = [v for v in values if v > 0]
     if positive and min(positive) * 30 < max(positive) and len(positive) == len(values):
         lo = 10.0 ** math.floor(math.log10(min(positive)))
         return Axis(lo, 10.0 ** math.ceil(math.log10(max(positive))), start, end, log=True)
-    lo = 0.0 if from_zero or not values else min(values)
-    hi = max(values, default=1.0)
-    return Axis(lo, nice_ticks(lo, hi)[-1], start, end)
+    return Axis(0.0, nice_ticks(0.0, max(values, default=1.0))[-1], start, end)
+
+
+def settings_axis(values: Sequence[float], start: float, end: float) -> Axis:
+    """An axis for a few settings (budgets): from the smallest to the largest, ticked at the values
+    themselves when they are few and far enough apart to read, else as :func:`axis_for`."""
+    distinct = sorted(set(values))
+    if not distinct:
+        return axis_for([], start, end)
+    lo, hi = distinct[0], distinct[-1]
+    log = lo > 0 and lo * 30 < hi
+    axis = Axis(lo - 1 if lo == hi else lo, hi + 1 if lo == hi else hi, start, end, log=log, fixed=tuple(distinct))
+    gaps = [axis(b) - axis(a) for a, b in pairwise(distinct)]
+    if len(distinct) > 8 or any(gap < 30 for gap in gaps):
+        return axis_for(values, start, end)
+    return axis
 
 
 def _esc(text: str) -> str:
@@ -176,7 +194,7 @@ def line_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: s
     """Lines with error bars; y from 0 to 1. Coinciding series stay visible: each is shifted a few
     pixels sideways and has its own marker and dash."""
     xs = [p[0] for s in series for p in s.points]
-    xa = axis_for(xs or [1.0], LEFT + 14, WIDTH - RIGHT - 14)
+    xa = settings_axis(xs, LEFT + 20, WIDTH - RIGHT - 20)
     ya = Axis(0.0, 1.0, HEIGHT - BOTTOM, TOP)
     parts = _frame(title, x_label, y_label, xa, ya)
     for i, s in enumerate(series):
@@ -276,6 +294,12 @@ def scatter_chart(
         if box is None:
             unlabelled.append(p.label)
             continue
+        near = (min(max(x, box[0]), box[2]), min(max(y, box[1]), box[3]))
+        if math.dist(near, (x, y)) > 6:  # a label not right beside its marker points at it
+            parts.append(
+                f'<line class="leader" x1="{x:.1f}" y1="{y:.1f}" x2="{near[0]:.1f}" y2="{near[1]:.1f}" '
+                'stroke="#aaa" stroke-width="0.8"/>'
+            )
         parts.append(f'<text class="point-label" x="{box[0] + 2:.1f}" y="{box[3] - 4:.1f}">{_esc(p.label)}</text>')
     parts += _legend(groups)
     if len(front) > 1:

@@ -211,7 +211,14 @@ def limit_words(exhausted: str) -> str:
     """``tool:search`` → ``the search budget``; ``tokens`` → ``the token budget``."""
     if exhausted.startswith("tool:"):
         return f"the {exhausted[5:]} budget"
-    names = {"tokens": "token", "input_tokens": "input-token", "output_tokens": "output-token"}
+    names = {
+        "tokens": "token",
+        "input_tokens": "input-token",
+        "output_tokens": "output-token",
+        "usd": "dollar",
+        "seconds": "time",
+        "requests": "request",
+    }
     return f"the {names.get(exhausted, exhausted)} budget"
 
 
@@ -221,13 +228,16 @@ def explain_stop(result: dict[str, Any] | None) -> str:
         return "The trace ends before the run finished (the process was stopped, or it is still running)."
     reason = str(result.get("stop_reason", ""))
     text = _STOPS.get(reason, f"Stopped: {reason}.")
-    exhausted, detail, error = result.get("exhausted"), result.get("detail"), result.get("error")
-    if exhausted and reason == "answered":
-        text = f"The agent answered in a final call without tools, because {limit_words(exhausted)} was running out."
+    exhausted, detail, error = result.get("exhausted"), str(result.get("detail") or ""), result.get("error")
+    if reason == "answered" and (exhausted or detail):
+        why = detail.removeprefix("answered in a final call: ")  # as thrifty.agents.agent.truthful words it
+        text = "The agent answered in a final call without tools"
+        text += f", because {limit_words(exhausted)} was running out" if exhausted else ""
+        text += f" ({why})." if why else "."
     elif exhausted:
         text = f"{limit_words(exhausted).capitalize()} ran out before the agent had an answer."
-    if detail:
-        text += f" {str(detail)[:1].upper()}{str(detail)[1:]}."
+    if detail and reason != "answered":
+        text += f" {detail[:1].upper()}{detail[1:]}."
     if error:
         text += f" Error: {error}"
     return text.replace("..", ".")

@@ -5,6 +5,9 @@
   const filters = Array.from(document.querySelectorAll("select[data-filter]"));
   const count = document.querySelector(".filters .count");
   const panel = document.getElementById("panel");
+  const dataNode = document.getElementById("eval-data");
+  const data = dataNode ? JSON.parse(dataNode.textContent) : { runs: [], samples: [] };
+  const labels = new Map(data.runs.map((r) => [r.id, r.label]));
 
   function applyFilters() {
     let shown = 0;
@@ -20,6 +23,13 @@
     const template = document.getElementById("trajectory-" + index);
     const column = document.createElement("div");
     column.className = "column";
+    const sample = data.samples[Number(index)];
+    if (sample) {
+      const heading = document.createElement("h2");
+      heading.className = "source";
+      heading.textContent = labels.get(sample.run) + " · task " + sample.task;
+      column.appendChild(heading);
+    }
     if (template) column.appendChild(template.content.cloneNode(true));
     else column.textContent = "no trace recorded for this sample";
     return column;
@@ -40,11 +50,9 @@
     b.addEventListener("click", () => openPanel([b.dataset.sample])));
   applyFilters();
 
-  const dataNode = document.getElementById("eval-data");
   const pickA = document.getElementById("compare-a");
   const pickB = document.getElementById("compare-b");
-  if (!dataNode || !pickA || !pickB) return;
-  const data = JSON.parse(dataNode.textContent);
+  if (!pickA || !pickB) return;
   pickB.value = pickB.dataset.default;
 
   function cell(text, cls) {
