@@ -31,9 +31,9 @@ from thrifty.backends.registry import BackendConfig, open_backend
 from thrifty.budget import Limits
 from thrifty.evals.log import EvalLog, load_log
 from thrifty.evals.math_tasks import generate_math
-from thrifty.evals.plots import write_report
 from thrifty.evals.report import markdown, summarize
 from thrifty.evals.runner import Condition, run_eval
+from thrifty.viewer.report import write_report
 
 METHODS = ("greedy", "self-consistency", "best-of-n", "pf", "epf")
 

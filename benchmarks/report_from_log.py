@@ -17,9 +17,9 @@ from pathlib import Path
 
 from thrifty.evals.log import EvalLog, load_log
 from thrifty.evals.math_tasks import generate_math
-from thrifty.evals.plots import write_report
 from thrifty.evals.report import markdown, summarize
 from thrifty.evals.tasks import read_tasks
+from thrifty.viewer.report import write_report
 
 BENCHMARKS = {
     # name: (log, report folder, title, task ids of the command recorded in RESULTS.md)

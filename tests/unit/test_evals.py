@@ -204,9 +204,9 @@ async def test_samples_are_balanced_over_several_endpoints(tmp_path: Path) -> No
 
 
 def test_plots_and_html_report(tmp_path: Path) -> None:
-    from thrifty.evals.plots import write_report
     from thrifty.evals.report import Row
     from thrifty.viewer.charts import pareto
+    from thrifty.viewer.report import write_report
     from thrifty.viewer.svg import Point
 
     rows = [

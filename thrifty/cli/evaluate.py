@@ -113,7 +113,7 @@ def _report(args: argparse.Namespace, done: Progress, models: list[str]) -> None
     print(f"log: {args.log}", file=sys.stderr)
     if args.report_dir:
         from thrifty.evals.log import EvalLog
-        from thrifty.evals.plots import write_report
+        from thrifty.viewer.report import write_report
 
         ours = EvalLog(
             {k: h for k, h in log.headers.items() if k in done.runs}, [s for s in log.samples if s.run in done.runs]

@@ -1,7 +1,7 @@
 """An eval log (or two) as one page: the runs, the summary table, the two charts, every sample in a
 filterable table with its trajectory a click away, and two runs compared task by task.
 
-The same page is the eval report's ``report.html`` (:func:`thrifty.evals.plots.write_report`) and
+The same page is the eval report's ``report.html`` (:func:`thrifty.viewer.report.write_report`) and
 what ``thrifty view LOG`` shows, so both fix and show the same things.
 """
 
