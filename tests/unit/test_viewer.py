@@ -33,6 +33,7 @@ def test_json_protocol_replies_show_as_fields_and_text_protocol_as_its_parts() -
         ("answer", "Lima"),
     ]
     assert reply_fields("plain words") == [("text", "plain words")]
+    assert reply_fields('```json\n{"evidence": "", "answer": "Lima"}\n```') == [("answer", "Lima")]
 
 
 def test_stop_reasons_are_explained_in_words() -> None:
@@ -146,3 +147,29 @@ def test_an_answer_forced_by_a_low_budget_says_which_and_why_once() -> None:
     )
     stalled = {"stop_reason": "answered", "detail": "answered in a final call: the model stopped making progress"}
     assert explain_stop(stalled).endswith("without tools (the model stopped making progress).")
+
+
+def test_a_trace_of_several_runs_shows_each_and_a_torn_or_unfinished_one_still_shows(tmp_path: Path) -> None:
+    trace = make_trace(tmp_path / "session.jsonl")
+    second = make_trace(tmp_path / "second.jsonl", tool_error=True).read_text().splitlines()
+    with trace.open("a") as f:  # a chat session: one run per turn, the last one cut by a kill
+        f.write("\n".join(second[:-1]) + '\n{"type": "ModelCal')
+    page = build([trace])
+    assert "run 1 of 2" in page and "run 2 of 2" in page
+    assert "Error: division by zero" in page and "The trace ends before the run finished" in page
+
+
+def test_an_errored_sample_is_listed_as_an_error_not_as_wrong(tmp_path: Path) -> None:
+    from dataclasses import asdict, replace
+
+    from thrifty.evals.log import load_log
+
+    log = make_log(tmp_path / "log.jsonl")
+    sample = load_log(log).samples[0]
+    failed = replace(sample, task_id="q9", status="error", error="HTTP 500 from the server", trace=None)
+    with log.open("a") as f:
+        f.write(json.dumps(asdict(failed)) + "\n")
+    page = build([log])
+    row = next(r for r in page.split("<tr class='sample' ")[1:] if ">q9<" in r)
+    assert "data-correct='error'" in row and "data-stop='error'" in row and "HTTP 500 from the server" in row
+    assert "<td>—</td></tr>" in row  # no trace: no trajectory button

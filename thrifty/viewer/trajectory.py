@@ -16,6 +16,7 @@ from typing import Any
 
 from thrifty import safejson
 
+_FENCED = re.compile(r"```(?:json)?\s*(\{.*\})\s*```", re.DOTALL)
 _TAGS = re.compile(r"<(think|tool_code|answer)>(.*?)(?:</\1>|$)", re.DOTALL)
 FIELD_NAMES = {"evidence": "evidence", "think": "think", "thought": "think", "tool": "action", "arguments": "args"}
 
@@ -79,13 +80,16 @@ def reply_fields(text: str, reasoning: str | None = None) -> list[tuple[str, Any
     ``<answer>``; anything else as its text."""
     out: list[tuple[str, Any]] = [("reasoning", reasoning)] if reasoning and reasoning.strip() else []
     stripped = text.strip()
+    fenced = _FENCED.fullmatch(stripped)
+    if fenced:  # a JSON object in a code fence reads as one too
+        stripped = fenced.group(1)
     if stripped.startswith("{"):
         try:
             obj, _ = safejson.raw_decode(stripped, 0)
         except (ValueError, safejson.JSONLimitError):
             obj = None
         if isinstance(obj, dict):
-            return out + [(FIELD_NAMES.get(str(k), str(k)), v) for k, v in obj.items()]
+            return out + [(FIELD_NAMES.get(str(k), str(k)), v) for k, v in obj.items() if v != ""]
     pos = 0
     for match in _TAGS.finditer(text):
         prose = text[pos : match.start()].strip()
