@@ -36,7 +36,12 @@ def _chromium() -> str:
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def chromium() -> str:
+    return _chromium()
+
+
+@pytest.fixture(scope="module")
+def files(chromium: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """The traces and logs, made before the browser starts (Playwright's sync API holds the event
     loop the runs need)."""
     folder = tmp_path_factory.mktemp("viewer")
@@ -49,12 +54,11 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def browser(files: dict[str, Path]) -> Iterator[Any]:
+def browser(chromium: str, files: dict[str, Path]) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    executable = _chromium()
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, args=["--no-sandbox", "--disable-gpu"])
+        launched = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
         yield launched
         launched.close()
 
