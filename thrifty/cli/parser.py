@@ -188,7 +188,7 @@ def _tasks_command(sub: argparse._SubParsersAction[Parser]) -> None:
     _global_options(gen, top=False)
 
 
-def _small_commands(sub: argparse._SubParsersAction[Parser]) -> None:
+def _view(sub: argparse._SubParsersAction[Parser]) -> None:
     view = sub.add_parser(
         "view", help="a run trace or an eval log as one page (served on loopback, or --html FILE); two side by side"
     )
@@ -203,6 +203,10 @@ def _small_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     view.add_argument("--port", type=integer(0, 65535), default=8770, help="port on 127.0.0.1 (0: any free one)")
     view.add_argument("--tree", action="store_true", help="print a trace as a tree in the terminal instead")
     _global_options(view, top=False)
+
+
+def _small_commands(sub: argparse._SubParsersAction[Parser]) -> None:
+    _view(sub)
 
     advise = sub.add_parser(
         "advise", help="from an eval log: the strategy with the best accuracy per dollar per budget"
