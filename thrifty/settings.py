@@ -56,6 +56,8 @@ class Settings(BaseModel):
     budget: str = DEFAULT_BUDGET
     tool_protocol: Literal["native", "text", "json"] | None = None
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    server_idle: float = Field(default=300.0, ge=0.0, allow_inf_nan=False)
+    """Seconds the shared embedded model server stays up unused before it stops itself."""
     trace: bool = True
     """Write a JSONL trace of every ``ask`` run."""
     mcp_prices: dict[str, float] = Field(default_factory=dict)

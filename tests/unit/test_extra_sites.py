@@ -48,13 +48,10 @@ def test_dictd_database_becomes_pages(tmp_path: Path) -> None:
 def test_tantivy_backend_matches_the_store(tmp_path: Path) -> None:
     pytest.importorskip("tantivy")
     from tests.helpers import PAGES
-    from thrifty.search.tantivy_index import TantivyIndex, build_tantivy
 
     store_path = tmp_path / "small.sqlite"
-    build_index(store_path, PAGES, version="t")
-    store = CorpusIndex(store_path)
-    assert build_tantivy(store, tmp_path / "tv") == len(PAGES)
-    index = TantivyIndex(store, tmp_path / "tv")
+    assert build_index(store_path, PAGES, version="t", backend="tantivy").backend == "tantivy"
+    index = CorpusIndex(store_path)
     results = index.search_sync("capital of Germany", k=2)
     assert results[0].title == "Berlin" and "capital" in results[0].snippet.lower()
     assert index.search_sync('C++ AND -foo: "bar', k=3) is not None

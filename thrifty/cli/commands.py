@@ -1,4 +1,5 @@
-"""The small commands: ``view``, ``advise``, ``serve``, ``web serve``, ``tasks generate`` and ``index build``."""
+"""The small commands: ``view``, ``advise``, ``serve``, ``web serve``, ``tasks generate``, ``index build`` and
+``index search``."""
 
 from __future__ import annotations
 
@@ -117,20 +118,46 @@ def tasks(args: argparse.Namespace) -> int:
 
 
 def index(args: argparse.Namespace) -> int:
+    return index_search(args) if args.index_command == "search" else index_build(args)
+
+
+def index_build(args: argparse.Namespace) -> int:
     from thrifty.search.corpus import corpus_version, folder_pages, jsonl_pages
     from thrifty.search.index import build_index
     from thrifty.search.offline import build_default_index, default_index_path
 
-    if args.jsonl or args.folder:
-        if not args.path:
-            raise ConfigError("--path", "an index of your own files needs --path (where to write it)")
-        pages = jsonl_pages(args.jsonl) if args.jsonl else folder_pages(args.folder)
-        try:
-            stats = build_index(args.path, pages, version=f"user+{corpus_version()}")
-        except (ValueError, KeyError, UnicodeDecodeError) as exc:
-            flag = "--jsonl" if args.jsonl else "--folder"
-            raise ConfigError(flag, f"cannot index {args.jsonl or args.folder}: {exc}") from None
-    else:
-        stats = build_default_index(args.path or default_index_path())
-    print(f"indexed {stats.pages:,} pages into {stats.path} in {stats.seconds:.2f}s")
+    try:
+        if args.jsonl or args.folder:
+            if not args.path:
+                raise ConfigError("--path", "an index of your own files needs --path (where to write it)")
+            pages = jsonl_pages(args.jsonl) if args.jsonl else folder_pages(args.folder)
+            try:
+                stats = build_index(args.path, pages, version=f"user+{corpus_version()}", backend=args.backend)
+            except (ValueError, KeyError, UnicodeDecodeError) as exc:
+                flag = "--jsonl" if args.jsonl else "--folder"
+                raise ConfigError(flag, f"cannot index {args.jsonl or args.folder}: {exc}") from None
+        else:
+            stats = build_default_index(args.path or default_index_path(), backend=args.backend)
+    except ConfigError as exc:
+        if exc.field != "backend":
+            raise
+        raise ConfigError("--backend", str(exc).removeprefix("backend: ")) from None
+    print(f"indexed {stats.pages:,} pages into {stats.path} ({stats.backend}) in {stats.seconds:.2f}s")
+    return 0
+
+
+def index_search(args: argparse.Namespace) -> int:
+    import time
+
+    from thrifty.display import escape_controls
+    from thrifty.search.index import CorpusIndex
+    from thrifty.search.offline import open_default_index
+
+    index = CorpusIndex(args.index) if args.index else open_default_index()
+    started = time.perf_counter()
+    results = index.search_sync(args.query, k=args.k)
+    took = (time.perf_counter() - started) * 1000
+    for n, r in enumerate(results, 1):
+        print(escape_controls(f"{n}. {r.title}  <{r.url}>  score {r.score}\n   {r.snippet}"))
+    print(f"{len(results)} result(s) from {len(index):,} pages ({index.backend}) in {took:.1f} ms")
     return 0

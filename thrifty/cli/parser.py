@@ -232,13 +232,24 @@ def _small_commands(sub: argparse._SubParsersAction[Parser]) -> None:
     _global_options(web_serve, top=False)
 
     index = sub.add_parser("index", help="offline web index")
-    index_sub = index.add_subparsers(dest="index_command", required=True, metavar="{build}")
+    index_sub = index.add_subparsers(dest="index_command", required=True, metavar="{build,search}")
     build = index_sub.add_parser("build", help="build the default corpus index (or one from your files)")
     build.add_argument("--path", type=output_file, help="where to write the index (default: the user cache)")
     source = build.add_mutually_exclusive_group()
     source.add_argument("--jsonl", type=existing_file, help="a JSONL corpus of {url, title, text} objects")
     source.add_argument("--folder", type=existing_path, help="a folder of .md/.txt/.html files")
+    build.add_argument(
+        "--backend",
+        choices=("auto", "fts5", "tantivy"),
+        default="auto",
+        help="search backend, recorded in the index (auto: tantivy from 50k pages when installed, else fts5)",
+    )
     _global_options(build, top=False)
+    search = index_sub.add_parser("search", help="search an index as the agents do (whatever its backend)")
+    search.add_argument("query", help="what to search for")
+    search.add_argument("--index", type=existing_file, help="index file (default: the built-in corpus)")
+    search.add_argument("-k", type=integer(1, 100), default=5, help="how many results")
+    _global_options(search, top=False)
 
 
 def build_parser() -> Parser:

@@ -81,6 +81,7 @@ def backend_config(args: argparse.Namespace) -> BackendConfig:
         vllm_args=tuple(args.vllm_arg),
         tool_protocol=args.tool_protocol,
         session_header=args.session_header or None,
+        embedded_idle=args.server_idle,
     )
 
 

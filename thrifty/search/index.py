@@ -1,6 +1,9 @@
-"""One SQLite file is the offline web: a page store (for browse) and an FTS5 BM25 index (for search).
+"""One SQLite file is the offline web: a page store (for browse) and a BM25 index (for search).
 
-External-content FTS5 over ``pages(title, body)`` with the porter stemmer; BM25 candidates are
+The search backend is a choice of the index, recorded in its ``meta`` table and chosen at build time
+(by size unless told): SQLite FTS5 (external content over ``pages(title, body)``, porter stemmer; no
+dependency, fast enough to ~50k pages) or tantivy (:mod:`thrifty.search.tantivy_index`, a directory
+beside the file; flat latency to millions of pages). Either only retrieves BM25 candidates; they are
 re-ranked with an entity bonus and shown with their best passage (:mod:`thrifty.search.ranking`),
 using per-page entity keys and a document-frequency table stored beside the pages. User text is never
 passed to FTS5 syntax: queries are tokenised to words, each quoted, and OR-ed, so ``C++ AND -foo: "bar``
@@ -11,6 +14,8 @@ queries in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import secrets
+import shutil
 import sqlite3
 import threading
 import time
@@ -18,7 +23,9 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from thrifty.errors import ConfigError
 from thrifty.search.base import Page, SearchResult
 from thrifty.search.ranking import (
     Candidate,
@@ -37,6 +44,9 @@ from thrifty.search.ranking import (
     words,
 )
 
+if TYPE_CHECKING:
+    from thrifty.search.tantivy_index import TantivyRetriever
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS pages(id INTEGER PRIMARY KEY, url TEXT UNIQUE NOT NULL, title TEXT NOT NULL,
@@ -50,13 +60,23 @@ CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5(title, body, content='pa
 MAX_QUERY_TERMS = 32
 CANDIDATES = 30
 """BM25 candidates re-ranked per query (entity matches are added to them)."""
+BACKENDS = ("fts5", "tantivy")
+TANTIVY_FROM_PAGES = 50_000
+"""``auto`` picks tantivy from this many pages (when installed): FTS5's p50 passes ~5 ms around here."""
+
+
+def query_terms(text: str) -> list[str]:
+    """The words every backend searches for (stopwords dropped, expansions added, at most 32)."""
+    return content_terms(text)[:MAX_QUERY_TERMS]
 
 
 def fts_query(text: str) -> str | None:
     """User text → a safe FTS5 expression (quoted words joined by OR); None when there are no words."""
-    terms = content_terms(text)[:MAX_QUERY_TERMS]
-    if not terms:
-        return None
+    terms = query_terms(text)
+    return _fts_expression(terms) if terms else None
+
+
+def _fts_expression(terms: list[str]) -> str:
     return " OR ".join('"' + w.replace('"', "") + '"' for w in terms)
 
 
@@ -65,42 +85,83 @@ class BuildStats:
     pages: int
     seconds: float
     path: Path
+    backend: str = "fts5"
 
 
-def build_index(path: Path, pages: Iterable[Page], *, version: str) -> BuildStats:
-    """(Re)build the index at ``path`` atomically: written to a temp file, then renamed into place."""
+def choose_backend(requested: str, pages: int) -> str:
+    """``fts5`` or ``tantivy``; ``auto``: tantivy for large corpora when it is installed."""
+    from thrifty.search.tantivy_index import tantivy_available, tantivy_module
+
+    if requested == "tantivy":
+        tantivy_module()  # a clear error naming the extra, before any work
+    elif requested == "auto":
+        return "tantivy" if pages >= TANTIVY_FROM_PAGES and tantivy_available() else "fts5"
+    elif requested != "fts5":
+        raise ConfigError("backend", f"unknown search backend {requested!r}; choose auto, {', '.join(BACKENDS)}")
+    return requested
+
+
+def build_index(path: Path, pages: Iterable[Page], *, version: str, backend: str = "auto") -> BuildStats:
+    """(Re)build the index at ``path`` atomically: written to a temp file, then renamed into place.
+
+    ``backend``: ``fts5``, ``tantivy`` or ``auto`` (by the page count, :data:`TANTIVY_FROM_PAGES`).
+    """
     started = time.perf_counter()
+    if backend != "auto":
+        choose_backend(backend, 0)  # a wrong or missing backend fails before the pages are read
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".building")
     tmp.unlink(missing_ok=True)
+    search_dir: Path | None = None
     con = sqlite3.connect(tmp)
     try:
         con.executescript(SCHEMA)
-        n = 0
-        df: Counter[str] = Counter()
         with con:
-            for page in pages:
-                cur = con.execute(
-                    "INSERT OR IGNORE INTO pages(url, title, source, body, entity) VALUES (?, ?, ?, ?, ?)",
-                    (page.url, page.title, page.source, page.text, entity_key(page.title)),
-                )
-                if cur.rowcount:
-                    df.update(set(words(f"{page.title} {page.text}")))
-                    rows = [(key, cur.lastrowid, weight) for key, weight in entity_aliases(page.title)]
-                    con.executemany("INSERT INTO aliases VALUES (?, ?, ?)", rows)
-                n += cur.rowcount
-            con.executemany("INSERT INTO terms VALUES (?, ?)", df.items())
-            con.execute("INSERT INTO pages_fts(pages_fts) VALUES ('rebuild')")
+            n = _store_pages(con, pages)
+            chosen = choose_backend(backend, n)
+            if chosen == "fts5":
+                con.execute("INSERT INTO pages_fts(pages_fts) VALUES ('rebuild')")
+            else:
+                from thrifty.search.tantivy_index import build_tantivy
+
+                search_dir = path.parent / f"{path.name}.tantivy-{secrets.token_hex(4)}"
+                build_tantivy(con, search_dir)
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('tantivy_dir', ?)", (search_dir.name,))
             con.execute("INSERT OR REPLACE INTO meta VALUES ('version', ?)", (version,))
-        con.execute("INSERT INTO pages_fts(pages_fts) VALUES ('optimize')")
+            con.execute("INSERT OR REPLACE INTO meta VALUES ('backend', ?)", (chosen,))
+        if chosen == "fts5":
+            con.execute("INSERT INTO pages_fts(pages_fts) VALUES ('optimize')")
         con.commit()
     except BaseException:
         con.close()
         tmp.unlink(missing_ok=True)  # a bad page leaves no half-built file behind
+        if search_dir is not None:
+            shutil.rmtree(search_dir, ignore_errors=True)
         raise
     con.close()
     tmp.replace(path)
-    return BuildStats(pages=n, seconds=time.perf_counter() - started, path=path)
+    for old in path.parent.glob(f"{path.name}.tantivy-*"):  # what earlier builds of this path left
+        if old != search_dir:
+            shutil.rmtree(old, ignore_errors=True)
+    return BuildStats(pages=n, seconds=time.perf_counter() - started, path=path, backend=chosen)
+
+
+def _store_pages(con: sqlite3.Connection, pages: Iterable[Page]) -> int:
+    """Insert the pages, their entity aliases and the document frequencies; returns the count."""
+    n = 0
+    df: Counter[str] = Counter()
+    for page in pages:
+        cur = con.execute(
+            "INSERT OR IGNORE INTO pages(url, title, source, body, entity) VALUES (?, ?, ?, ?, ?)",
+            (page.url, page.title, page.source, page.text, entity_key(page.title)),
+        )
+        if cur.rowcount:
+            df.update(set(words(f"{page.title} {page.text}")))
+            rows = [(key, cur.lastrowid, weight) for key, weight in entity_aliases(page.title)]
+            con.executemany("INSERT INTO aliases VALUES (?, ?, ?)", rows)
+        n += cur.rowcount
+    con.executemany("INSERT INTO terms VALUES (?, ?)", df.items())
+    return n
 
 
 class CorpusIndex:
@@ -111,6 +172,23 @@ class CorpusIndex:
             raise FileNotFoundError(f"no index at {path}; build it with `thrifty index build`")
         self.path = path
         self._local = threading.local()
+        meta = dict(self._con().execute("SELECT key, value FROM meta").fetchall())
+        self.backend: str = meta.get("backend", "fts5")
+        self._tantivy = self._open_tantivy(meta) if self.backend != "fts5" else None
+
+    def _open_tantivy(self, meta: dict[str, str]) -> TantivyRetriever:
+        if self.backend != "tantivy":
+            raise ConfigError("index", f"{self.path} uses the search backend {self.backend!r}, unknown to this thrifty")
+        from thrifty.search.tantivy_index import EXTRA_HINT, TantivyRetriever
+
+        try:
+            return TantivyRetriever(self.path.parent / meta.get("tantivy_dir", "?"))
+        except ConfigError:
+            raise ConfigError(
+                "index",
+                f"{self.path} was built for the tantivy search backend: {EXTRA_HINT} "
+                "(or rebuild it with `thrifty index build --backend fts5`)",
+            ) from None
 
     def _con(self) -> sqlite3.Connection:
         con: sqlite3.Connection | None = getattr(self._local, "con", None)
@@ -129,29 +207,39 @@ class CorpusIndex:
 
     def search_sync(self, query: str, k: int = 10) -> list[SearchResult]:
         """BM25 candidates plus pages about an entity the query names, fused (see :mod:`ranking`)."""
-        expr = fts_query(query)
-        if expr is None or k <= 0:
+        terms = query_terms(query)
+        if not terms or k <= 0:
             return []
-        con = self._con()
-        # ``ORDER BY rank`` with the ranking set through ``rank MATCH`` lets FTS5 stop after the top N.
-        rows = con.execute(
-            "SELECT f.rowid, -f.rank, p.entity FROM pages_fts f JOIN pages p ON p.id = f.rowid"
-            " WHERE pages_fts MATCH ? AND rank MATCH 'bm25(3.0, 1.0)' ORDER BY rank LIMIT ?",
-            (expr, max(CANDIDATES, k)),
-        ).fetchall()
-        pool = {pid: Candidate(pid, float(score), entity) for pid, score, entity in rows}
+        pool = {pid: Candidate(pid, score, entity) for pid, score, entity in self._top(terms, max(CANDIDATES, k))}
         phrases = query_phrases(query)
         dfs = self._dfs({w for p in phrases for w in p.split()} | set(content_terms(query)))
         weights = self._phrase_weights(query, phrases, dfs)
         if weights:
-            self._add_named(pool, expr, query, weights, dfs)
+            self._add_named(pool, terms, query, weights, dfs)
         fused = fuse(pool.values())
         score = {pid: value for value, pid in fused}
         top = diversify([pid for _, pid in fused], {pid: c.entity for pid, c in pool.items()})[:k]
         return self._results([(pid, score[pid]) for pid in top], query)
 
+    def _top(self, terms: list[str], n: int) -> list[tuple[int, float, str]]:
+        """The backend's ``n`` best BM25 candidates: (page id, score, entity)."""
+        con = self._con()
+        if self._tantivy is None:
+            # ``ORDER BY rank`` with the ranking set through ``rank MATCH`` lets FTS5 stop after the top N.
+            sql = (
+                "SELECT f.rowid, -f.rank, p.entity FROM pages_fts f JOIN pages p ON p.id = f.rowid"
+                " WHERE pages_fts MATCH ? AND rank MATCH 'bm25(3.0, 1.0)' ORDER BY rank LIMIT ?"
+            )
+            return [(int(i), float(s), e) for i, s, e in con.execute(sql, (_fts_expression(terms), n))]
+        hits = self._tantivy.top(terms, n)
+        if not hits:
+            return []
+        marks = ",".join("?" * len(hits))
+        entity = dict(con.execute(f"SELECT id, entity FROM pages WHERE id IN ({marks})", [i for i, _ in hits]))
+        return [(pid, score, entity[pid]) for pid, score in hits]
+
     def _add_named(
-        self, pool: dict[int, Candidate], expr: str, query: str, weights: dict[str, float], dfs: dict[str, int]
+        self, pool: dict[int, Candidate], terms: list[str], query: str, weights: dict[str, float], dfs: dict[str, int]
     ) -> None:
         """Add the pages about an entity the query names (by title or surname), each with its bonus and
         how well one of its sentences covers the query's *other* words (which of Peru's Factbook
@@ -167,7 +255,7 @@ class CorpusIndex:
             if bonus > named.get(pid, (0.0,))[0]:
                 named[pid] = (bonus, key, entity, body)
         missing = [pid for pid in named if pid not in pool]
-        scores = dict(self._bm25_of(expr, missing)) if missing else {}
+        scores = dict(self._bm25_of(terms, missing)) if missing else {}
         best: dict[str, float] = {}
         for bonus, key, _, _ in named.values():
             best[key] = max(bonus, best.get(key, 0.0))
@@ -198,7 +286,10 @@ class CorpusIndex:
         total = specificity(" ".join(content_terms(query, expand=False)), dfs, n_docs) or 1.0
         return {p: min(1.0, specificity(p, dfs, n_docs) / total) for p in phrases}
 
-    def _bm25_of(self, expr: str, ids: list[int]) -> list[tuple[int, float]]:
+    def _bm25_of(self, terms: list[str], ids: list[int]) -> list[tuple[int, float]]:
+        if self._tantivy is not None:
+            return self._tantivy.scores(terms, ids)
+        expr = _fts_expression(terms)
         marks = ",".join("?" * len(ids))
         sql = f"SELECT rowid, -bm25(pages_fts, 3.0, 1.0) FROM pages_fts WHERE pages_fts MATCH ? AND rowid IN ({marks})"
         return [(int(r), float(s)) for r, s in self._con().execute(sql, [expr, *ids]).fetchall()]

@@ -16,8 +16,8 @@ def default_index_path() -> Path:
     return cache_dir() / "web" / "default.sqlite"
 
 
-def build_default_index(path: Path | None = None) -> BuildStats:
-    return build_index(path or default_index_path(), default_pages(), version=corpus_version())
+def build_default_index(path: Path | None = None, *, backend: str = "auto") -> BuildStats:
+    return build_index(path or default_index_path(), default_pages(), version=corpus_version(), backend=backend)
 
 
 def open_default_index(path: Path | None = None) -> CorpusIndex:
