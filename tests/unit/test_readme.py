@@ -76,7 +76,15 @@ def test_the_readme_has_the_sync_and_async_snippets() -> None:
 @pytest.mark.parametrize("command", shell_commands())
 def test_every_readme_command_parses(command: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    for made in ("tasks.jsonl", "math.jsonl", "run.jsonl", "runs.jsonl", "baseline.jsonl", "pages.jsonl", "mine.sqlite"):
+    for made in (
+        "tasks.jsonl",
+        "math.jsonl",
+        "run.jsonl",
+        "runs.jsonl",
+        "baseline.jsonl",
+        "pages.jsonl",
+        "mine.sqlite",
+    ):
         (tmp_path / made).write_text("{}\n")
     args = build_parser().parse_args(shlex.split(command))  # a bad flag would exit 2 here
     assert args.command
