@@ -23,6 +23,7 @@ def test_ask_autostarts_the_embedded_model_and_prints_json(
     embedded_server: str, default_index_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("THRIFTY_BASE_URL", raising=False)
+    monkeypatch.setenv("THRIFTY_SERVER_IDLE", "0")  # the shared server it starts stops once the ask is done
     code = main(
         [
             "ask",
