@@ -59,6 +59,20 @@ def _digest(key: str, kind: str, value: str) -> str:
     return hashlib.sha256(f"{key}\0{kind}\0{value}".encode()).hexdigest()
 
 
+_LATER_DEFAULTS: dict[str, Any] = {"n": 1}
+"""Request fields added after caches were first written, with their defaults: a request that leaves
+one at its default has the key it had before the field existed, so older caches still answer."""
+
+
+def _without_later_defaults(payload: Any) -> Any:
+    """``payload`` (a request, or a list holding one) without the later fields left at their default."""
+    if isinstance(payload, dict):
+        return {k: v for k, v in payload.items() if k not in _LATER_DEFAULTS or v != _LATER_DEFAULTS[k]}
+    if isinstance(payload, list):
+        return [_without_later_defaults(item) if isinstance(item, dict) else item for item in payload]
+    return payload
+
+
 class ReplayCache:
     """A key → JSON store in SQLite, plus per-session occurrence counters.
 
@@ -130,7 +144,8 @@ class ReplayCache:
         raise ConfigError("cache", f"{self.path} stayed locked by another writer through {_WRITE_TRIES} tries")
 
     def key(self, kind: str, payload: Any) -> str:
-        digest = hashlib.sha256(json.dumps([kind, dump(payload)], sort_keys=True, default=str).encode()).hexdigest()
+        keyed = _without_later_defaults(dump(payload))
+        digest = hashlib.sha256(json.dumps([kind, keyed], sort_keys=True, default=str).encode()).hexdigest()
         self._seen[digest] += 1
         return f"{digest}#{self._seen[digest]}"
 
