@@ -327,6 +327,13 @@ VW = "What's the capital of the country where Volkswagen is based?"
             "What city did #1 come from?",
             None,
         ),
+        # a copied question whose rest only renames the answer (CI: "largest planet" took 3 units)
+        (
+            "Which planet is the largest in the Solar System?",
+            "Which is the largest planet in the Solar System?",
+            "Which planet is #1?",
+            None,
+        ),
         # a rest that keeps almost nothing of the question, or is no question
         ("On what date did The Magic Flute premiere?", "When did The Magic Flute premiere?", "On #1?", None),
         ("When was Hamlet written by its author?", "Who wrote Hamlet?", "#1 wrote Hamlet in a year.", None),

@@ -276,7 +276,10 @@ class Decompose:
         if first and not _copies(first, then):
             return first, then
         # the question copied: ask for what #1 stands for, when that is a noun phrase with an article
+        # and the rest asks more than what #1 is ("Which planet is #1?" only renames the answer)
         if not _is_description(hole) or hole[0].lower() not in ("the", "a", "an"):
+            return None
+        if re.search(r"\b(is|was|are|were) #1\W*$", then, re.IGNORECASE):
             return None
         return f"What is {' '.join(hole)}?", then
 

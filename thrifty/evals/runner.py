@@ -134,9 +134,12 @@ async def run_eval(
         jobs, progress = _pending(log_path, log.log, tasks, conditions, headers, traces=traces)
         work = SampleWork(tools, config, prices, retries, grader)
         ctx = EvalContext(work, backends, log_path.parent, concurrency, progress.lost)
-        async with asyncio.TaskGroup() as writes:  # lines finishing together share one fsync
-            async for done in (executor or LocalExecutor()).run(jobs, ctx):
-                writes.create_task(_acknowledge(log, log_path.parent, done, progress, on_sample))
+        try:
+            async with asyncio.TaskGroup() as writes:  # lines finishing together share one fsync
+                async for done in (executor or LocalExecutor()).run(jobs, ctx):
+                    writes.create_task(_acknowledge(log, log_path.parent, done, progress, on_sample))
+        except BaseExceptionGroup as group:  # the one error (the executor's or a write's), as raised
+            raise group.exceptions[0] if len(group.exceptions) == 1 else group from None
     finally:
         await log.aclose()
     return progress
