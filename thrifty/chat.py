@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -21,12 +22,13 @@ from thrifty.agents.agent import Agent
 from thrifty.agents.controller import LoopConfig
 from thrifty.agents.events import EventHandler, ignore_events, tee
 from thrifty.agents.result import RunResult
-from thrifty.agents.strategies import get_strategy, strategy_names
+from thrifty.agents.strategies import Strategy, get_strategy, strategy_names
 from thrifty.backends.base import Backend
 from thrifty.budget import Limits, Usage, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
 from thrifty.display import RunView, escape_controls, limits_text, print_result, safe, tools_text
 from thrifty.errors import ThriftyError
+from thrifty.strategy_options import INTERACTIVE, options_for
 from thrifty.tools.base import Tool
 
 HELP = """commands:
@@ -48,6 +50,8 @@ class ChatSession:
     limits: Limits
     strategy: str
     config: LoopConfig
+    strategy_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Options by strategy name (the config file's), over :data:`~thrifty.strategy_options.INTERACTIVE`."""
     tool_names: tuple[str, ...] | None = None
     """The tools offered, against which ``/budget`` keys are checked (None: the tools :func:`run_chat`
     is given, known only once MCP servers are connected)."""
@@ -55,6 +59,9 @@ class ChatSession:
     spent: Usage = field(default_factory=Usage)
     turns: int = 0
     cancelled: int = 0
+
+    def build_strategy(self, name: str) -> Strategy:
+        return get_strategy(name, options_for(name, self.strategy_options, INTERACTIVE))
 
     def question(self, text: str, keep: int = 6) -> str:
         """The question sent to the agent: recent turns first, so follow-ups can refer to them."""
@@ -92,7 +99,7 @@ def command(session: ChatSession, line: str, say: Callable[[str], None]) -> bool
         say(budget_summary(session))
     elif name == "strategy":
         if arg:
-            get_strategy(arg)  # validates, naming the field on error
+            session.build_strategy(arg)  # validates, naming the field on error
             session.strategy = arg
         say(f"strategy: {session.strategy} (available: {', '.join(strategy_names())})")
     elif name == "think":
@@ -182,7 +189,8 @@ def run_chat(
             except (ThriftyError, BudgetSpecError) as exc:
                 console.print(Text.assemble(("error: ", "red"), escape_controls(str(exc))))
             continue
-        agent = Agent(backend, tools=tools, strategy=session.strategy, limits=session.limits, config=session.config)
+        strategy = session.build_strategy(session.strategy)
+        agent = Agent(backend, tools=tools, strategy=strategy, limits=session.limits, config=session.config)
         result = _turn(agent, session, line, runner, console, trace)
         if result is not None:
             session.record(line, result)

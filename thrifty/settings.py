@@ -9,6 +9,9 @@ Precedence: command-line flags > environment > config file > defaults. The file 
     budget = "search=5,browse=5,tokens=40000"
     tool_protocol = "native"
 
+    [strategy_options.bats]         # a strategy's own options (thrifty.strategy_options)
+    max_attempts = 3
+
     [prices."my-finetune"]          # dollars per million tokens, over the genai-prices catalogue
     input = 0.5
     output = 1.5
@@ -19,11 +22,12 @@ Any mistake is a :class:`~thrifty.errors.ConfigError` naming the field and where
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -31,6 +35,7 @@ from thrifty.budget import ModelPrice, PriceTable, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
 from thrifty.errors import ConfigError
 from thrifty.strategy_names import parse_strategy
+from thrifty.strategy_options import strategy_options
 
 DEFAULT_BUDGET = "search=5,browse=5,tokens=40000,seconds=600"
 
@@ -53,6 +58,9 @@ class Settings(BaseModel):
     model: str | None = None
     api_key: str | None = None
     strategy: str = "tracker"
+    strategy_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """Options by strategy name, used whenever that strategy runs (a ``[strategy_options.bats]``
+    table, or ``THRIFTY_STRATEGY_OPTIONS='{"bats": {"max_attempts": 3}}'``)."""
     budget: str = DEFAULT_BUDGET
     tool_protocol: Literal["native", "text", "json"] | None = None
     temperature: float = Field(default=0.0, ge=0.0, le=2.0)
@@ -106,6 +114,26 @@ class Settings(BaseModel):
             parse_strategy(value)
         except ConfigError as exc:
             raise ValueError(str(exc).removeprefix("strategy: ")) from None
+        return value
+
+    @field_validator("strategy_options", mode="before")
+    @classmethod
+    def _options_json(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"expected a JSON object of tables by strategy name: {exc}") from None
+
+    @field_validator("strategy_options")
+    @classmethod
+    def _options(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, given in value.items():
+            try:
+                strategy_options(name, given)
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("strategy: ").removeprefix("strategy_options.")) from None
         return value
 
     @field_validator("base_url")

@@ -10,6 +10,7 @@ from tests.helpers import small_index
 from thrifty.agents.agent import Agent
 from thrifty.agents.controller import LoopConfig
 from thrifty.agents.events import Event, ModelCalled, RunFinished, ToolCalled
+from thrifty.agents.strategies import TrackerStrategy, TrajectoryOptions
 from thrifty.backends import ChatRequest, ScriptedBackend, tool_call
 from thrifty.backends.base import Completion, ToolSpec
 from thrifty.budget import FakeClock, Limits, Usage
@@ -51,9 +52,8 @@ async def test_react_shows_no_budget(web: list) -> None:
 
 async def test_batched_search_is_cut_to_the_remaining_units(web: list) -> None:
     backend = ScriptedBackend([call("search", query=["a", "b", "c", "d"]), "<answer>x</answer>"])
-    result = await Agent(backend, tools=web, limits="search=2", config=LoopConfig(stop_when_tool_exhausted="all")).run(
-        "q"
-    )
+    tracker = TrackerStrategy(stop_when_tool_exhausted="all")
+    result = await Agent(backend, tools=web, strategy=tracker, limits="search=2").run("q")
     assert result.usage.tool("search") == 2
     out = result.steps[0].tool_calls[0]["output"]
     assert 'Results for "a"' in out or 'No results for "a"' in out
@@ -339,8 +339,8 @@ async def test_a_reply_cut_at_the_length_limit_is_not_quoted_back() -> None:
 
 async def test_a_spent_tool_is_no_longer_offered_and_all_policy_keeps_the_others(web: list) -> None:
     backend = ScriptedBackend([call("search", query=["Paris"]), "<answer>Paris</answer>"])
-    config = LoopConfig(stop_when_tool_exhausted="all")
-    result = await Agent(backend, tools=web, limits="search=1,browse=2", config=config).run("q")
+    tracker = TrackerStrategy(TrajectoryOptions(stop_when_tool_exhausted="all"))
+    result = await Agent(backend, tools=web, strategy=tracker, limits="search=1,browse=2").run("q")
     assert result.stop_reason == "answered" and result.exhausted is None
     assert [t.name for t in backend.requests[1].tools] == ["browse"]
 

@@ -91,7 +91,7 @@ async def test_point8_best_of_n_judge_sees_whole_trajectories(web: list) -> None
         return ("FIRST-STEP " * 80) if len(request.messages) == 2 else "<answer>Y</answer>"
 
     backend = ScriptedBackend([reply] * 5)
-    strategy = ParallelStrategy(2, aggregate="best_of_n")
+    strategy = ParallelStrategy(n=2, aggregate="best_of_n")
     result = await Agent(backend, tools=web, strategy=strategy, limits="search=4", config=LoopConfig(seed=0)).run("q")
     judge_prompt = backend.requests[-1].messages[0].content
     assert result.answer == "Y" and judge_prompt.count("FIRST-STEP") == 80

@@ -32,6 +32,9 @@ def test_defaults_file_then_environment(tmp_path: Path) -> None:
         ('colour = "blue"\n', {}, "colour", "config.toml"),
         ("", {"THRIFTY_BASE_URL": "gpu-box:8000"}, "base_url", "$THRIFTY_BASE_URL"),
         ("", {"THRIFTY_TOOL_PROTOCOL": "smoke"}, "tool_protocol", "$THRIFTY_TOOL_PROTOCOL"),
+        ("[strategy_options.bats]\nmax_attempts = 0\n", {}, "strategy_options", "config.toml"),
+        ("[strategy_options.bast]\n", {}, "strategy_options", "config.toml"),
+        ("", {"THRIFTY_STRATEGY_OPTIONS": "{bats"}, "strategy_options", "$THRIFTY_STRATEGY_OPTIONS"),
     ],
 )
 def test_errors_name_the_field_and_where_it_came_from(
@@ -42,6 +45,18 @@ def test_errors_name_the_field_and_where_it_came_from(
     with pytest.raises(ConfigError) as info:
         load_settings(config, env=env)
     assert info.value.field == field and origin in str(info.value)
+
+
+def test_strategy_options_by_name_from_the_file_or_the_environment(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[strategy_options.bats]\nmax_attempts = 3\n[strategy_options.parallel]\nvote = "string"\n')
+    s = load_settings(config, env={})
+    assert s.strategy_options == {"bats": {"max_attempts": 3}, "parallel": {"vote": "string"}}
+    s = load_settings(config, env={"THRIFTY_STRATEGY_OPTIONS": '{"tracker": {"keep_tool_responses": 2}}'})
+    assert s.strategy_options == {"tracker": {"keep_tool_responses": 2}}
+    config.write_text('[strategy_options.bats]\ntrajectory_chars = "many"\n')
+    with pytest.raises(ConfigError, match=r"bats\.trajectory_chars"):
+        load_settings(config, env={})
 
 
 def test_broken_toml_and_missing_explicit_file(tmp_path: Path) -> None:
@@ -73,3 +88,24 @@ def test_mcp_prices_from_the_file_or_the_environment(tmp_path: Path) -> None:
     for bad in ("read_file", "read_file=-1", "read_file=inf", "read_file=cheap"):
         with pytest.raises(ConfigError, match=r"mcp_prices(\.read_file)?: .*\(from \$THRIFTY_MCP_PRICES\)"):
             load_settings(None, env={"THRIFTY_MCP_PRICES": bad, "XDG_CONFIG_HOME": str(tmp_path)})
+
+
+def test_the_cli_builds_the_strategy_with_the_files_options_over_its_own(tmp_path: Path) -> None:
+    import argparse
+
+    from thrifty.agents.strategies import BatsStrategy
+    from thrifty.cli.run import strategy_for
+
+    table = {"bats": {"max_attempts": 2}}
+    bats = strategy_for(argparse.Namespace(strategy="bats", strategy_options=table))
+    assert isinstance(bats, BatsStrategy) and bats.options.max_attempts == 2
+    assert bats.options.stop_when_tool_exhausted == "all"  # ask and chat: a spent search leaves browse usable
+    assert strategy_for(argparse.Namespace(strategy="pf:2", strategy_options=table)).name == "pf:2"
+
+
+def test_cli_reports_a_bad_strategy_option_naming_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[strategy_options.tracker]\nkeep_tool_responses = -1\n")
+    assert main(["--config", str(config), "ask", "hi", "--no-tools"]) == 2
+    err = capsys.readouterr().err
+    assert "strategy_options" in err and "tracker.keep_tool_responses" in err and "Traceback" not in err

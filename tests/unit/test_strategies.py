@@ -143,7 +143,7 @@ async def test_parallel_majority_with_split_budgets(web: list) -> None:
 
     backend = ScriptedBackend([by_seed] * 4)
     agent = Agent(
-        backend, tools=web, strategy=ParallelStrategy(3), limits="search=9,tokens=30000", config=LoopConfig(seed=0)
+        backend, tools=web, strategy=ParallelStrategy(n=3), limits="search=9,tokens=30000", config=LoopConfig(seed=0)
     )
     result = await agent.run("q")
     assert result.answer == "paris"  # the judge's pick (option B), not a string count
@@ -151,7 +151,7 @@ async def test_parallel_majority_with_split_budgets(web: list) -> None:
     assert result.usage.requests == 4 and result.usage.total_tokens <= 30000
     # thrifty's cheaper option: a normalised string vote, no judge unless tied.
     backend = ScriptedBackend([by_seed] * 3)
-    strategy = ParallelStrategy(3, vote="string")
+    strategy = ParallelStrategy(n=3, vote="string")
     result = await Agent(backend, tools=web, strategy=strategy, limits="search=9", config=LoopConfig(seed=0)).run("q")
     assert result.answer == "Paris" and result.usage.requests == 3
     assert split_limits(Limits(total_tokens=30000, tools={"search": 9}), 3).total_tokens == 10000
@@ -167,7 +167,7 @@ async def test_parallel_best_of_n_asks_the_judge(web: list) -> None:
     agent = Agent(
         backend,
         tools=web,
-        strategy=ParallelStrategy(2, aggregate="best_of_n"),
+        strategy=ParallelStrategy(n=2, aggregate="best_of_n"),
         limits="search=4",
         config=LoopConfig(seed=0),
     )

@@ -1,17 +1,60 @@
-"""Strategy names live below the agent layer: settings check them without importing the agents,
-and the agents' registry offers exactly those names."""
+"""Strategy names and options live below the agent layer: settings check them without importing
+the agents, and the agents build exactly those names, each from its typed options."""
 
 from __future__ import annotations
 
 import pytest
 
-from thrifty.agents.strategies import _REGISTRY, get_strategy
+from thrifty.agents.strategies import BatsStrategy, ParallelStrategy, get_strategy
 from thrifty.errors import ConfigError
 from thrifty.strategy_names import SIZED, STRATEGY_NAMES, parse_strategy
+from thrifty.strategy_options import _CATALOGUE, BatsOptions, option_names, options_for, strategy_options
 
 
-def test_the_registry_offers_exactly_the_listed_names() -> None:
-    assert set(_REGISTRY) == STRATEGY_NAMES
+def test_every_listed_name_builds_and_only_the_particle_ones_take_no_options() -> None:
+    for name in STRATEGY_NAMES:
+        assert get_strategy(name).name.startswith(name.split("-")[0])
+    assert set(_CATALOGUE) == STRATEGY_NAMES - {"greedy", *SIZED}
+
+
+def test_a_name_implies_its_options_and_given_ones_go_over_them() -> None:
+    early = get_strategy("bats-early", {"max_attempts": 2})
+    assert isinstance(early, BatsStrategy) and early.name == "bats-early"
+    assert early.options == BatsOptions(early_stop=True, max_attempts=2, keep_tool_responses=1)
+    bon = get_strategy("parallel-bon", {"n": 2, "per_run": "search=1"})
+    assert isinstance(bon, ParallelStrategy) and bon.name == "parallel-best_of_n"
+    assert bon.options.n == 2 and bon.options.per_run is not None and bon.options.per_run.tools == {"search": 1}
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "field"),
+    [
+        ("bats", {"max_attempts": 0}, "strategy_options.bats.max_attempts"),
+        ("bats", {"max_atempts": 2}, "strategy_options.bats.max_atempts"),
+        ("tracker", {"keep_tool_responses": "x"}, "strategy_options.tracker.keep_tool_responses"),
+        ("parallel", {"per_run": "search=x"}, "strategy_options.parallel.per_run"),
+        ("pf:8", {"n": 2}, "strategy_options.pf"),
+    ],
+)
+def test_a_bad_option_is_a_config_error_naming_it(name: str, options: dict[str, object], field: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        strategy_options(name, options)
+    assert caught.value.field == field
+
+
+def test_the_options_to_build_with_keep_only_defaults_the_strategy_takes() -> None:
+    policy = {"stop_when_tool_exhausted": "all"}
+    assert options_for("pf:4", {}, policy) == {} and "n" in option_names("parallel")
+    table = {"bats": {"stop_when_tool_exhausted": "any", "max_attempts": 2}}
+    assert options_for("bats", table, policy) == {"stop_when_tool_exhausted": "any", "max_attempts": 2}
+    assert options_for("tracker", table, policy) == policy
+
+
+def test_keywords_and_an_options_object_are_the_same_and_validated() -> None:
+    assert BatsStrategy(max_attempts=3).options == BatsStrategy(BatsOptions(max_attempts=3)).options
+    assert BatsStrategy(BatsOptions(max_attempts=3), early_stop=True).options.max_attempts == 3
+    with pytest.raises(ValueError, match="max_attempts"):
+        BatsStrategy(max_attempts=-1)
 
 
 @pytest.mark.parametrize("name", ["pf:8", "best-of-n:2", "self-consistency:3", "epf:1"])

@@ -13,20 +13,21 @@ from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
 from thrifty.agents.thinking import ThinkingMode
 from thrifty.backends.base import Backend, Message
 from thrifty.budget import BudgetView, Ledger
+from thrifty.strategy_options import TrajectoryOptions
 from thrifty.tools.base import Toolset
 
 
 @dataclass(frozen=True, slots=True)
 class LoopConfig:
-    """Knobs of the loop itself (budgets live in :class:`~thrifty.budget.Limits`)."""
+    """Knobs of the loop itself, whatever the strategy (budgets live in :class:`~thrifty.budget.Limits`;
+    a strategy's own options, such as how many tool responses BATS keeps, in its options type in
+    :mod:`thrifty.strategy_options`)."""
 
     step_max_tokens: int = 768
     final_max_tokens: int = 384
     temperature: float | None = None
     seed: int | None = None
     tool_timeout_seconds: float = 120.0
-    keep_tool_responses: int | None = None
-    """Keep only the latest N tool responses verbatim in context (BATS keeps 1); None keeps all."""
     max_steps: int = 100
     """A hard bound on model turns, whatever the budget says (an unlimited budget must still end)."""
     max_idle_steps: int = 3
@@ -42,8 +43,6 @@ class LoopConfig:
     thinking: Literal["none", "low", "medium", "high", "auto"] | None = None
     """Thinking dial: None leaves the model's default; a mode is stepped down as the budget regime
     falls; "auto" picks the mode per question from a cheap difficulty probe."""
-    stop_when_tool_exhausted: Literal["any", "all"] = "any"
-    """BATS ends the loop when *any* tool budget is exhausted; "all" keeps going while one tool has units."""
     abstain: bool = False
     """Allow "None" as an answer (BrowseComp-style evals that reward abstaining). Otherwise an
     abstention with budget left is followed by one call for the best answer from the evidence."""
@@ -111,6 +110,8 @@ class LoopState:
 
     messages: list[Message]
     question: str = ""
+    options: TrajectoryOptions = field(default_factory=TrajectoryOptions)
+    """The strategy's say in how this trajectory uses the loop (context kept, when a spent tool ends it)."""
     steps: list[TrajectoryStep] = field(default_factory=list)
     best: str | None = None
     misses: int = 0

@@ -35,6 +35,7 @@ from thrifty.agents.thinking import (
 from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount, ToolCall, ToolSpec
 from thrifty.budget import BudgetExceeded
 from thrifty.errors import BackendError
+from thrifty.strategy_options import TrajectoryOptions
 
 __all__ = [
     "AnswerHook",
@@ -102,7 +103,7 @@ def _request(ctx: RunContext, state: LoopState, *, final: bool, extra: tuple[Mes
     if state.repeated and cfg.repeat_temperature is not None and not final:
         temperature = max(temperature or 0.0, cfg.repeat_temperature)
     return ChatRequest(
-        messages=(*_trim(state, cfg.keep_tool_responses), *extra),
+        messages=(*_trim(state, state.options.keep_tool_responses), *extra),
         tools=tools,
         max_tokens=cfg.final_max_tokens if final else cfg.step_max_tokens,
         temperature=temperature,
@@ -147,7 +148,9 @@ def _must_finish(ctx: RunContext, state: LoopState, count: TokenCount) -> str | 
     )
     view = ctx.ledger.view()
     price = ctx.ledger.prices.model(ctx.backend.model) if view.remaining_usd is not None else None
-    return finish_reason(view, costs, tools=ctx.tools.names, price=price, tool_policy=cfg.stop_when_tool_exhausted)
+    return finish_reason(
+        view, costs, tools=ctx.tools.names, price=price, tool_policy=state.options.stop_when_tool_exhausted
+    )
 
 
 def _result(
@@ -245,14 +248,16 @@ async def run_trajectory(
     budget_block: bool,
     preamble: str | None = None,
     on_answer: AnswerHook | None = None,
+    options: TrajectoryOptions | None = None,
 ) -> RunResult:
     """Run one agent trajectory under ``ctx.ledger`` and return its result (never raises on budget).
 
     ``preamble`` is put before the question in the first user message (BATS: the summary of earlier
-    attempts replaces their raw trajectories).
+    attempts replaces their raw trajectories); ``options`` are the strategy's (context kept, tool policy).
     """
     opening = f"{preamble}\n\nQuestion: {question}" if preamble else question
-    state = LoopState(messages=[Message("system", system_prompt), Message("user", opening)], question=question)
+    messages = [Message("system", system_prompt), Message("user", opening)]
+    state = LoopState(messages=messages, question=question, options=options or TrajectoryOptions())
     caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
     rails = ctx.config.rails or rails_for(ctx.backend.profile)
 

@@ -40,6 +40,7 @@ def _apply_settings(args: argparse.Namespace) -> None:
     args.default_budget = settings.budget
     args.server_idle = settings.server_idle
     args.mcp_prices = settings.mcp_prices
+    args.strategy_options = settings.strategy_options
     args.prices = settings.price_table()
     if hasattr(args, "no_trace") and not settings.trace and args.trace is None:
         args.no_trace = True

@@ -19,6 +19,7 @@ from thrifty.budget import Limits, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
 from thrifty.cli.mcp import offer_mcp_tools, pending_keys, with_mcp
 from thrifty.errors import ConfigError
+from thrifty.strategy_options import INTERACTIVE, options_for
 from thrifty.tools.base import Tool
 
 EXIT_CODES = {"answered": 0, "error": 1, "budget_exhausted": 3, "stalled": 4, "cancelled": 130}
@@ -65,10 +66,14 @@ def limits_for(flag: str, spec: str | None, default: str, names: list[str]) -> L
 
 
 def strategy_for(args: argparse.Namespace) -> Strategy:
-    """The strategy, checked before any model server starts."""
+    """The strategy with its options (the config file's, over :data:`INTERACTIVE`), checked before
+    any model server starts."""
     try:
-        return get_strategy(args.strategy)
+        options = options_for(args.strategy, getattr(args, "strategy_options", None), INTERACTIVE)
+        return get_strategy(args.strategy, options)
     except ConfigError as exc:
+        if exc.field != "strategy":  # an option: its field says which
+            raise
         raise ConfigError("--strategy", str(exc).removeprefix("strategy: ")) from None
 
 
@@ -103,7 +108,6 @@ async def _ask(args: argparse.Namespace, tools: list[Tool], limits: Limits) -> R
         seed=args.seed,
         step_max_tokens=args.max_step_tokens,
         thinking=args.think,
-        stop_when_tool_exhausted="all",  # a spent search leaves browse usable (the library default is BATS's "any")
     )
     strategy = strategy_for(args)
     trace = trace_writer(args)
@@ -162,7 +166,9 @@ def chat(args: argparse.Namespace) -> int:
     names = tool_names(args)  # and, with --mcp, the keys that may name its tools (checked once connected)
     limits = limits_for("--budget", args.budget, args.default_budget, [*names, *pending_keys(args, names, args.budget)])
     tools = tools_for(args)
-    config = LoopConfig(temperature=args.temperature, thinking=args.think, stop_when_tool_exhausted="all")
-    session = ChatSession(limits, args.strategy, config, tool_names=None if args.mcp else tuple(tool_names(args)))
+    config = LoopConfig(temperature=args.temperature, thinking=args.think)
+    options = getattr(args, "strategy_options", {})
+    offered = None if args.mcp else tuple(tool_names(args))
+    session = ChatSession(limits, args.strategy, config, strategy_options=options, tool_names=offered)
     backend = with_mcp(offer_mcp_tools(args, tools, args.budget), open_backend(backend_config(args)))
     return chat_main(backend, tools, session, trace=trace_writer(args))

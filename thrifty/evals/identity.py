@@ -67,6 +67,12 @@ def hash_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+MOVED_TO_STRATEGY_OPTIONS = {"keep_tool_responses": None, "stop_when_tool_exhausted": "any"}
+"""Two knobs that moved from ``LoopConfig`` to the strategies' options, at the values every run had
+in ``loop_config`` before (a named strategy's own are implied by its name), so logs written
+before keep their run ids and resume instead of starting over."""
+
+
 def run_header(
     condition: Condition,
     backends: Sequence[Backend],
@@ -86,7 +92,7 @@ def run_header(
         strategy_params=params if isinstance(params, dict) else {"name": params},
         budget=condition.budget_label,
         limits=limits_dict(condition.limits),
-        loop_config=describe(config),
+        loop_config={**describe(config), **MOVED_TO_STRATEGY_OPTIONS},
         code_version=code_version(),
         tasks_sha256=tasks_sha256,
         grader=None if grader is None else grader.model,

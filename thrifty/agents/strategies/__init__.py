@@ -1,31 +1,18 @@
-"""Strategies by name. A new strategy registers here (lazily, so optional ones cost nothing) and
-its name in :mod:`thrifty.strategy_names`, where settings check names without importing agents."""
+"""Strategies by name. A new strategy registers here (lazily, so optional ones cost nothing), its
+name in :mod:`thrifty.strategy_names` and its options type in :mod:`thrifty.strategy_options`,
+where settings check both without importing agents."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 
 from thrifty.agents.strategies.base import Strategy
-from thrifty.agents.strategies.bats import BatsStrategy
-from thrifty.agents.strategies.plan_budget import PlanAndBudgetStrategy
-from thrifty.agents.strategies.scaling import ParallelStrategy, SequentialStrategy
+from thrifty.agents.strategies.bats import BatsOptions, BatsStrategy
+from thrifty.agents.strategies.plan_budget import PlanAndBudgetStrategy, PlanBudgetOptions
+from thrifty.agents.strategies.scaling import ParallelOptions, ParallelStrategy, SequentialOptions, SequentialStrategy
 from thrifty.agents.strategies.single import ReactStrategy, TrackerStrategy
-from thrifty.strategy_names import SCHEDULES, SIZED, parse_strategy, strategy_names
-
-_REGISTRY: dict[str, Callable[[], Strategy]] = {
-    "react": ReactStrategy,
-    "tracker": TrackerStrategy,
-    "bats": BatsStrategy,
-    "bats-early": lambda: BatsStrategy(early_stop=True),
-    "sequential": SequentialStrategy,
-    "parallel": lambda: ParallelStrategy(aggregate="majority"),
-    "parallel-bon": lambda: ParallelStrategy(aggregate="best_of_n"),
-    "parallel-pass": lambda: ParallelStrategy(aggregate="pass_at_n"),
-    "plan-budget": PlanAndBudgetStrategy,
-    **{f"plan-budget-{s}": (lambda s=s: PlanAndBudgetStrategy(schedule=s)) for s in SCHEDULES},  # type: ignore[misc]
-    # Particle-based scaling and its baselines (tool-free, step-wise math-style reasoning).
-    **{name: (lambda name=name: _particles(name, 4)) for name in ("greedy", *SIZED)},  # type: ignore[misc]
-}
+from thrifty.strategy_names import parse_strategy, strategy_names
+from thrifty.strategy_options import StrategyOptions, TrajectoryOptions, strategy_options
 
 
 def _particles(name: str, n: int) -> Strategy:
@@ -43,19 +30,44 @@ def _particles(name: str, n: int) -> Strategy:
     return particles.GreedyStrategy()
 
 
-def get_strategy(name: str) -> Strategy:
+def _build(base: str, options: StrategyOptions) -> Strategy:
+    """The strategy its options type stands for (``react`` and ``tracker`` share theirs)."""
+    if isinstance(options, BatsOptions):
+        return BatsStrategy(options)
+    if isinstance(options, SequentialOptions):
+        return SequentialStrategy(options)
+    if isinstance(options, ParallelOptions):
+        return ParallelStrategy(options)
+    if isinstance(options, PlanBudgetOptions):
+        return PlanAndBudgetStrategy(options)
+    assert isinstance(options, TrajectoryOptions)
+    return ReactStrategy(options) if base == "react" else TrackerStrategy(options)
+
+
+def get_strategy(name: str, options: Mapping[str, object] | None = None) -> Strategy:
+    """The strategy called ``name`` (``bats``, ``pf:8`` …) built with ``options`` over what its name
+    implies; a :class:`~thrifty.errors.ConfigError` naming the field for a wrong name or option."""
     base, count = parse_strategy(name)
-    return _particles(base, count) if count is not None else _REGISTRY[base]()
+    typed = strategy_options(name, options)
+    if typed is None:
+        return _particles(base, count or 4)
+    return _build(base, typed)
 
 
 __all__ = [
+    "BatsOptions",
     "BatsStrategy",
+    "ParallelOptions",
     "ParallelStrategy",
     "PlanAndBudgetStrategy",
+    "PlanBudgetOptions",
     "ReactStrategy",
+    "SequentialOptions",
     "SequentialStrategy",
     "Strategy",
+    "StrategyOptions",
     "TrackerStrategy",
+    "TrajectoryOptions",
     "get_strategy",
     "strategy_names",
 ]

@@ -11,7 +11,7 @@ mode returns the first SUCCESS.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from thrifty.agents.calls import ModelCaller
@@ -20,11 +20,15 @@ from thrifty.agents.prompts import load_prompt
 from thrifty.agents.prompts.budget import render_budget_block
 from thrifty.agents.protocol import json_objects
 from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
+from thrifty.agents.strategies.base import options_of
 from thrifty.agents.strategies.judging import Candidate, is_none, judge, normalize, render_trajectory
 from thrifty.agents.strategies.single import tracker_system_prompt
 from thrifty.backends.base import ChatRequest, Message
 from thrifty.budget import BudgetExceeded, Regime
 from thrifty.errors import BackendError
+from thrifty.strategy_options import BatsOptions
+
+__all__ = ["BatsOptions", "BatsStrategy", "Verdict", "budget_spent", "parse_verdict"]
 
 Decision = Literal["SUCCESS", "CONTINUE", "PIVOT"]
 VERDICT_SCHEMA: dict[str, Any] = {
@@ -106,31 +110,20 @@ class BatsStrategy:
     """BATS as published by default: attempts go on until any budget is exhausted, an attempt that
     answers None is followed by a new one, and the verifier and judge see whole trajectories.
 
-    Options (thrifty's, not the paper's): ``max_attempts`` caps the attempts; ``trajectory_chars``
-    cuts each step and tool output shown to the verifier. An attempt that neither answers nor
+    Its options are :class:`BatsOptions` (``max_attempts`` and ``trajectory_chars`` are thrifty's, not
+    the paper's). An attempt that neither answers nor
     spends a tool unit ends the run (a model that does nothing would otherwise loop to the budget).
     """
 
-    def __init__(
-        self,
-        *,
-        early_stop: bool = False,
-        max_attempts: int | None = None,
-        keep_tool_responses: int | None = 1,
-        trajectory_chars: int | None = None,
-    ) -> None:
-        self.early_stop = early_stop
-        self.max_attempts = max_attempts
-        self.keep_tool_responses = keep_tool_responses
-        """BATS keeps only the latest tool response in context (Table 6); None keeps all."""
-        self.trajectory_chars = trajectory_chars
-        self.name = "bats-early" if early_stop else "bats"
+    def __init__(self, options: BatsOptions | None = None, /, **fields: Any) -> None:
+        self.options = options_of(BatsOptions, options, fields)
+        self.name = "bats-early" if self.options.early_stop else "bats"
 
     async def verify(self, question: str, attempt: RunResult, ctx: RunContext, caller: ModelCaller) -> Verdict:
         view = ctx.ledger.view()
         prompt = load_prompt("bats_verifier").render(
             question=question,
-            trajectory=render_trajectory(attempt.steps, chars=self.trajectory_chars),
+            trajectory=render_trajectory(attempt.steps, chars=self.options.trajectory_chars),
             answer=attempt.answer or "None",
             budget=render_budget_block(view, show_regime=True),
         )
@@ -147,12 +140,11 @@ class BatsStrategy:
         return parse_verdict(completion.text, Regime.of(ctx.ledger.view()))
 
     def _cap(self, ctx: RunContext) -> int | None:
-        if self.max_attempts is not None:
-            return self.max_attempts
+        if self.options.max_attempts is not None:
+            return self.options.max_attempts
         return UNLIMITED_ATTEMPTS if ctx.ledger.limits.is_unlimited else None
 
     async def solve(self, question: str, ctx: RunContext) -> RunResult:
-        ctx = replace(ctx, config=replace(ctx.config, keep_tool_responses=self.keep_tool_responses))
         system = tracker_system_prompt(ctx, extra=load_prompt("bats_planning").render())
         caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
         state = _Attempts()
@@ -162,7 +154,13 @@ class BatsStrategy:
             number += 1
             units = ctx.ledger.used.tool_calls
             last = await run_trajectory(
-                question, ctx, system_prompt=system, strategy=self.name, budget_block=True, preamble=state.preamble
+                question,
+                ctx,
+                system_prompt=system,
+                strategy=self.name,
+                budget_block=True,
+                preamble=state.preamble,
+                options=self.options,
             )
             state.steps.extend(last.steps)
             idle = idle + 1 if ctx.ledger.used.tool_calls == units and _only_tools_limited(ctx) else 0
@@ -170,7 +168,7 @@ class BatsStrategy:
                 break
         final = await self._select(question, state.verified or state.unverified, caller, state.notes)
         stop: StopReason = last.stop_reason if last is not None else "budget_exhausted"
-        if (state.verified and self.early_stop) or (final is not None and stop == "budget_exhausted"):
+        if (state.verified and self.options.early_stop) or (final is not None and stop == "budget_exhausted"):
             stop = "answered"
         return ctx.result(
             question,
@@ -204,7 +202,9 @@ class BatsStrategy:
         answer = last.answer or ""
         state.proposed.append(answer)
         if budget_spent(ctx, last):  # nothing left to verify with, and BATS ends here
-            state.unverified.append(Candidate(answer, render_trajectory(last.steps, chars=self.trajectory_chars)))
+            state.unverified.append(
+                Candidate(answer, render_trajectory(last.steps, chars=self.options.trajectory_chars))
+            )
             return False
         try:
             verdict = await self.verify(question, last, ctx, caller)
@@ -215,7 +215,7 @@ class BatsStrategy:
         state.notes.append(f"attempt {number}: answer {answer!r} → {verdict.decision}: {verdict.justification[:200]}")
         pool = state.verified if verdict.decision == "SUCCESS" else state.unverified
         pool.append(Candidate(answer, verdict.summary))
-        if verdict.decision == "SUCCESS" and self.early_stop:
+        if verdict.decision == "SUCCESS" and self.options.early_stop:
             return False
         # CONTINUE and PIVOT (and SUCCESS in main mode) start afresh from the summary, not the trajectory.
         state.preamble = load_prompt("bats_resume").render(

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from typing import Any
 
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.controller import (
@@ -30,11 +31,15 @@ from thrifty.agents.controller import (
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.protocol import json_objects
 from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
-from thrifty.agents.strategies.schedules import Schedule, allocate
+from thrifty.agents.strategies.base import options_of
+from thrifty.agents.strategies.schedules import allocate
 from thrifty.agents.strategies.single import tracker_system_prompt
 from thrifty.backends.base import ChatRequest, Message
 from thrifty.budget import BudgetExceeded, Limits
 from thrifty.errors import BackendError
+from thrifty.strategy_options import PlanBudgetOptions
+
+__all__ = ["PlanAndBudgetStrategy", "PlanBudgetOptions", "parse_credits", "parse_subquestions"]
 
 _SUBQ = re.compile(r"(\d+\..*?)(?=\nHint:)(?:\nHint:\s*(.*?))(?:\n|$)", re.DOTALL)
 _NUMBERED = re.compile(r"^\s*(\d+)[.)]\s+(.+)$", re.MULTILINE)
@@ -83,37 +88,28 @@ class _Plan:
 
 
 class PlanAndBudgetStrategy:
-    def __init__(
-        self,
-        *,
-        schedule: Schedule = "polynomial",
-        domain: str = "multi-hop web research",
-        synthesis_share: float = 0.15,
-        hard_caps: bool = False,
-    ) -> None:
-        self.schedule = schedule
-        self.domain = domain
-        self.synthesis_share = synthesis_share
-        """``hard_caps`` only: the share of the token budget kept for the synthesis call."""
-        self.hard_caps = hard_caps
-        self.name = f"plan-budget-{schedule}" + ("-hard" if hard_caps else "")
+    def __init__(self, options: PlanBudgetOptions | None = None, /, **fields: Any) -> None:
+        self.options = options_of(PlanBudgetOptions, options, fields)
+        self.name = f"plan-budget-{self.options.schedule}" + ("-hard" if self.options.hard_caps else "")
 
     async def _ask(self, caller: ModelCaller, prompt: str, purpose: str, max_tokens: int = 400) -> str:
         request = ChatRequest(messages=(Message("user", prompt),), max_tokens=max_tokens, temperature=0.0)
         return (await caller(request, step=0, purpose=purpose)).text
 
     async def plan(self, question: str, ctx: RunContext, caller: ModelCaller) -> _Plan:
-        decompose = load_prompt("pb_decompose").render(domain=self.domain, problem=question, level="3")
+        decompose = load_prompt("pb_decompose").render(domain=self.options.domain, problem=question, level="3")
         subs = parse_subquestions(await self._ask(caller, decompose, "plan:decompose"))
-        rate = load_prompt("pb_credits").render(domain=self.domain, problem=question, subquestions="\n".join(subs))
+        rate = load_prompt("pb_credits").render(
+            domain=self.options.domain, problem=question, subquestions="\n".join(subs)
+        )
         text = await self._ask(caller, rate, "plan:credits")
         credits, level = parse_credits(text, len(subs))
-        if not self.hard_caps:
-            return _Plan(subs, credits, level, allocate(LEVEL_WORDS[level], credits, self.schedule))
+        if not self.options.hard_caps:
+            return _Plan(subs, credits, level, allocate(LEVEL_WORDS[level], credits, self.options.schedule))
         remaining = ctx.ledger.remaining("total_tokens")
         total = int(remaining) if remaining is not None else LEVEL_TOKENS[level]
-        spendable = int(total * (1 - self.synthesis_share))
-        return _Plan(subs, credits, level, allocate(spendable, credits, self.schedule))
+        spendable = int(total * (1 - self.options.synthesis_share))
+        return _Plan(subs, credits, level, allocate(spendable, credits, self.options.schedule))
 
     async def solve(self, question: str, ctx: RunContext) -> RunResult:
         caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
@@ -125,8 +121,8 @@ class PlanAndBudgetStrategy:
             return self._result(question, ctx, None, "budget_exhausted", steps, [f"planning: {exc}"], exc.limit_name)
         except BackendError as exc:
             return self._result(question, ctx, None, "error", steps, [f"planning failed: {exc}"])
-        notes.append(f"level {plan.level}; schedule {self.schedule}; allocation {plan.allocation}")
-        if not self.hard_caps:
+        notes.append(f"level {plan.level}; schedule {self.options.schedule}; allocation {plan.allocation}")
+        if not self.options.hard_caps:
             return await self._solve_in_one(question, ctx, plan, notes)
         return await self._solve_separately(question, ctx, caller, plan, notes)
 
@@ -139,7 +135,13 @@ class PlanAndBudgetStrategy:
         preamble = load_prompt("pb_solve").render(level=str(plan.level), decomposed="\n".join(lines))
         system = load_prompt("react_system").render(tools=tools_listing(ctx), protocol=protocol_block(ctx))
         result = await run_trajectory(
-            question, ctx, system_prompt=system, strategy=self.name, budget_block=False, preamble=preamble
+            question,
+            ctx,
+            system_prompt=system,
+            strategy=self.name,
+            budget_block=False,
+            preamble=preamble,
+            options=self.options,
         )
         return replace(result, notes=(*notes, *result.notes))
 
@@ -162,7 +164,13 @@ class PlanAndBudgetStrategy:
             child = ctx.ledger.child(Limits(total_tokens=budget), label=f"sub{i}")
             sub_ctx = RunContext(ctx.backend, ctx.tools, child, ctx.emit, ctx.config, ctx.before_step)
             result = await run_trajectory(
-                sub, sub_ctx, system_prompt=system, strategy=self.name, budget_block=True, preamble=preamble
+                sub,
+                sub_ctx,
+                system_prompt=system,
+                strategy=self.name,
+                budget_block=True,
+                preamble=preamble,
+                options=self.options,
             )
             steps.extend(result.steps)
             answers.append(result.answer or "unknown")

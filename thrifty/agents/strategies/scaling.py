@@ -20,15 +20,19 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
-from typing import Literal
+from typing import Any
 
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.controller import RunContext, run_trajectory
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.result import RunResult, StopReason
+from thrifty.agents.strategies.base import options_of
 from thrifty.agents.strategies.judging import Candidate, is_none, judge, majority, normalize, render_trajectory
 from thrifty.agents.strategies.single import TrackerStrategy, tracker_system_prompt
 from thrifty.budget import Limits
+from thrifty.strategy_options import ParallelOptions, SequentialOptions
+
+__all__ = ["ParallelOptions", "ParallelStrategy", "SequentialOptions", "SequentialStrategy", "split_limits"]
 
 
 def tool_budget_left(ctx: RunContext) -> bool:
@@ -41,12 +45,12 @@ def tool_budget_left(ctx: RunContext) -> bool:
 class SequentialStrategy:
     name = "sequential"
 
-    def __init__(self, max_refusals: int = 5) -> None:
-        self.max_refusals = max_refusals
+    def __init__(self, options: SequentialOptions | None = None, /, **fields: Any) -> None:
+        self.options = options_of(SequentialOptions, options, fields)
 
     async def solve(self, question: str, ctx: RunContext) -> RunResult:
         # The paper stops after five refusals; the loop's stall rule (three identical replies) must not cut in first.
-        repeats = max(ctx.config.max_repeats, self.max_refusals + 1)
+        repeats = max(ctx.config.max_repeats, self.options.max_refusals + 1)
         ctx = replace(ctx, config=replace(ctx.config, max_repeats=repeats))
         refusals = 0
         units_at_last_answer = ctx.ledger.used.tool_calls
@@ -58,7 +62,7 @@ class SequentialStrategy:
             used = ctx.ledger.used.tool_calls
             refusals = refusals + 1 if used == units_at_last_answer else 0
             units_at_last_answer = used
-            if refusals >= self.max_refusals or not tool_budget_left(ctx):
+            if refusals >= self.options.max_refusals or not tool_budget_left(ctx):
                 return None
             return load_prompt("sequential_wait").render()
 
@@ -69,6 +73,7 @@ class SequentialStrategy:
             strategy=self.name,
             budget_block=True,
             on_answer=on_answer,
+            options=self.options,
         )
         return replace(result, candidates=tuple(dict.fromkeys(answers)))
 
@@ -93,36 +98,24 @@ def split_limits(limits: Limits, n: int) -> Limits:
 class ParallelStrategy:
     """N independent tracker runs at sampling temperature, then one aggregate answer."""
 
-    def __init__(
-        self,
-        n: int = 4,
-        *,
-        aggregate: Literal["majority", "best_of_n", "pass_at_n"] = "majority",
-        per_run: Limits | None = None,
-        temperature: float = 0.7,
-        vote: Literal["judge", "string"] = "judge",
-    ) -> None:
-        self.n = n
-        self.aggregate = aggregate
-        self.vote = vote
-        """How a majority is found: the BATS judge ("judge") or a normalised string count ("string")."""
-        self.per_run = per_run
-        self.temperature = temperature
-        self.name = f"parallel-{aggregate}"
+    def __init__(self, options: ParallelOptions | None = None, /, **fields: Any) -> None:
+        self.options = options_of(ParallelOptions, options, fields)
+        self.name = f"parallel-{self.options.aggregate}"
 
     async def solve(self, question: str, ctx: RunContext) -> RunResult:
-        per_run = self.per_run or split_limits(ctx.ledger.limits, self.n)
-        base = TrackerStrategy()
+        opts = self.options
+        per_run = opts.per_run or split_limits(ctx.ledger.limits, opts.n)
+        base = TrackerStrategy(opts)  # each run's trajectory options are the parallel strategy's
 
         async def one(i: int) -> RunResult:
             child = ctx.ledger.child(per_run, label=f"run{i}")
             seed = None if ctx.config.seed is None else ctx.config.seed + i
-            config = replace(ctx.config, temperature=self.temperature, seed=seed)
+            config = replace(ctx.config, temperature=opts.temperature, seed=seed)
             return await base.solve(
                 question, RunContext(ctx.backend, ctx.tools, child, ctx.emit, config, ctx.before_step)
             )
 
-        results = await asyncio.gather(*(one(i) for i in range(self.n)))
+        results = await asyncio.gather(*(one(i) for i in range(opts.n)))
         answers = [r.answer for r in results if not is_none(r.answer)]
         answer, notes = await self._choose(question, ctx, results, answers)
         stop: StopReason = "answered" if any(r.stop_reason == "answered" for r in results) else results[0].stop_reason
@@ -135,7 +128,7 @@ class ParallelStrategy:
             steps=(s for r in results for s in r.steps),
             candidates=(a for a in answers if a is not None),
             notes=notes,
-            pass_at_n=self.aggregate == "pass_at_n",
+            pass_at_n=opts.aggregate == "pass_at_n",
         )
 
     async def _choose(
@@ -145,13 +138,14 @@ class ParallelStrategy:
         winner, tied = majority(real)
         notes = [f"votes: {real}"]
         distinct = len({normalize(a) for a in real})
-        if self.aggregate == "pass_at_n" or winner is None or distinct < 2:
+        aggregate = self.options.aggregate
+        if aggregate == "pass_at_n" or winner is None or distinct < 2:
             return winner, notes
-        if self.aggregate == "majority" and self.vote == "string" and not tied:
+        if aggregate == "majority" and self.options.vote == "string" and not tied:
             return winner, notes
         caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
         pool = [Candidate(r.answer or "", render_trajectory(r.steps)) for r in results if not is_none(r.answer)]
-        kind = "majority" if self.aggregate == "majority" else "best_of_n"
+        kind = "majority" if aggregate == "majority" else "best_of_n"
         choice = await judge(caller, question, pool, kind=kind)
         notes.append(f"judge ({kind}) chose {choice}")
         return (pool[choice].answer if choice is not None else winner), notes

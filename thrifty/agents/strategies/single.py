@@ -7,10 +7,16 @@ paper's baseline. The loop and its hard limits are the same for both.
 
 from __future__ import annotations
 
+from typing import Any
+
 from thrifty.agents.controller import RunContext, protocol_block, run_trajectory, tools_listing
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.prompts.budget import TOOL_DISPLAY_NAMES, budget_lines
 from thrifty.agents.result import RunResult
+from thrifty.agents.strategies.base import options_of
+from thrifty.strategy_options import TrajectoryOptions
+
+__all__ = ["ReactStrategy", "TrackerStrategy", "TrajectoryOptions", "tracker_system_prompt"]
 
 
 def _budget_names(ctx: RunContext) -> str:
@@ -32,9 +38,14 @@ class ReactStrategy:
 
     name = "react"
 
+    def __init__(self, options: TrajectoryOptions | None = None, /, **fields: Any) -> None:
+        self.options = options_of(TrajectoryOptions, options, fields)
+
     async def solve(self, question: str, ctx: RunContext) -> RunResult:
         system = load_prompt("react_system").render(tools=tools_listing(ctx), protocol=protocol_block(ctx))
-        return await run_trajectory(question, ctx, system_prompt=system, strategy=self.name, budget_block=False)
+        return await run_trajectory(
+            question, ctx, system_prompt=system, strategy=self.name, budget_block=False, options=self.options
+        )
 
 
 class TrackerStrategy:
@@ -42,9 +53,13 @@ class TrackerStrategy:
 
     name = "tracker"
 
+    def __init__(self, options: TrajectoryOptions | None = None, /, **fields: Any) -> None:
+        self.options = options_of(TrajectoryOptions, options, fields)
+
     async def solve(self, question: str, ctx: RunContext) -> RunResult:
+        system = tracker_system_prompt(ctx)
         return await run_trajectory(
-            question, ctx, system_prompt=tracker_system_prompt(ctx), strategy=self.name, budget_block=True
+            question, ctx, system_prompt=system, strategy=self.name, budget_block=True, options=self.options
         )
 
 
