@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from tests.helpers import assert_within_limits
@@ -106,6 +106,10 @@ operations = st.lists(
 
 
 @settings(max_examples=300, deadline=None)
+@example(  # found by this test: ten tool prices summed in floats came to a hair over the usd limit
+    ops=[("tool", "search", 1)] * 5 + [("tool", "browse", 4), ("tool", "search", 1)],
+    limits=Limits(usd=0.01, tools={"search": 6}),
+)
 @given(
     operations,
     st.builds(

@@ -23,6 +23,9 @@ from thrifty.budget.pricing import PriceTable
 from thrifty.budget.usage import Usage
 from thrifty.budget.view import BudgetView
 
+_USD_DECIMALS = 12
+"""Dollar headroom is compared at a trillionth of a dollar: finer differences are float rounding."""
+
 
 class Ledger:
     """The one mutable account. Children (sub-tasks) propagate every charge to their parent."""
@@ -77,7 +80,10 @@ class Ledger:
         else:
             field = "cost_usd" if name == "usd" else name
             used = getattr(self.used, field) + getattr(self.pending, field)
-        return _Cap(limit - used, self._KINDS[name], limit, used)
+        headroom = limit - used
+        if name == "usd":  # summed float prices: 0.01 - 10 × 0.001 is -1.7e-18, not an overrun
+            headroom = round(headroom, _USD_DECIMALS)
+        return _Cap(headroom, self._KINDS[name], limit, used)
 
     def _binding(self, name: str) -> tuple[_Cap | None, str]:
         """The tightest cap for ``name`` over this ledger and its ancestors, and whose it is."""
