@@ -37,8 +37,8 @@ def web(tmp_path: Path) -> list:
     return [SearchTool(index), BrowseTool(index)]
 
 
-BASE = replace(SMALL_MODEL_RAILS, decompose=None)
-"""The small-model rails without decomposition (its own tests are at the end)."""
+BASE = replace(SMALL_MODEL_RAILS, decompose=None, compare=None)
+"""The small-model rails without decomposition (its own tests are at the end) and comparison (test_choice)."""
 LOOP = LoopConfig(rails=replace(BASE, read_first=None))
 """The small-model rails without read-first, for tests of the rails that act inside the loop."""
 READ = LoopConfig(rails=BASE)

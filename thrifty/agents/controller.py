@@ -20,7 +20,8 @@ from thrifty.agents.projection import StepCosts, closest_limit, expected_step_ou
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.protocol import json_response_format, parse_json_reply, parse_text_reply, strip_answer_tags
 from thrifty.agents.rail_steps import reformulate, search_and_read, shorten
-from thrifty.agents.rails import Rails, is_abstention, rails_for
+from thrifty.agents.rails import Rails, rails_for
+from thrifty.agents.replies import is_abstention
 from thrifty.agents.result import RunResult, StopReason
 from thrifty.agents.thinking import (
     THINKING_TOKENS,

@@ -1,5 +1,6 @@
 """The steps the small-model rails (:mod:`thrifty.agents.rails`) add to the loop: the opening search,
-the reformulated search after a repeat, the hops of a split question, and the short-answer pass. Each
+the reformulated search after a repeat, the hops of a split question, the options of a choice
+question, and the short-answer pass. Each
 is a charged call or a charged tool step; a rail that cannot be paid for is skipped, never forced."""
 
 from __future__ import annotations
@@ -7,12 +8,13 @@ from __future__ import annotations
 import json
 
 from thrifty.agents.calls import ModelCaller
+from thrifty.agents.choice import Compare, decide
 from thrifty.agents.context import LoopState, RunContext
 from thrifty.agents.dispatch import record_step, run_calls
 from thrifty.agents.events import StepStarted
 from thrifty.agents.protocol import parse_json_reply
 from thrifty.agents.rails import Decompose, Rails
-from thrifty.backends.base import Completion, ToolCall
+from thrifty.backends.base import ChatRequest, Completion, ToolCall
 from thrifty.budget import BudgetExceeded, Usage
 from thrifty.errors import BackendError
 
@@ -94,11 +96,16 @@ async def search_and_read(
     ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, budget_block: bool
 ) -> str | None:
     """The opening search, then the read-first call (a split question: each part searched and read in
-    turn): the (shortened) answer when the results state it, or None for the loop to go on."""
-    read = await read_hops(ctx, caller, state, rails, budget_block)
-    if read is None:
-        await opening_search(ctx, caller, state, rails, budget_block)
-        read = await read_first(ctx, caller, state, rails)
+    turn; a choice question: each option searched and read, then compared): the (shortened) answer
+    when the results state it, or None for the loop to go on (an opening search already made by a
+    rail is not made again)."""
+    searched = len(state.steps)
+    read = await compare_options(ctx, caller, state, rails, budget_block)
+    if read is None and len(state.steps) == searched:
+        read = await read_hops(ctx, caller, state, rails, budget_block)
+        if read is None:
+            await opening_search(ctx, caller, state, rails, budget_block)
+            read = await read_first(ctx, caller, state, rails)
     return None if read is None else await shorten(ctx, caller, state, rails, read)
 
 
@@ -134,12 +141,71 @@ def _searches_left(ctx: RunContext, tool: str) -> float:
 async def _split(
     ctx: RunContext, caller: ModelCaller, state: LoopState, rail: Decompose, question: str
 ) -> tuple[str, str] | None:
-    request = rail.request(question, json_protocol=ctx.backend.tool_protocol == "json")
+    completion = await _ask(ctx, caller, state, rail.request(question, json_protocol=_json(ctx)), "decompose")
+    return None if completion is None else rail.parse(completion.text, question)
+
+
+def _json(ctx: RunContext) -> bool:
+    return ctx.backend.tool_protocol == "json"
+
+
+async def _ask(
+    ctx: RunContext, caller: ModelCaller, state: LoopState, request: ChatRequest, purpose: str
+) -> Completion | None:
+    """One charged rail call; None when it cannot be paid for or the server fails (the rail is skipped)."""
     try:
-        completion = await caller(request, step=len(state.steps), purpose="decompose")
+        return await caller(request, step=len(state.steps), purpose=purpose)
     except (BudgetExceeded, BackendError):
         return None
-    return rail.parse(completion.text, question)
+
+
+async def compare_options(
+    ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, budget_block: bool
+) -> str | None:
+    """The comparison rail: split a choice question into its two options and the question about each,
+    search and read each, then choose (:func:`~thrifty.agents.choice.decide`, or one charged call).
+    None when it does not apply, cannot be paid for (two search units), or a value is not found: the
+    loop then goes on with what was read in view."""
+    rail, opening = rails.compare, rails.opening_search
+    if rail is None or opening is None or opening.tool not in ctx.tools.names or not rail.applies(state.question):
+        return None
+    if _searches_left(ctx, opening.tool) < 2:
+        return None
+    completion = await _ask(ctx, caller, state, rail.request(state.question, json_protocol=_json(ctx)), "compare")
+    split = None if completion is None else rail.parse(completion.text, state.question)
+    if split is None:
+        return None
+    options, ask = (split[0], split[1]), split[2]
+    values: list[str] = []
+    for option in options:
+        value = await _search_read(ctx, caller, state, rails, rail.ask_about(ask, option), budget_block, final=False)
+        if value is None:
+            return None
+        values.append(value)
+    return await _choose(ctx, caller, state, rail, options, ask, (values[0], values[1]))
+
+
+async def _choose(
+    ctx: RunContext,
+    caller: ModelCaller,
+    state: LoopState,
+    rail: Compare,
+    options: tuple[str, str],
+    ask: str,
+    values: tuple[str, str],
+) -> str | None:
+    """The option that wins: compared in code when both values allow it, else by one charged call
+    that sees only the two facts."""
+    winner = decide(state.question, ask, values)
+    if winner is not None:
+        return options[winner]
+    facts = "\n".join(f"- {rail.ask_about(ask, o)} {v}" for o, v in zip(options, values, strict=True))
+    request = rail.choose_request(state.question, facts, json_protocol=_json(ctx))
+    completion = await _ask(ctx, caller, state, request, "compare_choose")
+    choice = None if completion is None else rail.parse_choice(completion.text, options)
+    if completion is not None and choice is not None:
+        record_step(state, completion, [], final=True)
+    return choice
 
 
 async def _search_read(

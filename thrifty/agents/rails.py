@@ -11,13 +11,16 @@ models need none of this, so :func:`rails_for` turns them on only for profiles t
   state the answer; the loop goes on when they do not.
 - :class:`Decompose`: a question about something it only describes is split into a question that
   finds the name and the rest about it; each part is searched and read in turn.
+- :class:`~thrifty.agents.choice.Compare`: a choice between two named options is split into the
+  options and the question to ask about each; each is searched and read, then the values compared.
 - :class:`RepeatPolicy`: a refused repeat withholds that tool for a step, ends the loop with an answer
   from the evidence so far (small models), or gets a new search query written by a separate short
   call ("reformulate", opt-in: on the quality benchmark it cost time and did not help the 1.5B).
 - :class:`ShortAnswer`: an answer longer than a few words gets one charged pass that keeps only the
   entity, number or date.
 - :class:`EchoCheck`: an answer that only repeats a name the question states is sent back once.
-- :func:`is_abstention`: "None", "unknown" and friends are not answers unless the caller allows abstaining.
+- :func:`~thrifty.agents.replies.is_abstention`: "None", "unknown" and friends are not answers unless
+  the caller allows abstaining.
 - ``remind_question``: the question is repeated after every tool response (small models otherwise
   answer about whatever they read last).
 """
@@ -26,52 +29,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Literal
 
 from thrifty import safejson
+from thrifty.agents.choice import Compare
 from thrifty.agents.prompts import load_prompt
-from thrifty.backends.base import ChatRequest, Message, ToolCall
+from thrifty.agents.replies import fields_request, is_abstention, one_field_request
+from thrifty.backends.base import ChatRequest, ToolCall
 from thrifty.backends.profiles import ModelProfile
-
-_ABSTAIN = re.compile(
-    r"^\W*(none|null|n/?a|unknown|not (found|available|known|stated|mentioned|specified)|no answer|"
-    r"(i )?(cannot|can't|could not|couldn't) (tell|find|determine|answer)[^.]*|insufficient information)\W*$",
-    re.IGNORECASE,
-)
-
-
-def is_abstention(answer: str | None) -> bool:
-    """An answer that says "no answer" in one of the ways models do."""
-    return answer is None or not answer.strip() or _ABSTAIN.match(answer.strip()) is not None
-
-
-def one_field_request(
-    prompt: str, name: str, max_length: int, *, max_tokens: int, constrained: bool = True
-) -> ChatRequest:
-    """A deterministic one-message call whose reply is ``{name: "..."}``."""
-    return fields_request(prompt, {name: max_length}, max_tokens=max_tokens, constrained=constrained)
-
-
-def fields_request(prompt: str, fields: Mapping[str, int], *, max_tokens: int, constrained: bool = True) -> ChatRequest:
-    """A deterministic one-message call whose reply is a JSON object of string ``fields`` (name → most
-    characters), schema-constrained when the server enforces JSON schemas; otherwise the prompt alone
-    asks for it and parsing is lenient."""
-    schema = {
-        "type": "object",
-        "properties": {name: {"type": "string", "maxLength": most} for name, most in fields.items()},
-        "required": list(fields),
-        "additionalProperties": False,
-    }
-    fmt = {"type": "json_schema", "json_schema": {"name": "_".join(fields), "schema": schema}}
-    return ChatRequest(
-        messages=(Message("user", prompt),),
-        max_tokens=max_tokens,
-        temperature=0.0,
-        response_format=fmt if constrained else None,
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +287,7 @@ class Rails:
     opening_search: OpeningSearch | None = None
     read_first: ReadFirst | None = None
     decompose: Decompose | None = None
+    compare: Compare | None = None
     repeat: RepeatPolicy = field(default_factory=RepeatPolicy)
     short_answer: ShortAnswer | None = None
     echo: EchoCheck | None = None
@@ -334,6 +303,7 @@ SMALL_MODEL_RAILS = Rails(
     opening_search=OpeningSearch(),
     read_first=ReadFirst(),
     decompose=Decompose(),
+    compare=Compare(),
     repeat=RepeatPolicy(on_repeat="answer"),
     short_answer=ShortAnswer(),
     echo=EchoCheck(),
