@@ -143,9 +143,23 @@ async def test_a_value_not_found_hands_the_question_to_the_loop_with_what_was_re
     backend.assert_complete()
 
 
-async def test_no_split_without_a_search_unit_for_each_option(web: list) -> None:
+async def test_a_single_search_unit_is_one_search_read_once_per_option(web: list) -> None:
     events: list[Event] = []
-    backend = small_backend([json.dumps({"evidence": "", "answer": "Paris"})])
+    backend = small_backend([SPLIT, answer("3rd century BC"), answer("1237")])
     result = await Agent(backend, tools=web, limits="search=1").run(CHOICE, on_event=events.append)
     assert result.answer == "Paris" and result.usage.tool("search") == 1
+    assert [e.purpose for e in events if isinstance(e, ModelCalled)] == ["compare", "read_first", "read_first"]
+    assert [c["arguments"]["query"] for s in result.steps for c in s.tool_calls] == [[CHOICE]]
+    # both readings saw the search's results, each asked about its own option
+    reads = backend.requests[1:]
+    assert all("Paris" in r.messages[0].content and "<results>" in r.messages[0].content for r in reads)
+    assert ["When was Paris founded?" in r.messages[0].content for r in reads] == [True, False]
+    backend.assert_complete()
+
+
+async def test_no_split_without_a_search_unit(web: list) -> None:
+    events: list[Event] = []
+    backend = small_backend([json.dumps({"evidence": "", "answer": "Paris"})])
+    result = await Agent(backend, tools=web, limits="search=0").run(CHOICE, on_event=events.append)
+    assert result.answer == "Paris" and result.usage.tool("search") == 0
     assert "compare" not in [e.purpose for e in events if isinstance(e, ModelCalled)]

@@ -164,21 +164,29 @@ async def compare_options(
 ) -> str | None:
     """The comparison rail: split a choice question into its two options and the question about each,
     search and read each, then choose (:func:`~thrifty.agents.choice.decide`, or one charged call).
-    None when it does not apply, cannot be paid for (two search units), or a value is not found: the
-    loop then goes on with what was read in view."""
+    With a single search unit left, one search of the whole question is read once per option (the
+    question names both, and its results hold both pages). None when it does not apply, cannot be
+    paid for, or a value is not found: the loop then goes on with what was read in view."""
     rail, opening = rails.compare, rails.opening_search
     if rail is None or opening is None or opening.tool not in ctx.tools.names or not rail.applies(state.question):
         return None
-    if _searches_left(ctx, opening.tool) < 2:
+    if (units := _searches_left(ctx, opening.tool)) < 1:
         return None
     completion = await _ask(ctx, caller, state, rail.request(state.question, json_protocol=_json(ctx)), "compare")
     split = None if completion is None else rail.parse(completion.text, state.question)
     if split is None:
         return None
     options, ask = (split[0], split[1]), split[2]
+    shared = units < 2
+    if shared and not await opening_search(ctx, caller, state, rails, budget_block):
+        return None
     values: list[str] = []
     for option in options:
-        value = await _search_read(ctx, caller, state, rails, rail.ask_about(ask, option), budget_block, final=False)
+        asked = rail.ask_about(ask, option)
+        if shared:
+            value = await read_first(ctx, caller, state, rails, question=asked, final=False)
+        else:
+            value = await _search_read(ctx, caller, state, rails, asked, budget_block, final=False)
         if value is None:
             return None
         values.append(value)
@@ -227,12 +235,13 @@ async def read_first(
     ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, *, question: str = "", final: bool = True
 ) -> str | None:
     """The read-first rail: the answer to ``question`` (the run's by default) stated by the last
-    search's results, or None to go on. The reading is recorded as a step, final when it answers the
-    run's question."""
+    search's results (read again for each option of a choice), or None to go on. The reading is
+    recorded as a step, final when it answers the run's question."""
     rail, question = rails.read_first, question or state.question
     if rail is None or not state.steps or not rail.applies(question):
         return None
-    results = "\n\n".join(str(c.get("output", "")) for c in state.steps[-1].tool_calls)
+    searched = next((st for st in reversed(state.steps) if st.tool_calls), None)
+    results = "" if searched is None else "\n\n".join(str(c.get("output", "")) for c in searched.tool_calls)
     if not results.strip():
         return None
     request = rail.request(question, results, json_protocol=ctx.backend.tool_protocol == "json")
