@@ -1,7 +1,7 @@
 """Controller overhead per model call: thrifty vs LangGraph, smolagents, pydantic-ai and the OpenAI Agents SDK.
 
 Every framework runs a ReAct-style agent with one tool against the same canned OpenAI-compatible
-stub (``benchmarks/stub_server._reply``: ``--steps`` tool calls, then the answer), over one of two wires:
+stub (``thrifty.loopback.ModelStub``: ``--steps`` tool calls, then the answer), over one of two wires:
 
 - ``loopback``: the threaded HTTP stub on 127.0.0.1 (wall time; a round trip costs ~1 ms here);
 - ``memory``: an in-memory ``MockTransport`` under each framework's own openai client (CPU time;
@@ -31,18 +31,15 @@ import json
 import os
 import platform
 import statistics
-import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx2
 import openai
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stub_server import StubServer, _reply
+from thrifty.loopback import ModelStub, StubServer
 
 Run = Callable[[], Awaitable[None]]
 TOOL_DOC = "Look something up."
@@ -61,6 +58,11 @@ class Wire:
     steps: int
     stub: StubServer | None = None
     bodies: list[dict[str, Any]] = field(default_factory=list)
+    model: ModelStub = field(init=False)
+    """The in-memory wire's canned model (the loopback stub's, without the socket)."""
+
+    def __post_init__(self) -> None:
+        self.model = ModelStub(steps=self.steps)
 
     @property
     def url(self) -> str:
@@ -69,7 +71,7 @@ class Wire:
     def _answer(self, request: httpx2.Request) -> httpx2.Response:
         body = json.loads(request.content or b"{}")
         self.bodies.append(body)
-        return httpx2.Response(200, json=_reply(body, self.steps))
+        return httpx2.Response(200, json=self.model.reply(body))
 
     def http_async(self) -> httpx2.AsyncClient:
         if self.stub:

@@ -24,7 +24,9 @@ def test_vllm_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.live_model  # it calls a (stand-in) model server through the real OpenAI-compatible client
 async def test_spawned_vllm_is_health_checked_used_and_stopped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.syspath_prepend(str(FAKE_VLLM))
-    monkeypatch.setenv("PYTHONPATH", f"{FAKE_VLLM}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    # The checkout's thrifty too: the fake serves with its loopback stub (not an older installed copy's).
+    root = FAKE_VLLM.parents[2]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(FAKE_VLLM), str(root), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("THRIFTY_CACHE_DIR", str(tmp_path))
     config = BackendConfig(vllm_model="Qwen/Qwen3-0.6B", vllm_args=("--enable-auto-tool-choice",))
     from thrifty.agents.agent import Agent
@@ -43,7 +45,9 @@ async def test_spawned_vllm_is_health_checked_used_and_stopped(monkeypatch: pyte
 
 def _use_fake_vllm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.syspath_prepend(str(FAKE_VLLM))
-    monkeypatch.setenv("PYTHONPATH", f"{FAKE_VLLM}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    # The checkout's thrifty too: the fake serves with its loopback stub (not an older installed copy's).
+    root = FAKE_VLLM.parents[2]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(FAKE_VLLM), str(root), os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("THRIFTY_CACHE_DIR", str(tmp_path))
 
 

@@ -9,12 +9,9 @@ article, like a real site. ``/search?q=…&format=json`` answers in SearXNG's JS
 from __future__ import annotations
 
 import html
-import json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, quote, unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
+from thrifty.loopback import LoopbackServer, Reply, Request, json_reply
 from thrifty.search.index import CorpusIndex
 
 
@@ -49,73 +46,35 @@ HOME_PAGE = (
 )
 
 
-class CorpusWebServer:
-    """Threaded loopback server over a :class:`CorpusIndex`."""
+class CorpusWebServer(LoopbackServer):
+    """The offline web as a loopback app (:class:`~thrifty.loopback.LoopbackServer`, threaded)."""
 
     def __init__(self, index: CorpusIndex, host: str = "127.0.0.1", port: int = 0) -> None:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _send(self, code: int, body: str, kind: str = "text/html; charset=utf-8") -> None:
-                data = body.encode()
-                self.send_response(code)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                if parts.path == "/":
-                    self._send(200, HOME_PAGE)
-                    return
-                if parts.path == "/search":
-                    query = parse_qs(parts.query).get("q", [""])[0]
-                    results = [
-                        {
-                            "url": local_url(server.base_url, r.url),
-                            "title": r.title,
-                            "content": r.snippet,
-                            "engine": "thrifty",
-                        }
-                        for r in index.search_sync(query, k=10)
-                    ]
-                    self._send(200, json.dumps({"query": query, "results": results}), "application/json")
-                    return
-                page = index.fetch_sync(canonical_url(parts.path))
-                if page is None:
-                    self._send(404, "<html><body><h1>Not found</h1></body></html>")
-                else:
-                    self._send(200, render_page(page.title, page.text))
-
-        self._httpd = ThreadingHTTPServer((host, port), Handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self.index = index
+        super().__init__(self.handle, host, port)
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
-    def start(self) -> CorpusWebServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+    def handle(self, request: Request) -> Reply:
+        if request.path == "/":
+            return Reply(200, HOME_PAGE.encode(), HTML)
+        if request.path == "/search":
+            query = request.query.get("q", [""])[0]
+            results = [
+                {"url": local_url(self.base_url, r.url), "title": r.title, "content": r.snippet, "engine": "thrifty"}
+                for r in self.index.search_sync(query, k=10)
+            ]
+            return json_reply({"query": query, "results": results})
+        page = self.index.fetch_sync(canonical_url(request.path))
+        if page is None:
+            return Reply(404, b"<html><body><h1>Not found</h1></body></html>", HTML)
+        return Reply(200, render_page(page.title, page.text).encode(), HTML)
 
     def __enter__(self) -> CorpusWebServer:
-        return self.start()
+        self.start()
+        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+
+HTML = "text/html; charset=utf-8"
