@@ -59,3 +59,9 @@ def test_main_exits_1_on_a_breach_and_0_when_clean(house: ModuleType, tmp_path: 
     (dirty / "a.py").write_text(_function("f", 51))
     assert house.main([str(clean)]) == 0
     assert house.main([str(dirty)]) == 1
+
+
+def test_the_default_roots_cover_the_benchmarks_and_they_keep_the_rules(house: ModuleType) -> None:
+    root = _SCRIPT.parents[1]
+    assert "benchmarks" in house.DEFAULT_ROOTS
+    assert [line for path in house.python_files([root / "benchmarks"]) for line in house.breaches(path)] == []
