@@ -38,7 +38,7 @@ from thrifty.agents.particles.weights import (
     softmax,
     systematic_resample,
 )
-from thrifty.backends import ChatRequest, ScriptedBackend
+from thrifty.backends import ChatRequest, OpenAICompatBackend, ScriptedBackend
 from thrifty.backends.base import Completion, TokenLogprob
 from thrifty.budget import Limits, Usage
 from thrifty.errors import BackendError, ConfigError
@@ -311,8 +311,36 @@ async def test_continuation_requests_prefill_the_partial_solution() -> None:
     first, second = backend.requests[0], backend.requests[1]
     assert first.messages[-1].role == "user" and first.stop == ("\n\n",)
     assert second.messages[-1].role == "assistant" and second.messages[-1].content.endswith("\n\n")
-    assert second.extra_body["continue_final_message"] is True
+    # How to continue is the backend's business: no strategy-level flags; the vLLM body gets them.
+    assert not second.extra_body and not first.extra_body
+    wire = OpenAICompatBackend("http://127.0.0.1:9/v1", "m")
+    body = wire._kwargs(second)
+    assert body["continue_final_message"] is True and body["add_generation_prompt"] is False
+    assert "continue_final_message" not in wire._kwargs(first)
+    await wire.aclose()
     assert second.messages[:2] == first.messages[:2]  # a shared prefix for prefix caching
+
+
+async def test_an_echoed_prefill_never_reaches_the_particles() -> None:
+    """A server that echoes the prefill (llama-server) and one that does not (vLLM) give the same steps."""
+
+    def solve(echo: bool) -> ScriptedBackend:
+        def respond(request: ChatRequest) -> str:
+            last = request.messages[-1]
+            prefill = last.content if last.role == "assistant" else ""
+            new = {0: "Step one.", 1: "Step two."}.get(prefill.count("\n\n"), "\\boxed{4}")
+            return (prefill if echo else "") + new
+
+        return ScriptedBackend([respond] * 10)
+
+    backends = [solve(echo) for echo in (True, False)]
+    for backend in backends:
+        result = await Agent(
+            backend, strategy=ParticleFilterStrategy(FilterSettings(particles=1), prm=BiasedPRM())
+        ).run("Q?")
+        assert result.answer == "4"
+    prefills = [[r.messages[-1].content for r in b.requests if r.messages[-1].role == "assistant"] for b in backends]
+    assert prefills[0] == prefills[1] and "Step one.\n\nStep two.\n\n" in prefills[0]
 
 
 async def test_baselines_under_one_budget() -> None:

@@ -10,8 +10,8 @@ import pytest
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.events import ignore_events
 from thrifty.backends import ChatRequest, Message, ScriptedBackend
-from thrifty.backends.base import Completion
-from thrifty.backends.openai_compat import OpenAICompatBackend, without_echoed_prefill
+from thrifty.backends.base import Completion, without_echoed_prefill
+from thrifty.backends.openai_compat import OpenAICompatBackend
 from thrifty.budget import Ledger, Limits, Usage
 
 PREFILL = (Message("user", "q"), Message("assistant", "<think>\nso"))

@@ -107,11 +107,6 @@ def needs_forcing(profile: ModelProfile, mode: ThinkingMode) -> bool:
     return profile.thinking == "enable_thinking" and mode is not ThinkingMode.NONE
 
 
-def _continuation(text: str, prefix: str) -> str:
-    """Servers differ: llama-server echoes an assistant prefill, vLLM returns only the continuation."""
-    return text[len(prefix) :] if text.startswith(prefix) else text
-
-
 async def force_thinking_budget(
     caller: ModelCaller, request: ChatRequest, budget: int, *, step: int = 0, min_tokens: int = 0, max_waits: int = 2
 ) -> Completion:
@@ -131,7 +126,7 @@ async def force_thinking_budget(
             response_format=None,
         )
         c = await caller(phase, step=step, purpose="think", reasoning_output=True)
-        thinking += _continuation(c.text, prefix).split("</think>")[0]
+        thinking += c.text.split("</think>")[0]  # the continuation alone (Backend.complete)
         phase_usage = phase_usage + c.usage
         finish = c.finish_reason
         if finish == "length" or phase_usage.output_tokens >= min_tokens or wait == max_waits:
@@ -144,7 +139,7 @@ async def force_thinking_budget(
     )
     return replace(
         answer,
-        text=_continuation(answer.text, prefix).strip(),
+        text=answer.text.strip(),
         reasoning=thinking.strip(),
         usage=phase_usage + answer.usage,
     )

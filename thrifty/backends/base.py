@@ -6,7 +6,7 @@ Backends report; they never accumulate usage or check limits. The controller cha
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from thrifty.backends.profiles import ModelProfile, ToolProtocol
@@ -119,7 +119,10 @@ class Backend(Protocol):
         """Model-family quirks: reasoning fields, thinking switch, tool protocol."""
         ...
 
-    async def complete(self, request: ChatRequest) -> Completion: ...
+    async def complete(self, request: ChatRequest) -> Completion:
+        """A final assistant message is a prefill: the reply's text is its continuation alone
+        (:func:`without_echoed_prefill`), whatever the server does, so strategies never special-case one."""
+        ...
 
     async def count_tokens(self, request: ChatRequest) -> TokenCount:
         """Prompt tokens ``request`` will cost, used by the ledger's pre-call check."""
@@ -146,3 +149,14 @@ class BackendWrapper:
     @property
     def profile(self) -> ModelProfile:
         return self.inner.profile
+
+
+def without_echoed_prefill(completion: Completion, messages: tuple[Message, ...]) -> Completion:
+    """The continuation only: llama-server echoes an assistant prefill before its continuation,
+    vLLM returns the continuation alone; callers always get what vLLM gives."""
+    if not messages or messages[-1].role != "assistant" or not messages[-1].content:
+        return completion
+    prefix = messages[-1].content
+    if not completion.text.startswith(prefix):
+        return completion
+    return replace(completion, text=completion.text[len(prefix) :])

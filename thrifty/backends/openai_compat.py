@@ -18,7 +18,7 @@ from typing import Any, Literal
 import httpx
 import openai
 
-from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount
+from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount, without_echoed_prefill
 from thrifty.backends.profiles import ModelProfile, ToolProtocol, profile_for
 from thrifty.backends.replies import decode_body, parse_completion
 from thrifty.backends.session import DEFAULT_HEADER, current_session
@@ -121,17 +121,6 @@ def clip_to_context(request: ChatRequest, context: int | None) -> ChatRequest:
     if context is None or request.max_tokens is None or request.max_tokens <= context:
         return request
     return replace(request, max_tokens=context)
-
-
-def without_echoed_prefill(completion: Completion, messages: tuple[Message, ...]) -> Completion:
-    """The continuation only: llama-server echoes an assistant prefill before its continuation,
-    vLLM returns the continuation alone; callers always get what vLLM gives."""
-    if not messages or messages[-1].role != "assistant" or not messages[-1].content:
-        return completion
-    prefix = messages[-1].content
-    if not completion.text.startswith(prefix):
-        return completion
-    return replace(completion, text=completion.text[len(prefix) :])
 
 
 class OpenAICompatBackend:

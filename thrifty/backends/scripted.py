@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import replace
 
-from thrifty.backends.base import ChatRequest, Completion, TokenCount, ToolCall
+from thrifty.backends.base import ChatRequest, Completion, TokenCount, ToolCall, without_echoed_prefill
 from thrifty.backends.profiles import DEFAULT_PROFILE, ModelProfile, ToolProtocol
 from thrifty.backends.tokens import count_text_tokens, raw_prompt_tokens
 from thrifty.budget import Usage
@@ -82,7 +82,8 @@ class ScriptedBackend:
             result = step(request)
             step = await result if inspect.isawaitable(result) else result
         completion = step if isinstance(step, Completion) else Completion(text=step, model=self._model, usage=Usage())
-        return self._finish(request, completion)
+        # A script may echo a prefill as llama-server does; the contract is the continuation alone.
+        return self._finish(request, without_echoed_prefill(completion, request.messages))
 
     def _finish(self, request: ChatRequest, completion: Completion) -> Completion:
         """Fill in usage when the script gave none, and honour ``max_tokens`` like a real server."""

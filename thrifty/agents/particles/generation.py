@@ -2,8 +2,9 @@
 
 A step is the text up to the delimiter (default a blank line, as in Puri et al.). Continuing a
 partial solution uses assistant prefill: the partial text goes out as the last (assistant)
-message and the server continues it — llama.cpp's server does so by default, vLLM with
-``continue_final_message`` (sent alongside). Every particle of a run shares the system and user
+message and the server continues it. How each server is asked to continue (vLLM's
+``continue_final_message``) and whether it echoes the prefill is the backend's business: the
+reply is always the continuation alone (``Backend.complete``). Every particle of a run shares the system and user
 turns, so servers with prefix caching (vLLM, llama.cpp slots) reuse that prefix.
 """
 
@@ -22,9 +23,6 @@ from thrifty.agents.strategies.judging import normalize
 from thrifty.backends.base import ChatRequest, Message, TokenLogprob
 
 T = TypeVar("T")
-
-CONTINUE = {"continue_final_message": True, "add_generation_prompt": False}
-"""vLLM's switch for continuing the final assistant message (llama.cpp prefills by default)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,11 +104,9 @@ async def draft_step(
         stop=(settings.delimiter,),
         logprobs=top_logprobs is not None,
         top_logprobs=top_logprobs,
-        extra_body=CONTINUE if steps else {},
     )
     completion = await caller(request, step=step, purpose="particle")
-    prefilled = settings.delimiter.join(steps) + settings.delimiter if steps else ""
-    text = _new_text(completion.text, prefilled).strip()
+    text = completion.text.strip()
     finished = not text or extract_answer(text) is not None
     return Draft(text, finished, completion.logprobs)
 
@@ -137,10 +133,9 @@ async def conclude(
         max_tokens=24,
         temperature=0.0,
         stop=("}",),
-        extra_body=CONTINUE,
     )
     completion = await caller(request, step=step, purpose="conclude")
-    value = _new_text(completion.text, prefilled).split("}")[0].strip()
+    value = completion.text.split("}")[0].strip()
     return f"{CONCLUSION}{value}}}$."
 
 
@@ -153,16 +148,6 @@ async def full_solution(
     )
     completion = await caller(request, step=step, purpose="sample")
     return completion.text.strip()
-
-
-def _new_text(text: str, prefix: str) -> str:
-    """The continuation alone: llama.cpp's server echoes the prefilled assistant text, vLLM does not.
-
-    ``prefix`` ends with the delimiter, which a fresh step (cut at the delimiter) cannot contain,
-    so a model that merely repeats its previous step is not mistaken for an echo."""
-    if prefix and text.lstrip().startswith(prefix):
-        return text.lstrip()[len(prefix) :]
-    return text
 
 
 def split_steps(text: str, delimiter: str = "\n\n") -> list[str]:
