@@ -8,6 +8,8 @@
 #   - the embedded Qwen2.5-Coder-0.5B converted from its local GGUF to a Hugging Face directory,
 #     keyed by the GGUF's sha256 (thrifty.backends.hf_export; nothing comes from a model hub).
 # Extra arguments go to pytest (e.g. -k tool_call). The server holds the machine's model lock.
+# THRIFTY_VLLM_BASE_URL=URL runs the tier against a vLLM already up (scripts/vllm_serve.py, which
+# holds the lock itself): the warm run, no server start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,4 +34,7 @@ from thrifty.backends.hf_export import export_hf
 print("model:", export_hf(QWEN_05B))'
 
 export THRIFTY_REQUIRE_VLLM=1
+if [ -n "${THRIFTY_VLLM_BASE_URL:-}" ]; then
+    exec "$VENV/bin/python" -m pytest tests/vllm -m vllm -p no:cacheprovider "$@"
+fi
 exec flock "$LOCK" "$VENV/bin/python" -m pytest tests/vllm -m vllm -p no:cacheprovider "$@"
