@@ -55,6 +55,9 @@ def test_keywords_and_an_options_object_are_the_same_and_validated() -> None:
     assert BatsStrategy(BatsOptions(max_attempts=3), early_stop=True).options.max_attempts == 3
     with pytest.raises(ValueError, match="max_attempts"):
         BatsStrategy(max_attempts=-1)
+    with pytest.raises(TypeError, match="BatsOptions"):
+        BatsStrategy(3)  # type: ignore[arg-type]
+    assert ParallelStrategy(3, vote="string").options == ParallelStrategy(n=3, vote="string").options
 
 
 @pytest.mark.parametrize("name", ["pf:8", "best-of-n:2", "self-consistency:3", "epf:1"])

@@ -30,4 +30,6 @@ def options_of(kind: type[Options], options: Options | None, fields: Mapping[str
     (the keywords win); validated either way, so a wrong one is an error naming it."""
     if options is None:
         return kind.model_validate(dict(fields))
+    if not isinstance(options, kind):
+        raise TypeError(f"expected {kind.__name__} (or its fields as keywords), got {options!r}")
     return kind.model_validate({**dict(options), **fields}) if fields else options

@@ -98,7 +98,9 @@ def split_limits(limits: Limits, n: int) -> Limits:
 class ParallelStrategy:
     """N independent tracker runs at sampling temperature, then one aggregate answer."""
 
-    def __init__(self, options: ParallelOptions | None = None, /, **fields: Any) -> None:
+    def __init__(self, options: ParallelOptions | int | None = None, /, **fields: Any) -> None:
+        if isinstance(options, int):  # ParallelStrategy(4), as before the options model
+            options, fields = None, {"n": options, **fields}
         self.options = options_of(ParallelOptions, options, fields)
         self.name = f"parallel-{self.options.aggregate}"
 
