@@ -19,6 +19,7 @@ def _forbid_real_backends(request: pytest.FixtureRequest, monkeypatch: pytest.Mo
         pytest.fail("a real model backend was called from a test without @pytest.mark.live_model")
 
     monkeypatch.setattr(OpenAICompatBackend, "complete", refuse)
+    monkeypatch.setattr(OpenAICompatBackend, "complete_batch", refuse)
 
 
 @pytest.fixture(scope="session")

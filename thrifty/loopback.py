@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -178,6 +179,7 @@ class ModelStub:
     ``final_answer`` when that tool is offered, as smolagents requires, else ``<answer>…</answer>``).
 
     ``faults`` are injected into the first chat requests, in order (``"429"``, ``"503"``, ``"hang"``).
+    ``server`` adds a real server's template and multi-prompt endpoints (:meth:`_batch`).
     ``bodies`` keeps the request bodies seen while ``record`` is set (the overhead benchmark replays
     them through a bare client). ``requests`` counts chat requests and ``connections`` the
     connections accepted (given :meth:`connected` as the server's ``on_connect``): the stub's own
@@ -195,6 +197,10 @@ class ModelStub:
     bodies: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
     connections: int = 0
+    server: Literal["plain", "llamacpp", "vllm"] = "plain"
+    batch_fault: Literal["short", "bad-index", "duplicate", "refuse"] | None = None
+    batch_requests: int = 0
+    """``/v1/completions`` requests seen (each may carry several prompts)."""
 
     def connected(self) -> None:
         self.connections += 1
@@ -202,6 +208,8 @@ class ModelStub:
     def __call__(self, request: Request) -> Reply:
         if request.path.endswith("/chat/completions") and request.method == "POST":
             return self._chat(request.json())
+        if self.server != "plain" and request.method == "POST" and (reply := self._batch(request.path, request.json())):
+            return reply
         if request.path.endswith("/models"):
             return json_reply({"object": "list", "data": [{"id": self.model or "stub", "object": "model"}]})
         if request.path == "/health":
@@ -222,6 +230,8 @@ class ModelStub:
         return json_reply(self.reply(body), delay=self.latency)
 
     def reply(self, body: dict[str, Any]) -> dict[str, Any]:
+        if body.get("logprobs") and body.get("max_tokens") == 1:  # a one-token judgement
+            return self._judged(body)
         tools = [t["function"]["name"] for t in body.get("tools", [])]
         done = sum(1 for m in body.get("messages", []) if m.get("role") == "tool")
         message: dict[str, Any] = {"role": "assistant", "content": None}
@@ -242,6 +252,65 @@ class ModelStub:
             "choices": [{"index": 0, "message": message, "finish_reason": finish}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
         }
+
+    # ------------------------------------------------------------------ llama.cpp / vLLM extras
+    @staticmethod
+    def render(messages: list[dict[str, Any]]) -> str:
+        """The stub's chat template; its token ids are the text's code points."""
+        return "".join(f"<|{m['role']}|>{m['content']}\n" for m in messages)
+
+    @staticmethod
+    def judge(text: str) -> float:
+        """P(Yes) for a rendered judge prompt: 0.1 when the judged step (the last one of the last
+        assistant turn) says "wrong", else 0.9, so a score landing on the wrong particle shows."""
+        turn = text.rsplit("<|assistant|>", 1)[-1].split("<|user|>", 1)[0]
+        steps = [s for s in turn.split("\n\n") if s.strip()]
+        return 0.1 if steps and "wrong" in steps[-1] else 0.9
+
+    def _judged(self, body: dict[str, Any]) -> dict[str, Any]:
+        p = self.judge(self.render(body["messages"]))
+        entry = _judge_logprobs(p, legacy=False)
+        choice = {"index": 0, "message": {"role": "assistant", "content": entry["token"]}, "finish_reason": "length"}
+        choice["logprobs"] = {"content": [entry]}
+        size = len(self.render(body["messages"]))
+        usage = {"prompt_tokens": size, "completion_tokens": 1, "total_tokens": size + 1}
+        return {"id": "stub", "object": "chat.completion", "model": "stub", "choices": [choice], "usage": usage}
+
+    def _batch(self, path: str, body: dict[str, Any]) -> Reply | None:
+        """``/apply-template`` and ``/tokenize`` as the configured server answers them, and
+        ``/v1/completions`` with a list of prompts: choices in *reverse* order (index-tagged), one
+        object (vLLM) or an array of one object per prompt (llama-server); ``batch_fault`` breaks it."""
+        if path == "/apply-template":
+            return json_reply({"prompt": self.render(body["messages"])})
+        if path == "/tokenize":
+            text = body["content"] if "content" in body else self.render(body["messages"])
+            tokens = [ord(c) for c in text]
+            return json_reply({"tokens": tokens, "count": len(tokens), "max_model_len": 32768})
+        if not path.endswith("/completions") or path.endswith("/chat/completions"):
+            return None
+        self.batch_requests += 1
+        if self.batch_fault == "refuse":  # a server without the endpoint
+            return json_reply({"error": "not found"}, 404)
+        prompts = ["".join(map(chr, p)) for p in body["prompt"]]
+        choices = []
+        for i, text in reversed(list(enumerate(prompts))):
+            entry = _judge_logprobs(self.judge(text), legacy=self.server == "vllm")
+            logprobs = entry if self.server == "vllm" else {"content": [entry]}
+            token = entry["tokens"][0] if self.server == "vllm" else entry["token"]
+            choices.append({"index": i, "text": token, "logprobs": logprobs, "finish_reason": "length"})
+        if self.batch_fault == "short":
+            choices = choices[1:]
+        elif self.batch_fault == "bad-index":
+            choices[0]["index"] = len(prompts)
+        elif self.batch_fault == "duplicate":
+            choices[0]["index"] = choices[1]["index"]
+        if self.server == "vllm":
+            size = sum(map(len, prompts))
+            usage = {"prompt_tokens": size, "completion_tokens": len(choices), "total_tokens": size + len(choices)}
+            payload: Any = {"object": "text_completion", "model": "stub", "choices": choices, "usage": usage}
+        else:
+            payload = [_one_of(c, len(prompts[c["index"] % len(prompts)])) for c in choices]
+        return json_reply(payload, delay=self.latency)
 
 
 class StubServer(LoopbackServer):
@@ -274,3 +343,20 @@ class StubServer(LoopbackServer):
     def __enter__(self) -> StubServer:
         self.start()
         return self
+
+
+def _judge_logprobs(p_yes: float, *, legacy: bool) -> dict[str, Any]:
+    """One token's logprobs for a Yes/No judgement with P(Yes) = ``p_yes``, in the completions API's
+    legacy shape (vLLM) or the chat shape (llama-server on either endpoint)."""
+    yes, no = math.log(p_yes), math.log(1 - p_yes)
+    token = "Yes" if yes >= no else "No"
+    if legacy:
+        return {"tokens": [token], "token_logprobs": [max(yes, no)], "top_logprobs": [{"Yes": yes, "No": no}]}
+    top = [{"token": "Yes", "logprob": yes}, {"token": "No", "logprob": no}]
+    return {"token": token, "logprob": max(yes, no), "top_logprobs": top}
+
+
+def _one_of(choice: dict[str, Any], prompt_tokens: int) -> dict[str, Any]:
+    """llama-server's answer to one prompt of several: a whole completion object with its own usage."""
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": 1, "total_tokens": prompt_tokens + 1}
+    return {"object": "text_completion", "model": "stub", "choices": [choice], "usage": usage}

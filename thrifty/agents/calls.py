@@ -7,12 +7,14 @@ it too, through :class:`~thrifty.tools.base.ToolContext`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from thrifty.agents.events import BudgetCharged, EventHandler, ModelCalled
 from thrifty.backends.base import Backend, ChatRequest, Completion, TokenCount
+from thrifty.backends.batch import BatchingBackend, BatchReply, BatchReplyError, PromptBatch
 from thrifty.budget import Ledger, ModelReservation, Usage
 from thrifty.errors import BackendError, BackendTimeout
 
@@ -119,6 +121,65 @@ class ModelCaller:
             raise error
         return value
 
+    async def batch(self, requests: Sequence[ChatRequest], *, step: int, purpose: str = "agent") -> list[Completion]:
+        """Completions of ``requests``, in order: one charged request for all of them where the backend
+        can send several prompts at once (:class:`~thrifty.backends.batch.BatchingBackend`), else one
+        charged call each. A batched reply that cannot be matched to its prompts is charged as a failed
+        request, and the requests then go out one by one."""
+        prepared = await self._prepare(requests)
+        if prepared is not None:
+            try:
+                return await self._send_batch(prepared, step, purpose)
+            except BatchReplyError:
+                pass
+        return await settle(self(r, step=step, purpose=purpose) for r in requests)
+
+    async def _prepare(self, requests: Sequence[ChatRequest]) -> PromptBatch | None:
+        if len(requests) < 2 or not isinstance(self.backend, BatchingBackend):
+            return None
+        self.ledger.check_time()
+        try:
+            return await self.ledger.deadline().wait(self.backend.prepare_batch(requests))
+        except TimeoutError:
+            raise self.ledger.out_of_time() from None
+
+    async def _send_batch(self, batch: PromptBatch, step: int, purpose: str) -> list[Completion]:
+        """Reserve the exact prompt tokens of every prompt and all their outputs, send once, charge
+        the server's summed usage as one request, and emit one ModelCalled per prompt."""
+        backend = cast(BatchingBackend, self.backend)
+
+        async def send(reservation: ModelReservation) -> tuple[BatchReply, Usage, bool]:
+            reply = await backend.complete_batch(batch)
+            return reply, reply.usage, reply.usage_estimated
+
+        def announce(reply: BatchReply, seconds: float) -> None:
+            self.ledger.observe_call_seconds(seconds)
+            for request, prompt, completion in zip(batch.requests, batch.prompts, reply.completions, strict=True):
+                self.emit(
+                    ModelCalled(step, purpose, completion, len(prompt), True, request.max_tokens, seconds, request)
+                )
+
+        n = len(batch.requests)
+        reply = await self.charged(
+            self.backend.model,
+            batch.prompt_tokens,
+            send,
+            max_tokens=batch.max_tokens,
+            min_output_tokens=n,
+            announce=announce,
+        )
+        return list(reply.completions)
+
     def _charge_failed(self, model: str, usage: Usage, reservation: ModelReservation) -> None:
         entry = self.ledger.charge_model(model, usage, estimated=True, reservation=reservation)
         self.emit(BudgetCharged(entry, self.ledger.view()))
+
+
+async def settle(calls: Iterable[Awaitable[T]]) -> list[T]:
+    """Await every call, then raise the first failure: unlike a bare gather, no sibling keeps running
+    (and mutating state) after the run has decided to stop."""
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+    return cast(list[T], outcomes)

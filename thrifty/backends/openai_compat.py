@@ -8,17 +8,20 @@ the pre-check matches what the server will bill; otherwise a conservative offlin
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
 import httpx
 import openai
 
+from thrifty import safejson
 from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount, without_echoed_prefill
+from thrifty.backends.batch import BatchReply, BatchReplyError, PromptBatch, batch_body, batchable, parse_batch_reply
 from thrifty.backends.profiles import ModelProfile, ToolProtocol, profile_for
 from thrifty.backends.replies import decode_body, parse_completion
 from thrifty.backends.session import DEFAULT_HEADER, current_session
@@ -173,6 +176,9 @@ class OpenAICompatBackend:
         self._estimate = PromptEstimator()
         self._context: int | None = None
         """The server's context length, when its ``/tokenize`` states it (vLLM's ``max_model_len``)."""
+        self._batching = True
+        """Whether to send several prompts in one request; off for good once this server refused one
+        or answered one that could not be matched to its prompts."""
 
     @property
     def model(self) -> str:
@@ -225,16 +231,57 @@ class OpenAICompatBackend:
         # ``chat.completions.create``) without the per-call TypedDict transform and pydantic model
         # construction, whose cost grows with the conversation (see benchmarks/overhead.py).
         request = clip_to_context(request, self._context)
+        body = await self._post("/chat/completions", self._kwargs(request))
+        completion = parse_completion(decode_body(body), request, self.profile, self._model)
+        return without_echoed_prefill(completion, request.messages)
+
+    async def _post(self, path: str, body: dict[str, Any]) -> bytes:
+        """One generation request through the next client, with the run's session header."""
         client = self._clients[self._next_client]
         self._next_client = (self._next_client + 1) % len(self._clients)
         sid = current_session() if self.session_header else None
         options: openai.RequestOptions = {"headers": {self.session_header: sid}} if self.session_header and sid else {}
         try:
-            body = await client.post("/chat/completions", body=self._kwargs(request), cast_to=bytes, options=options)
+            return await client.post(path, body=body, cast_to=bytes, options=options)
         except (openai.OpenAIError, httpx.HTTPError) as exc:
             raise map_openai_error(exc, self.base_url) from exc
-        completion = parse_completion(decode_body(body), request, self.profile, self._model)
-        return without_echoed_prefill(completion, request.messages)
+
+    # ------------------------------------------------------------------ several prompts in one request
+    async def prepare_batch(self, requests: Sequence[ChatRequest]) -> PromptBatch | None:
+        """Render ``requests`` with the server's chat template into token ids for one ``/v1/completions``
+        request (:mod:`thrifty.backends.batch`); None where the server cannot take one (neither
+        llama.cpp nor vLLM, batching turned off, requests that differ in settings, a failed render)."""
+        if not self._batching or not batchable(requests):
+            return None
+        if self._server_kind == "auto":
+            await self.count_tokens(requests[0])  # finds out which server this is
+        render = {"llamacpp": self._tokens_llamacpp, "vllm": self._tokens_vllm}.get(self._server_kind)
+        if render is None:
+            return None
+        try:
+            prompts = await asyncio.gather(*(render(self._template_body(r)) for r in requests))
+        except (httpx.HTTPError, BackendError, ValueError):
+            return None
+        return PromptBatch(tuple(requests), tuple(tuple(p) for p in prompts))
+
+    async def complete_batch(self, batch: PromptBatch) -> BatchReply:
+        """One ``/v1/completions`` request for the whole batch. A refusal (400/404/405/501) or a reply
+        that cannot be matched to its prompts raises :class:`BatchReplyError` and turns batching off."""
+        try:
+            raw = await self._post("/completions", batch_body(batch, self._model))
+            try:
+                payload = safejson.loads(raw)
+            except ValueError as exc:
+                raise BatchReplyError(f"the batched reply is not JSON: {exc}") from None
+            return parse_batch_reply(payload, batch, self._model)
+        except BackendHTTPError as exc:
+            if exc.status_code not in (400, 404, 405, 501):
+                raise
+            self._batching = False
+            raise BatchReplyError(f"{self.base_url} refused a batched request: {exc}") from exc
+        except BatchReplyError:
+            self._batching = False
+            raise
 
     # ------------------------------------------------------------------ token counting
     @property
@@ -249,14 +296,17 @@ class OpenAICompatBackend:
         r.raise_for_status()
         return decode_body(r.content)
 
-    async def _count_llamacpp(self, body: dict[str, Any]) -> int:
+    async def _tokens_llamacpp(self, body: dict[str, Any]) -> list[int]:
         prompt = (await self._post_json("/apply-template", body)).get("prompt")
         if not isinstance(prompt, str):
             raise ValueError("/apply-template answered without a prompt")
-        tokens = (await self._post_json("/tokenize", {"content": prompt, "add_special": True})).get("tokens")
-        if not isinstance(tokens, list):
-            raise ValueError("/tokenize answered without a token list")
-        return len(tokens)
+        return _token_ids((await self._post_json("/tokenize", {"content": prompt, "add_special": True})).get("tokens"))
+
+    async def _tokens_vllm(self, body: dict[str, Any]) -> list[int]:
+        return _token_ids((await self._post_json("/tokenize", {"model": self._model, **body})).get("tokens"))
+
+    async def _count_llamacpp(self, body: dict[str, Any]) -> int:
+        return len(await self._tokens_llamacpp(body))
 
     async def _count_vllm(self, body: dict[str, Any]) -> int:
         reply = await self._post_json("/tokenize", {"model": self._model, **body})
@@ -267,11 +317,16 @@ class OpenAICompatBackend:
             self._context = context
         return count
 
-    async def count_tokens(self, request: ChatRequest) -> TokenCount:
+    def _template_body(self, request: ChatRequest) -> dict[str, Any]:
+        """What the template endpoints render: the messages, prefill flags and native tools."""
         body: dict[str, Any] = {"messages": to_openai_messages(request.messages)}
         body.update(self._prefill_flags(request.messages))
         if request.tools and self.profile.tool_protocol == "native":
             body["tools"] = [t.openai_schema() for t in request.tools]
+        return body
+
+    async def count_tokens(self, request: ChatRequest) -> TokenCount:
+        body = self._template_body(request)
         counters: dict[str, Callable[[dict[str, Any]], Awaitable[int]]] = {
             "llamacpp": self._count_llamacpp,
             "vllm": self._count_vllm,
@@ -293,3 +348,16 @@ class OpenAICompatBackend:
         for client in self._clients:
             await client.close()
         await self._http.aclose()
+
+
+def _token_ids(tokens: object) -> list[int]:
+    """A ``/tokenize`` answer's token ids (llama.cpp may send ``{"id", "piece"}`` objects instead)."""
+    if not isinstance(tokens, list):
+        raise ValueError("/tokenize answered without a token list")
+    ids: list[int] = []
+    for token in tokens:
+        value = token.get("id") if isinstance(token, dict) else token
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("/tokenize answered with something other than token ids")
+        ids.append(value)
+    return ids

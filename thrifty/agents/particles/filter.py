@@ -28,17 +28,10 @@ import random
 from dataclasses import dataclass, field
 from typing import Literal
 
-from thrifty.agents.calls import ModelCaller
+from thrifty.agents.calls import ModelCaller, settle
 from thrifty.agents.controller import RunContext
-from thrifty.agents.particles.generation import (
-    Particle,
-    StepSettings,
-    conclude,
-    draft_step,
-    settle,
-    weighted_vote,
-)
-from thrifty.agents.particles.prm import LLMJudgePRM, ProcessRewardModel, SelfCertaintyPRM
+from thrifty.agents.particles.generation import Draft, Particle, StepSettings, conclude, draft_step, weighted_vote
+from thrifty.agents.particles.prm import LLMJudgePRM, ProcessRewardModel, SelfCertaintyPRM, score_particles
 from thrifty.agents.particles.weights import (
     Aggregation,
     AnnealMethod,
@@ -128,7 +121,7 @@ class ParticleFilterStrategy:
         try:
             for t in range(1, s.max_steps + 1):
                 before = ctx.ledger.used.total_tokens
-                await settle(self._advance(p, question, caller, ctx, t) for p in particles if not p.done)
+                await self._advance([p for p in particles if not p.done], question, caller, ctx, t)
                 if all(p.done for p in particles):
                     break
                 short = not self._can_afford_step(particles, ctx, ctx.ledger.used.total_tokens - before)
@@ -145,36 +138,52 @@ class ParticleFilterStrategy:
         self.history = history
         return self._result(question, ctx, particles, history, stop, exhausted, error)
 
-    async def _advance(self, p: Particle, question: str, caller: ModelCaller, ctx: RunContext, t: int) -> None:
-        """Commit the next step (the kept look-ahead or a fresh one), then look one step further."""
-        s = self.settings
-        if p.lookahead is not None:
-            text, score, finished = p.lookahead
-            p.lookahead = None
-            p.steps.append(text)
-            p.scores.append(score)
-            p.done = finished
-        else:
-            text, scores, finished = await self._scored_step(p, question, caller, ctx, t)
+    async def _advance(
+        self, active: list[Particle], question: str, caller: ModelCaller, ctx: RunContext, t: int
+    ) -> None:
+        """Commit each particle's next step (its kept look-ahead or a fresh one), then look one step
+        further. Steps are drafted concurrently and each round of new steps is scored together, so a
+        batching judge pays one request per round, not one per particle."""
+        fresh = [p for p in active if p.lookahead is None]
+        for p in active:
+            if p.lookahead is not None:
+                text, score, finished = p.lookahead
+                p.lookahead = None
+                p.steps.append(text)
+                p.scores.append(score)
+                p.done = finished
+        drafted = await self._scored_steps(fresh, question, caller, ctx, t)
+        for p, (text, scores, finished) in zip(fresh, drafted, strict=True):
             p.steps.append(text)
             p.scores = scores
             p.done = finished
-        if s.lookahead > 0 and not p.done and t < s.max_steps:
-            ahead, scores, ahead_finished = await self._scored_step(p, question, caller, ctx, t)
-            p.lookahead = (ahead, scores[-1], ahead_finished)
+        if self.settings.lookahead <= 0 or t >= self.settings.max_steps:
+            return
+        going = [p for p in active if not p.done]
+        ahead_steps = await self._scored_steps(going, question, caller, ctx, t)
+        for p, (ahead, scores, finished) in zip(going, ahead_steps, strict=True):
+            p.lookahead = (ahead, scores[-1], finished)
 
-    async def _scored_step(
-        self, p: Particle, question: str, caller: ModelCaller, ctx: RunContext, t: int
-    ) -> tuple[str, list[float], bool]:
-        """A new step after ``p``'s steps and the scores of all its steps with it. The self-certainty
-        scorer reads the generation's own logprobs; any other PRM judges the new step."""
+    async def _scored_steps(
+        self, particles: list[Particle], question: str, caller: ModelCaller, ctx: RunContext, t: int
+    ) -> list[tuple[str, list[float], bool]]:
+        """A new step after each particle's steps and the scores of all its steps with it. The
+        self-certainty scorer reads the generation's own logprobs; any other PRM judges the new steps
+        of all particles together (:func:`score_particles`)."""
+        if not particles:
+            return []
         prm = self.prm
         top = prm.top_logprobs if isinstance(prm, SelfCertaintyPRM) else None
-        draft = await draft_step(caller, question, p.steps, self.settings.step, step=t, top_logprobs=top)
+        step = self.settings.step
+        drafts: list[Draft] = await settle(
+            draft_step(caller, question, p.steps, step, step=t, top_logprobs=top) for p in particles
+        )
         if isinstance(prm, SelfCertaintyPRM):
-            return draft.text, [*p.scores, prm.step_score(draft.logprobs)], draft.finished
-        scores = await prm.score(question, [*p.steps, draft.text], p.scores, ctx=ctx, step=t)
-        return draft.text, scores, draft.finished
+            pairs = zip(particles, drafts, strict=True)
+            return [(d.text, [*p.scores, prm.step_score(d.logprobs)], d.finished) for p, d in pairs]
+        pending = [([*p.steps, d.text], p.scores) for p, d in zip(particles, drafts, strict=True)]
+        scores = await score_particles(prm, question, pending, ctx=ctx, step=t)
+        return [(d.text, s, d.finished) for d, s in zip(drafts, scores, strict=True)]
 
     def _can_afford_step(self, particles: list[Particle], ctx: RunContext, last_step_tokens: int) -> bool:
         """Whether the token budget covers another iteration like the last one *and* then a forced

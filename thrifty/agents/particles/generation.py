@@ -10,19 +10,15 @@ turns, so servers with prefix caching (vLLM, llama.cpp slots) reuse that prefix.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
 
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.strategies.judging import normalize
 from thrifty.backends.base import ChatRequest, Message, TokenLogprob
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +54,6 @@ class Particle:
     @property
     def answer(self) -> str | None:
         return extract_answer(self.text)
-
-
-async def settle(calls: Iterable[Awaitable[T]]) -> list[T]:
-    """Await every call, then raise the first failure: unlike a bare gather, no sibling keeps running
-    (and mutating particles) after the run has decided to stop."""
-    outcomes = await asyncio.gather(*calls, return_exceptions=True)
-    for outcome in outcomes:
-        if isinstance(outcome, BaseException):
-            raise outcome
-    return cast(list[T], outcomes)
 
 
 def solver_messages(question: str, steps: Sequence[str], delimiter: str) -> tuple[Message, ...]:

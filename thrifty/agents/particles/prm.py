@@ -22,14 +22,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import httpx
 
 from thrifty import safejson
-from thrifty.agents.calls import ModelCaller
+from thrifty.agents.calls import ModelCaller, settle
 from thrifty.agents.controller import RunContext
-from thrifty.agents.particles.generation import settle, solver_messages
+from thrifty.agents.particles.generation import solver_messages
 from thrifty.agents.prompts import load_prompt
 from thrifty.backends.base import Backend, ChatRequest, Completion, Message, TokenLogprob
 from thrifty.backends.tokens import count_text_tokens
@@ -51,6 +51,29 @@ class ProcessRewardModel(Protocol):
         """Scores of every step in ``steps``. ``known`` holds scores already computed for a prefix
         of them (a particle's earlier steps), which a per-step scorer reuses instead of paying again."""
         ...
+
+
+Scoring = tuple[Sequence[str], Sequence[float]]
+"""One particle's (steps, known scores), as :meth:`ProcessRewardModel.score` takes them."""
+
+
+@runtime_checkable
+class BatchScoringPRM(Protocol):
+    """A PRM that scores several particles together (one batched judge request for all of them)."""
+
+    async def score_many(
+        self, question: str, particles: Sequence[Scoring], *, ctx: RunContext, step: int
+    ) -> list[list[float]]: ...
+
+
+async def score_particles(
+    prm: ProcessRewardModel, question: str, particles: Sequence[Scoring], *, ctx: RunContext, step: int
+) -> list[list[float]]:
+    """Every particle's step scores: in one go where the PRM can (:class:`BatchScoringPRM`), else one
+    :meth:`~ProcessRewardModel.score` per particle, concurrently."""
+    if isinstance(prm, BatchScoringPRM):
+        return await prm.score_many(question, particles, ctx=ctx, step=step)
+    return await settle(prm.score(question, steps, known, ctx=ctx, step=step) for steps, known in particles)
 
 
 def yes_probability(completion: Completion) -> float:
@@ -79,7 +102,9 @@ class LLMJudgePRM:
     """A chat model as the PRM: "is this step correct? Yes/No", scored from logprobs.
 
     ``backend`` is the judge (``None``: the run's own backend); its tokens land on the run's
-    ledger either way. Each new step costs one call of one output token. ``prompt``: "prefix"
+    ledger either way. Each new step costs one output token; the new steps of all particles go out
+    as one batched request where the judge's server takes several prompts at once
+    (:meth:`ModelCaller.batch`: llama-server, vLLM), else as one call each. ``prompt``: "prefix"
     (default) continues the generator's conversation with one short question, sharing its cached
     prefix; "standalone" sends a self-contained judging prompt (question, earlier steps, the step),
     which a different judge model may prefer but no cache can share with the generator.
@@ -95,10 +120,20 @@ class LLMJudgePRM:
     async def score(
         self, question: str, steps: Sequence[str], known: Sequence[float], *, ctx: RunContext, step: int
     ) -> list[float]:
+        return (await self.score_many(question, [(steps, known)], ctx=ctx, step=step))[0]
+
+    async def score_many(
+        self, question: str, particles: Sequence[Scoring], *, ctx: RunContext, step: int
+    ) -> list[list[float]]:
+        """Each particle's scores, judging only the steps past its known ones, all in one batch."""
         caller = ModelCaller(self.backend or ctx.backend, ctx.ledger, ctx.emit)
-        todo = range(len(known), len(steps))
-        new = await settle(self._one(caller, question, steps, i, step) for i in todo)
-        return [*known[: len(steps)], *new]
+        jobs = [(k, i) for k, (steps, known) in enumerate(particles) for i in range(len(known), len(steps))]
+        requests = [self.request(question, particles[k][0], i) for k, i in jobs]
+        completions = await caller.batch(requests, step=step, purpose="prm")
+        out = [list(known[: len(steps)]) for steps, known in particles]
+        for (k, _), completion in zip(jobs, completions, strict=True):  # jobs are in step order per particle
+            out[k].append(yes_probability(completion))
+        return out
 
     def messages(self, question: str, steps: Sequence[str], index: int) -> tuple[Message, ...]:
         """The judge's messages for ``steps[index]`` (only the steps up to it are shown)."""
@@ -110,15 +145,15 @@ class LLMJudgePRM:
         )
         return (Message("user", text),)
 
-    async def _one(self, caller: ModelCaller, question: str, steps: Sequence[str], index: int, step: int) -> float:
-        request = ChatRequest(
+    def request(self, question: str, steps: Sequence[str], index: int) -> ChatRequest:
+        """The one-token judge request for ``steps[index]``."""
+        return ChatRequest(
             messages=self.messages(question, steps, index),
             max_tokens=1,
             temperature=0.0,
             logprobs=True,
             top_logprobs=self.top_logprobs,
         )
-        return yes_probability(await caller(request, step=step, purpose="prm"))
 
 
 @dataclass(frozen=True)
