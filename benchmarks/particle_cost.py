@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from thrifty.agents.agent import Agent
@@ -33,7 +33,8 @@ from thrifty.agents.particles import (
 )
 from thrifty.agents.strategies import Strategy
 from thrifty.backends import ChatRequest, ScriptedBackend
-from thrifty.backends.base import Backend, Completion, TokenLogprob
+from thrifty.backends.base import Backend, BackendWrapper, Completion, TokenCount, TokenLogprob
+from thrifty.backends.batch import BatchReply, PromptBatch, batchable
 from thrifty.backends.registry import BackendConfig, open_backend
 from thrifty.backends.tokens import count_text_tokens
 from thrifty.budget import Usage
@@ -42,6 +43,8 @@ from thrifty.evals.runner import score
 
 
 def methods(n: int) -> dict[str, Callable[[], Strategy]]:
+    """Each method by name; a name ending in "batched" runs on a backend that judges all particles of
+    a step in one request (the scripted one through :class:`BatchingScripted`)."""
     step = StepSettings(max_tokens=128)
     pf, epf = FilterSettings(particles=n, max_steps=8, step=step), epf_settings(n, max_steps=8, step=step)
     return {
@@ -51,7 +54,35 @@ def methods(n: int) -> dict[str, Callable[[], Strategy]]:
         f"pf:{n} self-certainty": lambda: ParticleFilterStrategy(pf, SelfCertaintyPRM()),
         f"epf:{n} judge prefix": lambda: ParticleFilterStrategy(epf, LLMJudgePRM()),
         f"epf:{n} self-certainty": lambda: ParticleFilterStrategy(epf, SelfCertaintyPRM()),
+        f"pf:{n} judge prefix, batched": lambda: ParticleFilterStrategy(pf, LLMJudgePRM()),
+        f"epf:{n} judge prefix, batched": lambda: ParticleFilterStrategy(epf, LLMJudgePRM()),
     }
+
+
+class BatchingScripted(BackendWrapper):
+    """The scripted solver with the multi-prompt capability of llama-server and vLLM: a batch is
+    answered prompt by prompt by the same script (same texts, same simulated cache) and billed as
+    one request with the summed tokens, as those servers bill a ``/v1/completions`` prompt list."""
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        return await self.inner.complete(request)
+
+    async def count_tokens(self, request: ChatRequest) -> TokenCount:
+        return await self.inner.count_tokens(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+    async def prepare_batch(self, requests: Sequence[ChatRequest]) -> PromptBatch | None:
+        if not batchable(requests):
+            return None
+        sizes = [(await self.inner.count_tokens(r)).tokens for r in requests]
+        return PromptBatch(tuple(requests), tuple(tuple(range(size)) for size in sizes))
+
+    async def complete_batch(self, batch: PromptBatch) -> BatchReply:
+        completions = [await self.inner.complete(r) for r in batch.requests]
+        total = sum((c.usage for c in completions), Usage())
+        return BatchReply(tuple(completions), replace(total, requests=1))
 
 
 class PrefixCache:
@@ -112,8 +143,11 @@ async def measure(backend: Backend, n: int, tasks: int, seed: int) -> dict[str, 
     out: dict[str, Tally] = {}
     for name, make in methods(n).items():
         tally = Tally()
+        chosen = (
+            BatchingScripted(backend) if name.endswith("batched") and isinstance(backend, ScriptedBackend) else backend
+        )
         for task in generate_math(tasks, seed):
-            result = await Agent(backend, strategy=make(), limits="tokens=200000").run(task.question)
+            result = await Agent(chosen, strategy=make(), limits="tokens=200000").run(task.question)
             tally = replace(tally, usage=tally.usage + result.usage, n=tally.n + 1)
             tally.correct += score(task, result.answer)
         out[name] = tally
