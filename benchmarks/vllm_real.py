@@ -7,14 +7,17 @@ Both sides send the same requests to the same server (temperature 0, so the same
   ``openai.AsyncOpenAI().chat.completions.create`` with thrifty's own request body; the order
   alternates per request so prefix caching favours neither side. Reported: median seconds per call
   and thrifty's extra milliseconds (of which the pre-count's).
-- eval throughput: N samples of ``react`` (JSON protocol, offline search/browse, short steps)
+- short requests: R one-line prompts (max_tokens 16) at each concurrency C, through thrifty's caller
+  (one ledger, as an eval's calls go) and the same bodies through the bare client.
+- eval throughput (``--samples N``, off by default: on a CPU server each react prompt's prefill
+  takes minutes): N samples of ``react`` (JSON protocol, offline search/browse, short steps)
   through ``run_eval`` at each concurrency C; every request body thrifty sent is recorded, then
   replayed by the bare client at the same concurrency (one worker per sample, its calls in order).
   The recording pass warms vLLM's prefix cache, so thrifty's timed pass runs after the replay:
   both timed passes find the same prompts cached.
 
 Run (needs vllm: the tier's venv, see scripts/vllm-tier.sh; the server holds the model lock):
-    flock /tmp/thrifty-model.lock <vllm-venv>/bin/python benchmarks/vllm_real.py [--samples 24] [--concurrency 1,4]
+    flock /tmp/thrifty-model.lock <vllm-venv>/bin/python -u benchmarks/vllm_real.py [--requests 24] [--concurrency 1,4]
 ``--base-url URL`` attaches to a running vLLM (e.g. ``scripts/vllm_serve.py``'s) instead of spawning one.
 """
 
@@ -28,6 +31,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Any
@@ -106,6 +110,31 @@ async def overhead(backend: OpenAICompatBackend, bare: openai.AsyncOpenAI, calls
     }
 
 
+async def burst(
+    backend: OpenAICompatBackend, bare: openai.AsyncOpenAI, requests: int, concurrency: int
+) -> dict[str, float]:
+    """``requests`` short calls, ``concurrency`` at a time, through thrifty's caller (one ledger, as an
+    eval's calls) and then the same bodies through the bare client. The overhead phase has already
+    sent these prompts, so both sides find them in vLLM's prefix cache."""
+    chats = [
+        ChatRequest(messages=(Message("user", QUESTIONS[i % len(QUESTIONS)]),), max_tokens=16, temperature=0)
+        for i in range(requests)
+    ]
+    caller = ModelCaller(backend, Ledger(Limits(total_tokens=10**9)), ignore_events)
+    gate = asyncio.Semaphore(concurrency)
+
+    async def run(call: Awaitable[object]) -> None:
+        async with gate:
+            await call
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(bare.chat.completions.create(**backend._kwargs(c))) for c in chats))
+    bare_s = time.perf_counter() - started
+    started = time.perf_counter()
+    await asyncio.gather(*(run(caller(c, step=0)) for c in chats))
+    return {"thrifty_s": time.perf_counter() - started, "bare_s": bare_s}
+
+
 async def _eval(
     backend: Backend, tmp: Path, tools: list[Tool], samples: int, concurrency: int, config: LoopConfig
 ) -> tuple[int, float]:
@@ -182,6 +211,15 @@ async def main_async(args: argparse.Namespace) -> None:
             f"{over['count_ms']:.1f} ms)"
         )
         for concurrency in args.concurrency:
+            b = await burst(backend, bare, args.requests, concurrency)
+            print(
+                f"short requests ({args.requests}, max_tokens 16, concurrency {concurrency}): thrifty "
+                f"{b['thrifty_s']:.1f} s ({args.requests / b['thrifty_s']:.2f} req/s), bare {b['bare_s']:.1f} s "
+                f"({args.requests / b['bare_s']:.2f} req/s); ratio {b['thrifty_s'] / b['bare_s']:.3f}; "
+                f"load average {os.getloadavg()[0]:.2f}",
+                flush=True,
+            )
+        for concurrency in args.concurrency if args.samples else ():
             tp = await throughput(backend, bare, args.samples, concurrency, args.step_tokens)
             print(
                 f"eval throughput ({tp['samples']:.0f} react samples, {tp['calls']:.0f} calls recorded / "
@@ -199,7 +237,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--base-url", help="attach to this vLLM instead of spawning one")
     parser.add_argument("--calls", type=int, default=12, help="overhead: single requests per side")
-    parser.add_argument("--samples", type=int, default=24, help="eval throughput: react samples per pass")
+    parser.add_argument("--requests", type=int, default=24, help="short requests per side and concurrency")
+    parser.add_argument("--samples", type=int, default=0, help="react eval samples per pass (0: skip)")
     parser.add_argument("--concurrency", type=_ints, default=[1, 4], help="comma-separated, e.g. 1,4")
     parser.add_argument("--step-tokens", type=int, default=48, help="max tokens per react step")
     asyncio.run(main_async(parser.parse_args()))
