@@ -115,6 +115,9 @@ def test_malformed_batched_replies_are_typed_errors_never_a_positional_guess() -
             parse_batch_reply({"choices": choices}, batch, "m")
     estimated = parse_batch_reply({"choices": good}, batch, "m")  # no usage: exact prompts, estimated
     assert estimated.usage_estimated and estimated.usage.input_tokens == 3
+    # usage that covers one prompt of two (seen from llama-server) is raised to the exact prompts
+    partial = parse_batch_reply({"choices": good, "usage": {"prompt_tokens": 2, "completion_tokens": 1}}, batch, "m")
+    assert partial.usage_estimated and (partial.usage.input_tokens, partial.usage.output_tokens) == (3, 2)
 
 
 def test_only_requests_that_differ_in_their_messages_alone_share_a_request() -> None:

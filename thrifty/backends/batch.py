@@ -181,7 +181,8 @@ def _total_usage(
     parts: Sequence[Mapping[str, Any]], batch: PromptBatch, completions: Sequence[Completion]
 ) -> tuple[Usage, bool]:
     """The whole request's usage: the sum of what the server reported (one usage per object), or an
-    estimate from the exact prompt counts and the texts when it reported none. One request."""
+    estimate from the exact prompt counts and the texts when it reported none or too little. One
+    request."""
     total, estimated = Usage(), False
     for part in parts:
         if part.get("usage") is None:
@@ -189,9 +190,15 @@ def _total_usage(
             continue
         usage, _ = parse_usage(part, batch.requests[0], "")
         total = total + usage
+    output = sum(c.usage.output_tokens for c in completions)
     if estimated:
-        output = sum(c.usage.output_tokens for c in completions)
         total = Usage(input_tokens=batch.prompt_tokens, output_tokens=output)
+    elif total.input_tokens < batch.prompt_tokens or total.output_tokens < output:
+        # Usage that covers fewer prompts than were sent (the embedded llama-server reported one
+        # prompt's usage for a batch of six): never charge less than the exact prompts and the
+        # tokens seen, and say the charge is estimated.
+        fixed = max(total.input_tokens, batch.prompt_tokens), max(total.output_tokens, output)
+        total, estimated = replace(total, input_tokens=fixed[0], output_tokens=fixed[1]), True
     return replace(total, requests=1), estimated
 
 
