@@ -11,7 +11,7 @@ import pytest
 
 from thrifty.backends import embedded
 from thrifty.backends.embedded import QWEN_15B, LlamaRuntime, _command, find_llama_server, llama_server
-from thrifty.backends.xllama import parse_args
+from thrifty.backends.xllama import XLLAMACPP_VERSION, parse_args
 from thrifty.errors import BackendUnavailable
 
 LAUNCHER = Path(embedded.__file__).with_name("xllama.py")
@@ -97,3 +97,28 @@ def test_the_managed_server_names_the_runtime(monkeypatch: pytest.MonkeyPatch, t
     only(monkeypatch, "xllamacpp")
     server = llama_server(tmp_path / "m.gguf", model=QWEN_15B, port=8124)
     assert server.name.startswith("xllamacpp ") and server.command[:2] == [sys.executable, str(LAUNCHER)]
+
+
+def test_the_prebuilt_library_is_checked_once_and_a_changed_one_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import hashlib
+
+    monkeypatch.setenv("THRIFTY_CACHE_DIR", str(tmp_path / "cache"))
+    library = tmp_path / "xllamacpp.abi3.so"
+    library.write_bytes(b"llama.cpp")
+    monkeypatch.setattr(embedded, "XLLAMACPP_LIBRARY_SHA256", hashlib.sha256(b"llama.cpp").hexdigest())
+    assert embedded._verified_library(library) == library
+    assert len(list((tmp_path / "cache" / "lib").glob("xllamacpp-*.verified"))) == 1
+    library.write_bytes(b"llama.cpp, patched")
+    with pytest.raises(BackendUnavailable, match=r"has sha256 .* expected .*THRIFTY_LLAMA_SERVER"):
+        embedded._verified_library(library)
+    with pytest.raises(BackendUnavailable, match="missing; reinstall"):
+        embedded._verified_library(tmp_path / "absent.so")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("xllamacpp") is None, reason="needs thrifty[local] (xllamacpp)")
+def test_the_installed_library_is_the_pinned_one(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("THRIFTY_CACHE_DIR", str(tmp_path))
+    only(monkeypatch, "xllamacpp")
+    assert find_llama_server().version.startswith(f"{XLLAMACPP_VERSION}:")

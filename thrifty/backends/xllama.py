@@ -9,8 +9,10 @@ server* compiled into one prebuilt manylinux wheel (34 MB, no dependencies); con
 managed or shared server runs either runtime with one command line, and it serves until SIGTERM or
 SIGINT, then frees the model and exits 0.
 
-The wheel is pinned by version in ``thrifty[local]``; :data:`XLLAMACPP_SHA256` records the hash of
-that wheel as published, for the runtime notes and for anyone verifying a download by hand.
+The wheel is pinned by version in ``thrifty[local]`` (pyproject dependencies cannot carry hashes);
+:data:`XLLAMACPP_SHA256` records the published wheel's hash, and the installed native library is
+checked against :data:`XLLAMACPP_LIBRARY_SHA256` before it is first used. This module imports only
+the standard library at the top, so the embedded backend can read these pins without loading llama.cpp.
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ XLLAMACPP_VERSION = "2026.10.11549"
 """The pinned release (llama.cpp build b11549)."""
 XLLAMACPP_SHA256 = "c54e7d13520ecc989c63dc99d55de3065e2f343a91f43f053d16b5e62077c261"
 """sha256 of ``xllamacpp-2026.10.11549-cp310-abi3-manylinux2014_x86_64.manylinux_2_17_x86_64.whl``."""
+XLLAMACPP_LIBRARY = "xllamacpp.abi3.so"
+XLLAMACPP_LIBRARY_SHA256 = "78dcbbfcc861ee3377554325dc12864829a76ec3de6f1882886d4a82a2def7f5"
+"""The installed native library (llama.cpp and its server, 105,964,808 bytes) as that wheel's RECORD
+lists it: checked before first use, as the model is (:func:`thrifty.backends.embedded.find_llama_server`)."""
 _STOP = {signal.SIGTERM, signal.SIGINT}
 
 
