@@ -94,14 +94,19 @@ async def test_tool_calls_from_the_real_model_parse(live_backend: OpenAICompatBa
 
 
 async def test_budget_stop_is_honoured(live_backend: OpenAICompatBackend, default_index_path: object) -> None:
-    agent = Agent(
-        live_backend, tools=web_tools(default_index_path), limits="search=1,browse=1,tokens=3000", config=DETERMINISTIC
-    )
-    result = await agent.run("Which country has the larger population, Peru or Chile?")
-    assert result.stop_reason == ("answered" if result.answer is not None else "budget_exhausted")
-    assert result.exhausted is not None
+    tools = web_tools(default_index_path)
+    question = "Which country has the larger population, Peru or Chile?"
+    # a budget a run may answer within: it answers or stops for the budget, naming the limit, never past it
+    agent = Agent(live_backend, tools=tools, limits="search=1,browse=1,tokens=3000", config=DETERMINISTIC)
+    result = await agent.run(question)
+    assert result.stop_reason in ("answered", "budget_exhausted")
+    assert result.stop_reason == "answered" or result.exhausted is not None
     assert result.usage.total_tokens <= 3000
     assert result.usage.tool("search") <= 1 and result.usage.tool("browse") <= 1
+    # a budget smaller than the agent's system prompt: the stop must come, and say which limit
+    starved = await Agent(live_backend, tools=tools, limits="search=1,tokens=300", config=DETERMINISTIC).run(question)
+    assert starved.stop_reason == "budget_exhausted" and starved.exhausted is not None
+    assert starved.usage.total_tokens <= 300
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

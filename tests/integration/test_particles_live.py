@@ -38,7 +38,9 @@ async def test_epf_on_the_embedded_model_charges_every_call_and_answers(live_bac
     calls = [e for e in events if isinstance(e, ModelCalled)]
     assert result.stop_reason in ("answered", "budget_exhausted")
     assert result.answer is not None  # finished, or forced to conclude after max_steps
-    assert result.usage.requests == len(calls) == len([e for e in result.ledger if e.kind == "model"])
+    assert result.usage.requests == len([e for e in result.ledger if e.kind == "model"])
+    # one ModelCalled per prompt: a batched judge request (one charge) announces each particle's judgement
+    assert len(calls) >= result.usage.requests
     assert result.usage.total_tokens <= 20000
     judged = [c for c in calls if c.purpose == "prm"]
     assert judged and all(c.completion.logprobs for c in judged)  # P(Yes) read from real logprobs
