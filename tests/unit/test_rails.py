@@ -37,8 +37,7 @@ def web(tmp_path: Path) -> list:
     return [SearchTool(index), BrowseTool(index)]
 
 
-BASE = replace(SMALL_MODEL_RAILS, decompose=None, compare=None)
-"""The small-model rails without decomposition (its own tests are at the end) and comparison (test_choice)."""
+BASE = replace(SMALL_MODEL_RAILS, decompose=None, compare=None)  # decomposition's tests at the end; test_choice
 LOOP = LoopConfig(rails=replace(BASE, read_first=None))
 """The small-model rails without read-first, for tests of the rails that act inside the loop."""
 READ = LoopConfig(rails=BASE)
@@ -327,12 +326,24 @@ VW = "What's the capital of the country where Volkswagen is based?"
             "What city did #1 come from?",
             None,
         ),
-        # a copied question whose rest only renames the answer (CI: "largest planet" took 3 units)
+        # a rest that only renames the answer (CI: "largest planet" took 3 units); "#1 in?" asks anew
         (
             "Which planet is the largest in the Solar System?",
             "Which is the largest planet in the Solar System?",
             "Which planet is #1?",
             None,
+        ),
+        (
+            "Which planet is the largest in the Solar System?",
+            "What is the largest planet?",
+            "Which planet is #1 in the Solar System?",
+            None,
+        ),
+        (
+            "In which country is the tallest building in the world?",
+            "What is the tallest building in the world?",
+            "What country is #1 in?",
+            ("What is the tallest building in the world?", "What country is #1 in?"),
         ),
         # a rest that keeps almost nothing of the question, or is no question
         ("On what date did The Magic Flute premiere?", "When did The Magic Flute premiere?", "On #1?", None),

@@ -193,6 +193,19 @@ def _replaced_span(then: str, question: str) -> tuple[list[str], list[str]]:
     return [asked[j] for _, _, j1, j2 in ops for j in range(j1, j2)], hole
 
 
+_RENAMES = re.compile(
+    r"^(?:(?:which|what)(?: \w+)? )?(?:is|was|are|were) #1(?: (?:in|of|on|at) the [^?]*)?\W*$"
+    r"|\b(?:is|was|are|were) #1\W*$",
+    re.IGNORECASE,
+)
+
+
+def _renames(then: str) -> bool:
+    """Whether the rest only asks to name ``#1`` ("Which planet is #1?", "Which planet is #1 in the
+    Solar System?"): its answer is the first part's, so the split buys nothing."""
+    return _RENAMES.search(then.strip()) is not None
+
+
 def _is_description(span: Sequence[str]) -> bool:
     """A phrase with a lowercase content word ("home country", "author") describes; a name does not."""
     return any(w.islower() and w not in _FUNCTION_WORDS for w in span)
@@ -247,7 +260,7 @@ class Decompose:
         # and the rest asks more than what #1 is ("Which planet is #1?" only renames the answer)
         if not _is_description(hole) or hole[0].lower() not in ("the", "a", "an"):
             return None
-        if re.search(r"\b(is|was|are|were) #1\W*$", then, re.IGNORECASE):
+        if _renames(then):
             return None
         return f"What is {' '.join(hole)}?", then
 
