@@ -16,9 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from thrifty import safejson
 from thrifty.agents.prompts import load_prompt
-from thrifty.agents.replies import fields_request, is_abstention
+from thrifty.agents.replies import fields_request, is_abstention, reply_object
 from thrifty.backends.base import ChatRequest
 
 Kind = Literal["date", "quantity"]
@@ -157,11 +156,8 @@ class Compare:
     def parse(text: str, question: str) -> tuple[str, str, str] | None:
         """(option a, option b, the question about ``#1``), or None when the reply does not name two
         different options the question states, or its question has no ``#1``."""
-        try:
-            obj = safejson.loads(text.strip())
-        except ValueError:
-            return None
-        if not isinstance(obj, dict):
+        obj = reply_object(text)
+        if obj is None:
             return None
         a, b, ask = (" ".join(str(obj.get(k) or "").split()).strip(" ?.") for k in ("a", "b", "ask"))
         if not (_in_question(a, question) and _in_question(b, question)) or _content(a) == _content(b):
@@ -181,11 +177,8 @@ class Compare:
     @staticmethod
     def parse_choice(text: str, options: tuple[str, str]) -> str | None:
         """The option the reply names, or None when it names neither or both."""
-        try:
-            obj = safejson.loads(text.strip())
-        except ValueError:
-            return None
-        answer = str(obj.get("answer") or "") if isinstance(obj, dict) else ""
+        obj = reply_object(text)
+        answer = str(obj.get("answer") or "") if obj is not None else ""
         if is_abstention(answer):
             return None
         said = set(_content(answer))

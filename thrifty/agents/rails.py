@@ -37,7 +37,7 @@ from typing import Literal
 from thrifty import safejson
 from thrifty.agents.choice import Compare
 from thrifty.agents.prompts import load_prompt
-from thrifty.agents.replies import fields_request, is_abstention, one_field_request
+from thrifty.agents.replies import fields_request, is_abstention, one_field_request, reply_object
 from thrifty.backends.base import ChatRequest, ToolCall
 from thrifty.backends.profiles import ModelProfile
 
@@ -144,11 +144,8 @@ class ReadFirst:
     @staticmethod
     def parse(text: str, question: str) -> str | None:
         """The answer, or None when the reply abstains, is malformed or only repeats the question."""
-        try:
-            obj = safejson.loads(text.strip())
-        except ValueError:
-            return None
-        answer = str(obj.get("answer") or "").strip() if isinstance(obj, dict) else ""
+        obj = reply_object(text)
+        answer = str(obj.get("answer") or "").strip() if obj is not None else ""
         if is_abstention(answer) or EchoCheck().echoes(question, answer):
             return None
         return answer
@@ -244,11 +241,8 @@ class Decompose:
         phrase with a common noun, "the author of Ulysses", "Roger Federer's home country"), not a
         name ("Magna Carta", "the Beatles"). A first part that only copies the question becomes
         "What is <the description>?"."""
-        try:
-            obj = safejson.loads(text.strip())
-        except ValueError:
-            return None
-        if not isinstance(obj, dict):
+        obj = reply_object(text)
+        if obj is None:
             return None
         first, then = (" ".join(str(obj.get(k) or "").split()) for k in ("first", "then"))
         described, hole = _replaced_span(then, question) if "#1" in then and then.endswith("?") else ([], [])

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
+from thrifty import safejson
 from thrifty.backends.base import ChatRequest, Message
 
 _ABSTAIN = re.compile(
@@ -47,3 +49,13 @@ def fields_request(prompt: str, fields: Mapping[str, int], *, max_tokens: int, c
         temperature=0.0,
         response_format=fmt if constrained else None,
     )
+
+
+def reply_object(text: str) -> dict[str, Any] | None:
+    """The JSON object a reply to :func:`fields_request` holds, or None when it holds none (the rail
+    that asked then does nothing)."""
+    try:
+        obj = safejson.loads(text.strip())
+    except ValueError:
+        return None
+    return obj if isinstance(obj, dict) else None
