@@ -163,3 +163,11 @@ async def test_no_split_without_a_search_unit(web: list) -> None:
     result = await Agent(backend, tools=web, limits="search=0").run(CHOICE, on_event=events.append)
     assert result.answer == "Paris" and result.usage.tool("search") == 0
     assert "compare" not in [e.purpose for e in events if isinstance(e, ModelCalled)]
+
+
+def test_an_option_named_by_a_word_may_carry_the_kind_the_question_names() -> None:
+    question = "Which lake is larger, Superior or Victoria?"
+    reply = json.dumps({"a": "Lake Superior", "b": "Lake Victoria", "ask": "How large is #1?"})
+    assert Compare.parse(reply, question) == ("Lake Superior", "Lake Victoria", "How large is #1?")
+    invented = json.dumps({"a": "Lake Superior", "b": "Victoria Falls", "ask": "How large is #1?"})
+    assert Compare.parse(invented, question) is None  # 'falls' is not in the question
