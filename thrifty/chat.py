@@ -26,9 +26,10 @@ from thrifty.agents.strategies import Strategy, get_strategy, strategy_names
 from thrifty.backends.base import Backend
 from thrifty.budget import Limits, Usage, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
-from thrifty.display import RunView, escape_controls, limits_text, print_result, safe, tools_text
+from thrifty.display import RunView, limits_text, print_result, safe, tools_text
 from thrifty.errors import ThriftyError
 from thrifty.strategy_options import INTERACTIVE, options_for
+from thrifty.terminal import escape_controls
 from thrifty.tools.base import Tool
 
 HELP = """commands:

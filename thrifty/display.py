@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,16 +16,8 @@ from rich.tree import Tree
 from thrifty.agents.events import BudgetCharged, Event, ModelCalled, RunFinished, RunStarted, StepStarted, ToolCalled
 from thrifty.agents.result import RunResult
 from thrifty.budget import BudgetView, Limits, Usage
+from thrifty.terminal import escape_controls
 from thrifty.traces import summary
-
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def escape_controls(text: str) -> str:
-    """Model, tool and server text with its control characters made visible (``\\x1b``): an answer must
-    not be able to clear the screen, set the window title or write the clipboard (OSC 52).
-    rich's ``Text`` strips only a few codes and keeps ESC, so every such string goes through here."""
-    return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def safe(text: str, style: str = "") -> Text:

@@ -33,11 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from thrifty.budget import ModelPrice, PriceTable, parse_budget_spec
 from thrifty.budget.limits import BudgetSpecError
+from thrifty.defaults import DEFAULT_BUDGET
 from thrifty.errors import ConfigError
 from thrifty.strategy_names import parse_strategy
 from thrifty.strategy_options import strategy_options
-
-DEFAULT_BUDGET = "search=5,browse=5,tokens=40000,seconds=600"
 
 
 class PriceSetting(BaseModel):

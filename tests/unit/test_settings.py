@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from thrifty.cli import main
+from thrifty.defaults import DEFAULT_BUDGET
 from thrifty.errors import ConfigError
-from thrifty.settings import DEFAULT_BUDGET, load_settings
+from thrifty.settings import load_settings
 
 
 def test_defaults_file_then_environment(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from thrifty.agents.result import RunResult, StopReason, TrajectoryStep
 from thrifty.agents.thinking import ThinkingMode
 from thrifty.backends.base import Backend, Message
 from thrifty.budget import BudgetView, Ledger
+from thrifty.defaults import STEP_MAX_TOKENS
 from thrifty.strategy_options import TrajectoryOptions
 from thrifty.tools.base import Toolset
 
@@ -23,7 +24,7 @@ class LoopConfig:
     a strategy's own options, such as how many tool responses BATS keeps, in its options type in
     :mod:`thrifty.strategy_options`)."""
 
-    step_max_tokens: int = 768
+    step_max_tokens: int = STEP_MAX_TOKENS
     final_max_tokens: int = 384
     temperature: float | None = None
     seed: int | None = None

@@ -15,11 +15,9 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from thrifty.budget.limits import BudgetSpecError
 from thrifty.cli.parser import build_parser
-from thrifty.display import escape_controls
 from thrifty.errors import BackendError, ConfigError, ThriftyError
-from thrifty.settings import load_settings
+from thrifty.terminal import escape_controls
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_ERROR", "EXIT_INTERRUPTED", "build_parser", "main"]
 
@@ -33,6 +31,8 @@ _FROM_SETTINGS = ("base_url", "model", "api_key", "strategy", "tool_protocol", "
 
 def _apply_settings(args: argparse.Namespace) -> None:
     """Fill flags the user did not give from the config file and ``THRIFTY_*`` variables."""
+    from thrifty.settings import load_settings  # pydantic: after parsing, so --help does without it
+
     settings = load_settings(args.config)
     for name in _FROM_SETTINGS:
         if hasattr(args, name) and getattr(args, name) is None:
@@ -73,6 +73,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a bad flag (already reported in one line)
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
+    return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The chosen command, its failures mapped to exit codes. Apart from :func:`main` so the budget
+    and the settings (pydantic) load only once a command runs, never for ``--help`` (issue 15.8)."""
+    from thrifty.budget.limits import BudgetSpecError
+
     try:
         _apply_settings(args)
         return _command(args)(args)

@@ -149,9 +149,9 @@ def index_build(args: argparse.Namespace) -> int:
 def index_search(args: argparse.Namespace) -> int:
     import time
 
-    from thrifty.display import escape_controls
     from thrifty.search.index import CorpusIndex
     from thrifty.search.offline import open_default_index
+    from thrifty.terminal import escape_controls
 
     index = CorpusIndex(args.index) if args.index else open_default_index()
     started = time.perf_counter()

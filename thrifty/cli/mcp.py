@@ -6,6 +6,7 @@ servers' tools are known only once they are connected, so a ``--budget`` key tha
 resource nor a built-in tool is accepted provisionally and checked against them right after
 connecting, before any model server starts. Prices per call come from the settings' ``mcp_prices``
 (``"*"`` for every MCP tool). A stdio server's stderr goes to a log file, not over the live view.
+The flag itself is defined with the others in :mod:`thrifty.cli.parser`.
 """
 
 from __future__ import annotations
@@ -23,17 +24,6 @@ from thrifty.budget import parse_budget_spec
 from thrifty.budget.limits import RESOURCES, BudgetSpecError
 from thrifty.errors import ConfigError
 from thrifty.tools.base import Tool
-
-MCP_HELP = (
-    "an MCP server whose tools the agent may use: a command line (stdio), e.g. "
-    "'npx -y @modelcontextprotocol/server-filesystem /tmp', or an http(s):// URL (streamable HTTP); "
-    "repeatable. Each tool is budgeted by its name (--budget read_file=3) and priced per call by the "
-    "settings' mcp_prices"
-)
-
-
-def add_mcp_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mcp", action="append", default=[], metavar="SERVER", help=MCP_HELP)
 
 
 def pending_keys(args: argparse.Namespace, known: Sequence[str], *specs: str | None) -> list[str]:

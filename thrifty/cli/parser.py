@@ -1,4 +1,10 @@
-"""The ``thrifty`` command line: every subcommand, flag, default and check in one place."""
+"""The ``thrifty`` command line: every subcommand, flag, default and check in one place.
+
+It imports only what it shows: the defaults and the strategy names come from the modules below the
+agents (:mod:`thrifty.defaults`, :mod:`thrifty.strategy_names`), so ``thrifty --help`` and a mistyped
+flag load neither the agent stack nor pydantic, rich or asyncio (under 0.15 s, issue 15.8; a unit test
+in ``tests/unit/test_public_api.py`` holds it).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,6 @@ import argparse
 from pathlib import Path
 
 from thrifty import __version__
-from thrifty.agents.controller import LoopConfig
-from thrifty.agents.strategies import strategy_names
 from thrifty.cli.args import (
     Parser,
     existing_file,
@@ -18,13 +22,19 @@ from thrifty.cli.args import (
     output_file,
     temperature,
 )
-from thrifty.cli.mcp import add_mcp_option
-from thrifty.settings import DEFAULT_BUDGET
+from thrifty.defaults import DEFAULT_BUDGET, STEP_MAX_TOKENS
+from thrifty.strategy_names import strategy_names
 
 THINK = ["none", "low", "medium", "high", "auto"]
 BUDGET_HELP = (
     f"limits added to the default budget {DEFAULT_BUDGET!r} (or the config file's), e.g. search=3,tokens=20k; "
     "KEY=none lifts a limit. Keys: requests, tokens, input, output, usd, seconds and the tools' names"
+)
+MCP_HELP = (
+    "an MCP server whose tools the agent may use: a command line (stdio), e.g. "
+    "'npx -y @modelcontextprotocol/server-filesystem /tmp', or an http(s):// URL (streamable HTTP); "
+    "repeatable. Each tool is budgeted by its name (--budget read_file=3) and priced per call by the "
+    "settings' mcp_prices"
 )
 
 
@@ -36,6 +46,11 @@ def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         default=None if top else argparse.SUPPRESS,
         help="settings file (default: $THRIFTY_CONFIG, else ~/.config/thrifty/config.toml when it exists)",
     )
+
+
+def _add_mcp_option(parser: argparse.ArgumentParser) -> None:
+    """``--mcp``; the servers are connected by :func:`thrifty.cli.mcp.offer_mcp_tools`."""
+    parser.add_argument("--mcp", action="append", default=[], metavar="SERVER", help=MCP_HELP)
 
 
 def _add_backend_args(p: argparse.ArgumentParser) -> None:
@@ -80,7 +95,7 @@ def _add_agent_args(p: argparse.ArgumentParser, *, what: str) -> None:
         "default: the model's own)",
     )
     p.add_argument("--no-tools", action="store_true", help="answer from the model alone")
-    add_mcp_option(p)
+    _add_mcp_option(p)
     p.add_argument(
         "--index", type=existing_file, help="offline web index (default: the built-in corpus, built on first use)"
     )
@@ -94,9 +109,7 @@ def _ask(sub: argparse._SubParsersAction[Parser]) -> None:
     _add_agent_args(ask, what="ask")
     ask.add_argument("--json", action="store_true", help="print the result as JSON (no live view)")
     ask.add_argument("--seed", type=integer(), default=0, help="sampling seed")
-    ask.add_argument(
-        "--max-step-tokens", type=integer(1), default=LoopConfig().step_max_tokens, help="output tokens per model step"
-    )
+    ask.add_argument("--max-step-tokens", type=integer(1), default=STEP_MAX_TOKENS, help="output tokens per model step")
     ask.add_argument("--thoughts", action="store_true", help="show the model's text in the live view")
     ask.add_argument(
         "--trace", type=output_file, help="write the run's JSONL trace here (default: a new file in the cache)"
@@ -147,7 +160,7 @@ def _eval(sub: argparse._SubParsersAction[Parser]) -> None:
     ev.add_argument("--limit", type=integer(1), help="only the first N tasks (default: all)")
     ev.add_argument("--concurrency", type=integer(1), default=2, help="samples run at once")
     ev.add_argument("--index", type=existing_file, help="offline web index (default: the built-in corpus)")
-    add_mcp_option(ev)
+    _add_mcp_option(ev)
     ev.add_argument("--temperature", type=temperature, help="0 to 2 (default: 0, or the config file's)")
     ev.add_argument("--seed", type=integer(), default=0, help="sampling seed")
     ev.add_argument(
