@@ -244,15 +244,24 @@ async def read_first(
     results = "" if searched is None else "\n\n".join(str(c.get("output", "")) for c in searched.tool_calls)
     if not results.strip():
         return None
-    request = rail.request(question, results, json_protocol=ctx.backend.tool_protocol == "json")
-    try:
-        completion = await caller(request, step=len(state.steps), purpose="read_first")
-    except (BudgetExceeded, BackendError):
-        return None
-    answer = rail.parse(completion.text, question)
-    if answer is not None:
+    json_protocol = ctx.backend.tool_protocol == "json"
+    completion = await _read(caller, state, rail.request(question, results, json_protocol=json_protocol))
+    echoed = None if completion is None else rail.echoed(completion.text, question)
+    if echoed:  # it only repeated a name the question states: read once more without it
+        request = rail.request(question, results, json_protocol=json_protocol, exclude=echoed)
+        completion = await _read(caller, state, request)
+    answer = None if completion is None else rail.parse(completion.text, question)
+    if completion is not None and answer is not None:
         record_step(state, completion, [], final=final)
     return answer
+
+
+async def _read(caller: ModelCaller, state: LoopState, request: ChatRequest) -> Completion | None:
+    """One charged reading call, or None when the budget or the server refuses it."""
+    try:
+        return await caller(request, step=len(state.steps), purpose="read_first")
+    except (BudgetExceeded, BackendError):
+        return None
 
 
 async def shorten(ctx: RunContext, caller: ModelCaller, state: LoopState, rails: Rails, answer: str) -> str:

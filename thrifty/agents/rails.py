@@ -137,18 +137,35 @@ class ReadFirst:
     def applies(self, question: str) -> bool:
         return re.search(r"\bor\b", question, re.IGNORECASE) is None
 
-    def request(self, question: str, results: str, *, json_protocol: bool) -> ChatRequest:
-        prompt = load_prompt("read_first").render(question=question, results=results[: self.max_result_chars])
+    def request(self, question: str, results: str, *, json_protocol: bool, exclude: str = "") -> ChatRequest:
+        """The reading call; ``exclude`` names an answer the question already states, for the one
+        reading again after a reply that only repeated it (see :meth:`echoed`)."""
+        note = f' (The answer is not "{exclude}": the question already names it.)' if exclude else ""
+        prompt = load_prompt("read_first").render(
+            question=question, results=results[: self.max_result_chars], exclude=note
+        )
         return one_field_request(prompt, "answer", 120, max_tokens=self.max_tokens, constrained=json_protocol)
 
     @staticmethod
     def parse(text: str, question: str) -> str | None:
         """The answer, or None when the reply abstains, is malformed or only repeats the question."""
-        obj = reply_object(text)
-        answer = str(obj.get("answer") or "").strip() if obj is not None else ""
+        answer = ReadFirst._answer(text)
         if is_abstention(answer) or EchoCheck().echoes(question, answer):
             return None
         return answer
+
+    @staticmethod
+    def echoed(text: str, question: str) -> str | None:
+        """The reply's answer when it only repeats a name the question states, else None: a small
+        model reads "Who co-founded Microsoft with Bill Gates?" over "… with Paul Allen" and names
+        Bill Gates; read once more with that name excluded, it names Paul Allen."""
+        answer = ReadFirst._answer(text)
+        return answer if EchoCheck().echoes(question, answer) else None
+
+    @staticmethod
+    def _answer(text: str) -> str:
+        obj = reply_object(text)
+        return str(obj.get("answer") or "").strip() if obj is not None else ""
 
 
 _CONTRACTIONS = {"what's": "what is", "who's": "who is", "where's": "where is", "when's": "when is"}
