@@ -18,6 +18,7 @@ from thrifty.search.ranking import (
     entity_key,
     extract_passages,
     fuse,
+    mention,
     query_phrases,
 )
 
@@ -88,6 +89,15 @@ def test_a_word_and_its_expansions_are_one_concept_and_question_framing_is_not_e
     assert coverage("Population / total: 121,372,632", asked) > coverage("Population distribution: highlands", asked)
 
 
+def test_a_page_that_names_the_subject_with_what_is_asked_is_credited() -> None:
+    asked = concepts("Who invented the World Wide Web?", lambda _: 1.0, exclude={"world", "wide", "web"})
+    person = "English computer scientist. He is best known as the inventor of the World Wide Web and HTML."
+    other = "Swedish chemist and inventor. He invented dynamite. He read about the web of trade."
+    assert mention(person, {"world wide web"}, asked) > 0.5  # "inventor" is a form of "invented"
+    assert mention(other, {"world wide web"}, asked) == 0.0  # an inventor, but of something else
+    assert mention(person, set(), asked) == 0.0
+
+
 def test_best_passage_is_the_sentence_that_answers() -> None:
     text = (
         "Leaves of Grass is a poetry collection. It was first published in 1855. "
@@ -119,6 +129,17 @@ def index(default_index_path: Path) -> CorpusIndex:
 )
 def test_the_page_about_the_named_entity_ranks_in_the_top_two(index: CorpusIndex, query: str, url: str) -> None:
     assert url in [r.url for r in index.search_sync(query, k=2)]
+
+
+@pytest.mark.parametrize(
+    ("query", "url"),
+    [
+        ("Who invented the World Wide Web?", wiki_url("Tim Berners-Lee")),
+        ("Who founded the Mongol Empire?", wiki_url("Genghis Khan")),
+    ],
+)
+def test_an_inverse_question_finds_the_page_that_names_its_subject(index: CorpusIndex, query: str, url: str) -> None:
+    assert url in [r.url for r in index.search_sync(query, k=5)]
 
 
 def test_factbook_facts_are_found_from_natural_phrasing(index: CorpusIndex) -> None:

@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING
 from thrifty.errors import ConfigError
 from thrifty.search.base import Page, SearchResult
 from thrifty.search.ranking import (
+    MENTION_SHARE,
     Candidate,
+    Concepts,
     best_passage,
     concepts,
     content_terms,
@@ -38,6 +40,7 @@ from thrifty.search.ranking import (
     entity_key,
     fuse,
     idf,
+    mention,
     query_phrases,
     query_subjects,
     specificity,
@@ -215,7 +218,8 @@ class CorpusIndex:
         dfs = self._dfs({w for p in phrases for w in p.split()} | set(content_terms(query)))
         weights = self._phrase_weights(query, phrases, dfs)
         if weights:
-            self._add_named(pool, terms, query, weights, dfs)
+            subjects, rest = self._add_named(pool, terms, query, weights, dfs)
+            self._add_mentions(pool, subjects, rest)
         fused = fuse(pool.values())
         score = {pid: value for value, pid in fused}
         top = diversify([pid for _, pid in fused], {pid: c.entity for pid, c in pool.items()})[:k]
@@ -240,10 +244,10 @@ class CorpusIndex:
 
     def _add_named(
         self, pool: dict[int, Candidate], terms: list[str], query: str, weights: dict[str, float], dfs: dict[str, int]
-    ) -> None:
+    ) -> tuple[set[str], Concepts]:
         """Add the pages about an entity the query names (by title or surname), each with its bonus and
         how well one of its sentences covers the query's *other* words (which of Peru's Factbook
-        sections states its capital)."""
+        sections states its capital). Returns the subjects and those other words' concepts."""
         marks = ",".join("?" * len(weights))
         sql = (
             "SELECT a.id, a.key, a.weight, p.entity, p.body FROM aliases a JOIN pages p ON p.id = a.id"
@@ -270,6 +274,21 @@ class CorpusIndex:
             bm25 = pool[pid].bm25 if pid in pool else scores.get(pid, 0.0)
             residual = coverage(body, rest) if key in subjects else 0.0
             pool[pid] = Candidate(pid, bm25, entity, bonus=bonus, residual=residual)
+        return subjects, rest
+
+    def _add_mentions(self, pool: dict[int, Candidate], subjects: set[str], rest: Concepts) -> None:
+        """Credit the BM25 candidates that are not about a subject but name one in a sentence with
+        the rest of the query (see :data:`~thrifty.search.ranking.MENTION_SHARE`)."""
+        others = [pid for pid, c in pool.items() if not c.bonus]
+        if not subjects or not rest or not others:
+            return
+        marks = ",".join("?" * len(others))
+        bodies = self._con().execute(f"SELECT id, body FROM pages WHERE id IN ({marks})", others).fetchall()
+        for pid, body in bodies:
+            share = mention(body, subjects, rest)
+            if share > 0:
+                c = pool[pid]
+                pool[pid] = Candidate(pid, c.bm25, c.entity, residual=MENTION_SHARE * share)
 
     def _dfs(self, terms: set[str]) -> dict[str, int]:
         """Document frequencies of ``terms`` (one lookup per query, shared by both scores that need them)."""

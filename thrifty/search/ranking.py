@@ -49,7 +49,7 @@ EXPANSIONS: Mapping[str, tuple[str, ...]] = {
     "speak": ("languages",),
     "spoken": ("languages",),
     "language": ("languages",),
-    "founded": ("established", "founded"),
+    "founded": ("established", "founder"),
     "tall": ("height", "elevation"),
     "high": ("elevation", "height"),
     "highest": ("elevation", "highest"),
@@ -62,7 +62,10 @@ EXPANSIONS: Mapping[str, tuple[str, ...]] = {
     "painted": ("painter", "painting"),
     "directed": ("director", "film"),
     "invented": ("inventor", "invention"),
-    "discovered": ("discovery",),
+    "discovered": ("discovery", "discoverer"),
+    "composed": ("composer",),
+    "created": ("creator",),
+    "designed": ("designer",),
 }
 """How questions are asked → how encyclopaedic pages state the fact ("How many people live in Chile?"
 must find the Factbook's "Population" line). Added as extra OR terms, never replacing the user's words."""
@@ -191,7 +194,7 @@ class Candidate:
     bonus: float = 0.0
     """For a page about an entity the query names: the naming phrase's share of the query (else 0)."""
     residual: float = 0.0
-    """For a page about an entity the query names: :func:`coverage` of the query's other words (else 0)."""
+    """:func:`coverage` of the query's other words on a page about a named entity, else :func:`mention`'s share."""
 
 
 def fuse(candidates: Iterable[Candidate]) -> list[tuple[float, int]]:
@@ -325,6 +328,21 @@ def coverage(text: str, found: Concepts) -> float:
     if total <= 0:
         return 0.0
     return max(_scores(_units(text), found), default=0.0) / total
+
+
+MENTION_SHARE = 0.5
+"""For a page *not* about the query's subject, the share of :data:`RESIDUAL_WEIGHT` that a sentence naming
+the subject with what is asked earns: an inverse question's answer lives on another page ("Who invented
+the World Wide Web?": "… the inventor of the World Wide Web" on Tim Berners-Lee's page, BM25's 17th)."""
+
+
+def mention(text: str, subjects: Iterable[str], found: Concepts) -> float:
+    """:func:`coverage` of ``found`` by the units of ``text`` naming one of ``subjects`` (entity keys)."""
+    keys, lowered = [f" {key} " for key in subjects if key], text.lower()
+    if not any(k.split()[0] in lowered for k in keys):  # a cheap filter: most candidates name no subject
+        return 0.0
+    naming = [u for u in _units(text) if any(k in f" {' '.join(words(u))} " for k in keys)]
+    return coverage("\n".join(naming), found) if naming else 0.0
 
 
 def best_passage(text: str, query: str, *, title: str = "", max_chars: int = 360) -> str:
