@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from thrifty.search.base import Page
 from thrifty.search.corpus import factbook_url, wiki_url
-from thrifty.search.index import CorpusIndex, fts_query
+from thrifty.search.index import MAX_NAMED, CorpusIndex, build_index, fts_query
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +58,17 @@ def test_fetch_tolerates_a_trailing_slash(index: CorpusIndex) -> None:
     url = factbook_url("France", "Economy")
     assert index.fetch_sync(url.rstrip("/")) is not None
     assert index.fetch_sync("https://nowhere.example/") is None
+
+
+def test_a_key_naming_many_pages_keeps_the_page_it_names_best(tmp_path: Path) -> None:
+    """Pages named per query are capped (MAX_NAMED), largest bonus first: the page whose title *is*
+    the key outranks hundreds that carry it only as a surname."""
+    filler = [
+        Page(f"https://x.example/{i}", f"Anna Lindqvist{i} Hopper", f"Painter number {i}. She painted.")
+        for i in range(MAX_NAMED * 3)
+    ]
+    target = Page("https://x.example/hopper", "Hopper", "Hopper is a genus of insects. Hoppers jump far.")
+    path = tmp_path / "many.sqlite"
+    build_index(path, [*filler, target], version="test", backend="fts5")
+    results = CorpusIndex(path).search_sync("What is a Hopper?", k=3)
+    assert results[0].url == "https://x.example/hopper"

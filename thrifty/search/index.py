@@ -63,6 +63,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS pages_fts USING fts5(title, body, content='pa
 MAX_QUERY_TERMS = 32
 CANDIDATES = 30
 """BM25 candidates re-ranked per query (entity matches are added to them)."""
+MAX_NAMED = 64
+"""Pages about a named entity added per query, largest bonus first (the default corpus's longest
+alias list, "islands", names 155 pages; synthetic million-page corpora name thousands)."""
 BACKENDS = ("fts5", "tantivy")
 TANTIVY_FROM_PAGES = 50_000
 """``auto`` picks tantivy from this many pages (when installed): FTS5's p50 passes ~5 ms around here."""
@@ -248,21 +251,9 @@ class CorpusIndex:
         """Add the pages about an entity the query names (by title or surname), each with its bonus and
         how well one of its sentences covers the query's *other* words (which of Peru's Factbook
         sections states its capital). Returns the subjects and those other words' concepts."""
-        marks = ",".join("?" * len(weights))
-        sql = (
-            "SELECT a.id, a.key, a.weight, p.entity, p.body FROM aliases a JOIN pages p ON p.id = a.id"
-            f" WHERE a.key IN ({marks})"
-        )
-        named: dict[int, tuple[float, str, str, str]] = {}
-        for pid, key, weight, entity, body in self._con().execute(sql, list(weights)):
-            bonus = weight * weights[key]
-            if bonus > named.get(pid, (0.0,))[0]:
-                named[pid] = (bonus, key, entity, body)
+        named, best = self._named(weights)
         missing = [pid for pid in named if pid not in pool]
         scores = dict(self._bm25_of(terms, missing)) if missing else {}
-        best: dict[str, float] = {}
-        for bonus, key, _, _ in named.values():
-            best[key] = max(bonus, best.get(key, 0.0))
         subjects = query_subjects(query, best)
         # The rest of the query is what is asked *about* the subjects (their own words left out, so
         # "Ethiopia or Egypt" does not rank Ethiopia's sections by whether they mention Egypt); pages
@@ -275,6 +266,27 @@ class CorpusIndex:
             residual = coverage(body, rest) if key in subjects else 0.0
             pool[pid] = Candidate(pid, bm25, entity, bonus=bonus, residual=residual)
         return subjects, rest
+
+    def _named(self, weights: dict[str, float]) -> tuple[dict[int, tuple[float, str, str, str]], dict[str, float]]:
+        """The :data:`MAX_NAMED` pages with the largest bonus among those a query phrase names
+        (page id → bonus, key, entity, body), and each named key's best bonus. The cap bounds the
+        re-ranking at scale: in a million pages a surname key can name thousands."""
+        marks = ",".join("?" * len(weights))
+        sql = f"SELECT id, key, weight FROM aliases WHERE key IN ({marks})"
+        bonus: dict[int, tuple[float, str]] = {}
+        for pid, key, weight in self._con().execute(sql, list(weights)):
+            value = weight * weights[key]
+            if value > bonus.get(pid, (0.0, ""))[0]:
+                bonus[pid] = (value, key)
+        best: dict[str, float] = {}
+        for value, key in bonus.values():  # a key counts by the pages it names best
+            best[key] = max(value, best.get(key, 0.0))
+        kept = sorted(bonus, key=lambda pid: (-bonus[pid][0], pid))[:MAX_NAMED]
+        if not kept:
+            return {}, best
+        marks = ",".join("?" * len(kept))
+        rows = self._con().execute(f"SELECT id, entity, body FROM pages WHERE id IN ({marks})", kept)
+        return {pid: (*bonus[pid], entity, body) for pid, entity, body in rows}, best
 
     def _add_mentions(self, pool: dict[int, Candidate], subjects: set[str], rest: Concepts) -> None:
         """Credit the BM25 candidates that are not about a subject but name one in a sentence with
