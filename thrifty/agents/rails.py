@@ -221,8 +221,10 @@ def _renames(then: str) -> bool:
 
 
 def _is_description(span: Sequence[str]) -> bool:
-    """A phrase with a lowercase content word ("home country", "author") describes; a name does not."""
-    return any(w.islower() and w not in _FUNCTION_WORDS for w in span)
+    """A phrase with a lowercase content word ("home country", "author") describes; a name does not,
+    nor does a question word the rest rephrased ("On what date was Nineteen Eighty-Four first
+    published?" → "On which date was #1 first published?" replaces a name, not a description)."""
+    return any(w.islower() and w not in _FUNCTION_WORDS and w not in _ASKING for w in span)
 
 
 @dataclass(frozen=True, slots=True)
