@@ -39,11 +39,11 @@ from thrifty.agents.rails import SMALL_MODEL_RAILS
 from thrifty.backends.base import Backend, ChatRequest, Message
 from thrifty.backends.registry import BackendConfig, open_backend
 from thrifty.budget import Ledger, parse_budget_spec
+from thrifty.defaults import DEFAULT_BUDGET
 from thrifty.evals.scorers import alias_match, normalize_answer
 from thrifty.search.index import CorpusIndex
 from thrifty.search.offline import open_default_index
 from thrifty.search.ranking import entity_aliases
-from thrifty.settings import DEFAULT_BUDGET
 from thrifty.tools.web import BrowseTool, SearchTool
 
 HERE = Path(__file__).parent

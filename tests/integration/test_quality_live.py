@@ -14,9 +14,9 @@ import pytest
 from thrifty.agents.agent import Agent
 from thrifty.agents.controller import LoopConfig
 from thrifty.backends import OpenAICompatBackend
+from thrifty.defaults import DEFAULT_BUDGET
 from thrifty.evals.scorers import alias_match
 from thrifty.search.index import CorpusIndex
-from thrifty.settings import DEFAULT_BUDGET
 from thrifty.tools.web import BrowseTool, SearchTool
 
 pytestmark = pytest.mark.live_model
