@@ -341,8 +341,8 @@ def mention(text: str, subjects: Iterable[str], found: Concepts) -> float:
     keys, lowered = [f" {key} " for key in subjects if key], text.lower()
     if not any(k.split()[0] in lowered for k in keys):  # a cheap filter: most candidates name no subject
         return 0.0
-    naming = [u for u in _units(text) if any(k in f" {' '.join(words(u))} " for k in keys)]
-    return coverage("\n".join(naming), found) if naming else 0.0
+    spaced = ((u, f" {' '.join(words(u))} ") for u in _units(text))  # a unit's words once, for every key
+    return coverage("\n".join(u for u, ws in spaced if any(k in ws for k in keys)), found)
 
 
 def best_passage(text: str, query: str, *, title: str = "", max_chars: int = 360) -> str:
