@@ -64,6 +64,14 @@ def scrub(value: Any) -> Any:
     return value
 
 
+def dumps(value: Any, **options: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False, **options)`` without lone surrogates. Most values have
+    none, so the text is written first and scanned (one regex pass in C); only a text with one is
+    written again from :func:`scrub`'s copy — the per-event cost of traces (issue 15.8)."""
+    text = json.dumps(value, ensure_ascii=False, **options)
+    return json.dumps(scrub(value), ensure_ascii=False, **options) if _SURROGATE.search(text) else text
+
+
 def _bounded(decode: Callable[[], tuple[Any, int]], text: str, start: int, max_depth: int) -> tuple[Any, int]:
     try:
         value, end = decode()

@@ -50,7 +50,7 @@ class TraceWriter:
     def _write(self, record: dict[str, Any]) -> None:
         if self._file is None:
             return
-        self._file.write(json.dumps(safejson.scrub(record), ensure_ascii=False, default=str) + "\n")
+        self._file.write(safejson.dumps(record, default=str) + "\n")
         self._file.flush()
 
     def __call__(self, event: Event) -> None:

@@ -19,6 +19,7 @@ import pytest
 
 from tests.helpers import scripted_cli
 from tests.rawserver import Reply, http, serving
+from thrifty import safejson
 from thrifty.agents.protocol import ParsedReply, parse_json_reply, parse_text_reply
 from thrifty.backends import OpenAICompatBackend
 from thrifty.backends.base import ChatRequest, Completion, Message
@@ -274,3 +275,11 @@ def test_ask_json_prints_an_answer_holding_a_lone_surrogate(
     code, out, _ = cli(["<answer>a\ud800b</answer>"], "ask", "q", "--no-tools", "--json")
     assert code == 0 and json.loads(out)["answer"] == "a\ufffdb"
     out.encode("utf-8")  # what the console's UTF-8 write does: no UnicodeEncodeError
+
+
+def test_dumps_writes_clean_values_as_json_does_and_replaces_lone_surrogates() -> None:
+    clean = {"text": "é ok", "steps": (1, 2.5, None), "n": {"deep": ["x"]}}
+    assert safejson.dumps(clean) == json.dumps(clean, ensure_ascii=False)
+    dirty = {"k\udc80": ["a\ud800b", ("\udfff",)]}
+    assert json.loads(safejson.dumps(dirty)) == {"k\ufffd": ["a\ufffdb", ["\ufffd"]]}
+    safejson.dumps(dirty, indent=2).encode("utf-8")  # nothing left that a UTF-8 write refuses

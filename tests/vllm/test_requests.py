@@ -17,7 +17,7 @@ from tests.vllm.conftest import CONTEXT, SpawnedVllm
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.events import ignore_events
 from thrifty.agents.particles.generation import StepSettings, next_step
-from thrifty.agents.particles.prm import yes_probability
+from thrifty.agents.particles.prm import LLMJudgePRM, yes_probability
 from thrifty.agents.protocol import json_response_format, parse_json_reply
 from thrifty.agents.thinking import ThinkingMode, force_thinking_budget, thinking_request
 from thrifty.backends import ChatRequest, Message, OpenAICompatBackend
@@ -120,6 +120,25 @@ async def test_logprobs_feed_the_llm_judge(vllm_backend: OpenAICompatBackend) ->
     assert completion.logprobs and len(completion.logprobs[0].top) == 10
     assert all(lp <= 0 for _, lp in completion.logprobs[0].top)
     assert 0.0 <= yes_probability(completion) <= 1.0
+
+
+async def test_batched_judging_is_one_request_scored_as_one_call_each(vllm_backend: OpenAICompatBackend) -> None:
+    """PF/ePF judge all particles' new steps in one ``/v1/completions`` request of token-id prompts
+    rendered by vLLM's own template (``/tokenize``): one charged request billed at the exact prompt
+    counts, and each P(Yes) the one-call-per-step judgement's."""
+    question = generate_math(1, seed=0)[0].question
+    particles = [["Step one.", "So the answer is 4."], ["A wrong first step."], ["Another step."]]
+    prm = LLMJudgePRM()
+    requests = [prm.request(question, steps, i) for steps in particles for i in range(len(steps))]
+    single_caller, single = _caller(vllm_backend)
+    one_each = [await single_caller(r, step=1, purpose="prm") for r in requests]
+    batch_caller, batched = _caller(vllm_backend)
+    together = await batch_caller.batch(requests, step=1, purpose="prm")
+    assert batched.used.requests == 1 and single.used.requests == len(requests)
+    assert batched.used.input_tokens == single.used.input_tokens  # exact counts, billed once
+    assert batched.used.output_tokens == len(requests)
+    for alone, joint in zip(one_each, together, strict=True):
+        assert abs(yes_probability(alone) - yes_probability(joint)) < 0.05
 
 
 async def test_prefill_is_continued_not_answered_as_a_new_turn(vllm_backend: OpenAICompatBackend) -> None:

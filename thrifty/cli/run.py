@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from dataclasses import replace
 
@@ -155,7 +154,7 @@ def ask(args: argparse.Namespace) -> int:
     tools = tools_for(args, quiet=args.json)
     result = asyncio.run(_ask(args, tools, limits))
     if args.json:
-        print(json.dumps(safejson.scrub(result.to_dict()), indent=2, ensure_ascii=False))
+        print(safejson.dumps(result.to_dict(), indent=2))
     return EXIT_CODES[result.stop_reason]
 
 
