@@ -218,6 +218,22 @@ def test_eval_writes_its_report_with_charts_and_no_plotting_library(
     assert (tmp_path / "report" / "pareto.svg").read_text().startswith("<svg")
 
 
+def test_eval_writes_a_trace_per_sample_unless_told_not_to(cli: CliRun, tmp_path: Path, index_path: Path) -> None:
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text('{"id": "q1", "question": "Capital of France?", "answer": "Paris"}\n')
+    common = [str(tasks), "--strategies", "react", "--budgets", "1", "--index", str(index_path)]
+    for log, flags in (("traced.jsonl", []), ("bare.jsonl", ["--no-trace"])):
+        code, _, err = cli(["<answer>Paris</answer>"], "eval", *common, "--log", log, *flags)
+        assert code == 0, err
+    (sample,) = [
+        json.loads(line) for line in (tmp_path / "traced.jsonl").read_text().splitlines() if '"status"' in line
+    ]
+    assert sample["trace"].startswith("traced.traces/") and (tmp_path / sample["trace"]).is_file()
+    assert not (tmp_path / "bare.traces").exists()
+    (bare,) = [json.loads(line) for line in (tmp_path / "bare.jsonl").read_text().splitlines() if '"status"' in line]
+    assert bare["status"] == "done" and bare["trace"] is None
+
+
 def test_the_budget_is_checked_against_the_tools_ask_really_offers(index_path: Path) -> None:
     import argparse
 

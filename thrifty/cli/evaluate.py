@@ -165,6 +165,7 @@ def evaluate(args: argparse.Namespace) -> int:
                 tools=tools,
                 log_path=args.log,
                 concurrency=args.concurrency,
+                traces=not args.no_trace,
                 config=config,
                 prices=getattr(args, "prices", None),
                 on_sample=progress,
