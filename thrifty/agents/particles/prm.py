@@ -10,7 +10,8 @@ Three real implementations:
   confidence, exp(mean token logprob) (its_hub's self-certainty weighting), read from the
   logprobs of the call that wrote the step.
 - :class:`RewardModelPRM` posts the whole solution to a reward-model endpoint (vLLM's pooling
-  API serving e.g. Qwen2.5-Math-PRM-7B) and gets every step's score in one call.
+  API serving e.g. Qwen2.5-Math-PRM-7B) and gets every step's score in one call; all particles'
+  solutions go out in one pooling request where the server takes one.
 
 Every call is charged to the run's ledger through :class:`ModelCaller`: judge calls as chat calls,
 the reward endpoint through :meth:`ModelCaller.charged` (a request and the prompt tokens the server
@@ -20,8 +21,9 @@ reports), bounded by the run's deadline and the PRM's own timeout.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import httpx
@@ -34,7 +36,7 @@ from thrifty.agents.prompts import load_prompt
 from thrifty.backends.base import Backend, ChatRequest, Completion, Message, TokenLogprob
 from thrifty.backends.tokens import count_text_tokens
 from thrifty.budget import ModelReservation, Usage
-from thrifty.errors import BackendError, BackendTimeout
+from thrifty.errors import BackendError, BackendHTTPError, BackendTimeout
 from thrifty.httppolicy import HttpFailure, HttpPolicy
 
 NEUTRAL = 0.5
@@ -191,13 +193,18 @@ PRM_SYSTEM = "Please reason step by step, and put your final answer within \\box
 """The system prompt of Qwen2.5-Math-PRM's model card."""
 
 
+class _BatchRefused(Exception):
+    """The server cannot take the solutions as one batch (refused, or answered what cannot be matched)."""
+
+
 @dataclass
 class RewardModelPRM:
     """A reward-model endpoint: vLLM's ``POST /pooling`` serving a process reward model.
 
     Serve with e.g. ``vllm serve Qwen/Qwen2.5-Math-PRM-7B --runner pooling``. The solution goes out
     as a chat whose assistant turn joins the steps with ``step_tag`` (as the model card does);
-    vLLM's STEP pooler answers one ``[p(bad), p(good)]`` pair per tag.
+    vLLM's STEP pooler answers one ``[p(bad), p(good)]`` pair per tag. A particle filter's particles
+    go out together (:meth:`score_many`): one pooling request, charged once, instead of one each.
     """
 
     base_url: str
@@ -209,51 +216,110 @@ class RewardModelPRM:
     """Reused for every call (one is made on first use when none is given; :meth:`aclose` ends it)."""
     name: str = "reward-model"
 
+    _batching: bool = field(default=True, init=False, repr=False, compare=False)
+
     async def score(
         self, question: str, steps: Sequence[str], known: Sequence[float], *, ctx: RunContext, step: int
     ) -> list[float]:
         if not steps:
             return []
-        answer = self.step_tag.join(s.strip() for s in steps) + self.step_tag
-        body = {
-            "model": self.model,
-            "messages": [
-                {"role": "system", "content": self.system_prompt},
-                {"role": "user", "content": question},
-                {"role": "assistant", "content": answer},
-            ],
-            "add_generation_prompt": False,
-        }
-        estimate = count_text_tokens(self.system_prompt + question + answer) + 16
-
-        async def send(reservation: ModelReservation) -> tuple[dict[str, Any], Usage, bool]:
-            payload = await self._post(body)
-            usage = payload.get("usage") or {}
-            tokens = int(usage.get("prompt_tokens") or estimate)
-            return payload, Usage(requests=1, input_tokens=tokens), "prompt_tokens" not in usage
-
-        caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
-        payload = await caller.charged(
-            self.model, estimate, send, max_tokens=0, min_output_tokens=0, max_seconds=self.timeout
+        chat = self._chat(question, steps)
+        estimate = count_text_tokens("".join(m["content"] for m in chat)) + 16
+        payload = await self._charged(
+            {"model": self.model, "messages": chat, "add_generation_prompt": False}, estimate, ctx
         )
         scores = parse_step_rewards(payload)
         if len(scores) != len(steps):
             raise BackendError(f"reward model returned {len(scores)} step scores for {len(steps)} steps")
         return scores
 
-    async def _post(self, body: dict[str, Any]) -> dict[str, Any]:
+    async def score_many(
+        self, question: str, particles: Sequence[Scoring], *, ctx: RunContext, step: int
+    ) -> list[list[float]]:
+        """Every particle's step scores from one ``/pooling`` request carrying all solutions as token ids,
+        rendered by the server's ``/tokenize`` with the chat template a single call uses; one call per
+        particle where the server refuses that or answers what cannot be matched (then always)."""
+        live = [k for k, (steps, _) in enumerate(particles) if steps]
+        if len(live) > 1 and self._batching:
+            try:
+                scored = await self._score_batch(question, [particles[k][0] for k in live], ctx)
+            except _BatchRefused:
+                self._batching = False
+            else:
+                out: list[list[float]] = [[] for _ in particles]
+                for k, scores in zip(live, scored, strict=True):
+                    out[k] = scores
+                return out
+        return await settle(self.score(question, steps, known, ctx=ctx, step=step) for steps, known in particles)
+
+    async def _score_batch(self, question: str, solutions: list[Sequence[str]], ctx: RunContext) -> list[list[float]]:
+        try:
+            prompts = await settle(self._tokens(self._chat(question, steps)) for steps in solutions)
+            body = {"model": self.model, "input": prompts, "add_special_tokens": False}
+            payload = await self._charged(body, sum(len(p) for p in prompts), ctx)
+        except BackendHTTPError as exc:
+            if exc.status_code in (400, 404, 405, 422, 501):
+                raise _BatchRefused from exc
+            raise
+        by_index = {item.get("index"): item for item in payload.get("data") or [] if isinstance(item, dict)}
+        if sorted(i for i in by_index if isinstance(i, int)) != list(range(len(solutions))):
+            raise _BatchRefused
+        scored = [parse_step_rewards({"data": [by_index[i]]}) for i in range(len(solutions))]
+        if any(len(scores) != len(steps) for scores, steps in zip(scored, solutions, strict=True)):
+            raise _BatchRefused
+        return scored
+
+    def _chat(self, question: str, steps: Sequence[str]) -> list[dict[str, str]]:
+        """The solution as the model card writes it: the steps joined by the step tag, one after the last."""
+        answer = self.step_tag.join(s.strip() for s in steps) + self.step_tag
+        return [
+            {"role": "system", "content": self.system_prompt},
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer},
+        ]
+
+    async def _tokens(self, chat: list[dict[str, str]]) -> list[int]:
+        """The chat rendered and tokenised by the server (``/tokenize``); not a model call."""
+        payload = await self._post("/tokenize", {"model": self.model, "messages": chat, "add_generation_prompt": False})
+        tokens = payload.get("tokens")
+        if not isinstance(tokens, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in tokens):
+            raise _BatchRefused
+        return tokens
+
+    async def _charged(self, body: dict[str, Any], estimate: int, ctx: RunContext) -> dict[str, Any]:
+        """One ``/pooling`` request through the one charged call path: a request and the prompt tokens
+        the server reports (``estimate`` when it reports none)."""
+
+        async def send(reservation: ModelReservation) -> tuple[dict[str, Any], Usage, bool]:
+            payload = await self._post("/pooling", body)
+            usage = payload.get("usage") or {}
+            tokens = int(usage.get("prompt_tokens") or estimate)
+            return payload, Usage(requests=1, input_tokens=tokens), "prompt_tokens" not in usage
+
+        caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
+        return await caller.charged(
+            self.model, estimate, send, max_tokens=0, min_output_tokens=0, max_seconds=self.timeout
+        )
+
+    @property
+    def _root(self) -> str:
+        """vLLM serves ``/pooling`` and ``/tokenize`` at the server's root: an OpenAI-style base URL's
+        ``/v1`` is dropped (``http://host:8000/v1/pooling`` is a 404)."""
+        return re.sub(r"/v1$", "", self.base_url.rstrip("/"))
+
+    async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """One POST under the shared HTTP policy (one try, :attr:`timeout` at most); the caller also
         bounds it by the run's deadline."""
         policy = HttpPolicy(timeout=self.timeout)
         if self.client is None:  # one client for all calls: a PRM call runs per particle per step
             self.client = policy.client()
         try:
-            response = await policy.request(self.client, "POST", f"{self.base_url.rstrip('/')}/pooling", json=body)
+            response = await policy.request(self.client, "POST", f"{self._root}{path}", json=body)
         except HttpFailure as exc:
             error = BackendTimeout if exc.timed_out else BackendError
             raise error(f"reward model endpoint: {exc}") from exc
         if response.status_code != 200:
-            raise BackendError(f"reward model endpoint answered {response.status_code}: {response.text[:200]}")
+            raise BackendHTTPError(response.status_code, f"reward model endpoint {path}: {response.text[:200]}")
         try:
             payload = safejson.loads(response.content)
         except ValueError as exc:
