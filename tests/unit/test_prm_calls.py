@@ -125,3 +125,15 @@ async def test_a_batch_the_server_cannot_take_falls_back_to_one_call_each_and_st
     seen.clear()
     assert _as_expected(await prm.score_many("Q", PARTICLES, ctx=ctx, step=2))
     assert all(path == "/pooling" and "messages" in body for path, body in seen) and len(seen) == 3
+
+
+async def test_rendering_a_batch_is_bounded_by_the_runs_deadline() -> None:
+    async def hang(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(30)
+        return httpx.Response(200, json={})
+
+    ctx, _ = _context(Limits(seconds=0.3))
+    with pytest.raises(BudgetExceeded) as info:
+        await _prm(hang).score_many("Q", PARTICLES, ctx=ctx, step=1)
+    assert info.value.kind is LimitKind.SECONDS and ctx.ledger.elapsed() < 0.3 + 2.0
+    assert ctx.ledger.used.requests == 0  # /tokenize is not a model call: nothing was charged

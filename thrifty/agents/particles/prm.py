@@ -254,7 +254,7 @@ class RewardModelPRM:
 
     async def _score_batch(self, question: str, solutions: list[Sequence[str]], ctx: RunContext) -> list[list[float]]:
         try:
-            prompts = await settle(self._tokens(self._chat(question, steps)) for steps in solutions)
+            prompts = await self._render(question, solutions, ctx)
             body = {"model": self.model, "input": prompts, "add_special_tokens": False}
             payload = await self._charged(body, sum(len(p) for p in prompts), ctx)
         except BackendHTTPError as exc:
@@ -268,6 +268,15 @@ class RewardModelPRM:
         if any(len(scores) != len(steps) for scores, steps in zip(scored, solutions, strict=True)):
             raise _BatchRefused
         return scored
+
+    async def _render(self, question: str, solutions: list[Sequence[str]], ctx: RunContext) -> list[list[int]]:
+        """Every solution's token ids, within the run's deadline (rendering is not a model call, but
+        it must not outlast the run's seconds)."""
+        ctx.ledger.check_time()
+        try:
+            return await ctx.ledger.deadline().wait(settle(self._tokens(self._chat(question, s)) for s in solutions))
+        except TimeoutError:
+            raise ctx.ledger.out_of_time() from None
 
     def _chat(self, question: str, steps: Sequence[str]) -> list[dict[str, str]]:
         """The solution as the model card writes it: the steps joined by the step tag, one after the last."""
