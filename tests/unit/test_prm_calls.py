@@ -21,6 +21,12 @@ def _prm(handler) -> RewardModelPRM:  # type: ignore[no-untyped-def]
     return RewardModelPRM("http://prm.invalid/v1", "prm-7b", timeout=5.0, client=client)
 
 
+async def _hang(request: httpx.Request) -> httpx.Response:
+    """An endpoint that answers long after any deadline a test sets."""
+    await asyncio.sleep(30)
+    return httpx.Response(200, json={})
+
+
 def _context(limits: Limits) -> tuple[RunContext, list[Event]]:
     events: list[Event] = []
     ledger = Ledger(limits, clock=MonotonicClock())
@@ -52,13 +58,9 @@ async def test_a_failed_reward_call_is_charged_its_request_and_nothing_stays_hel
 
 
 async def test_the_runs_deadline_cuts_a_reward_call_shorter_than_its_timeout() -> None:
-    async def hang(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(30)
-        return httpx.Response(200, json={})
-
     ctx, _ = _context(Limits(seconds=0.3))
     with pytest.raises(BudgetExceeded) as info:
-        await _prm(hang).score("Q", ["a"], [], ctx=ctx, step=1)
+        await _prm(_hang).score("Q", ["a"], [], ctx=ctx, step=1)
     assert info.value.kind is LimitKind.SECONDS
     assert ctx.ledger.elapsed() < 0.3 + 2.0
     assert ctx.ledger.used.requests == 1
@@ -128,12 +130,8 @@ async def test_a_batch_the_server_cannot_take_falls_back_to_one_call_each_and_st
 
 
 async def test_rendering_a_batch_is_bounded_by_the_runs_deadline() -> None:
-    async def hang(request: httpx.Request) -> httpx.Response:
-        await asyncio.sleep(30)
-        return httpx.Response(200, json={})
-
     ctx, _ = _context(Limits(seconds=0.3))
     with pytest.raises(BudgetExceeded) as info:
-        await _prm(hang).score_many("Q", PARTICLES, ctx=ctx, step=1)
+        await _prm(_hang).score_many("Q", PARTICLES, ctx=ctx, step=1)
     assert info.value.kind is LimitKind.SECONDS and ctx.ledger.elapsed() < 0.3 + 2.0
     assert ctx.ledger.used.requests == 0  # /tokenize is not a model call: nothing was charged
