@@ -13,11 +13,17 @@ Wilson 95 % intervals ("reproduces", "opposite", or "within noise: not resolved 
   Claim: tracker@B ≥ react@3B at lower cost (BATS Table 2).
 - thinking: the dial none/low/medium/high: accuracy and reasoning tokens per level, monotone or not.
 
-Commands (seeds and sizes are the reproduction recipe; ``--model 0.5b`` picks the small embedded model):
+Commands (seeds and sizes are the reproduction recipe; ``--model 0.5b`` picks the small embedded model;
+``--concurrency 4`` uses the embedded server's four slots). First find the level where the baseline
+lands at 30–60 % (``calibrate`` prints the band per level), then run the effect at that level:
 
+    python benchmarks/effects.py calibrate particles --levels 1,2,3 --n 30 --log calib-math.jsonl
+    python benchmarks/effects.py calibrate tracker --levels 1,2 --units 2 --n 20 --log calib-hops.jsonl
     python benchmarks/effects.py run particles --n 100 --seed 0 --operations 3 --log effects-pf.jsonl
+    python benchmarks/effects.py run particles --methods greedy,self-consistency,pf --counts 4 ...  # a subset
     python benchmarks/effects.py run plan-budget --n 100 --seed 0 --hops 2 --log effects-pb.jsonl
     python benchmarks/effects.py run tracker --n 100 --seed 0 --hops 2 --log effects-tracker.jsonl
+    python benchmarks/effects.py run tracker --budgets 2 ...  # tracker@2, react@2 and react@6 only
     python benchmarks/effects.py run thinking --n 100 --seed 0 --operations 3 --log effects-think.jsonl
     python benchmarks/effects.py report effects-*.jsonl [--out DIR]
 """
@@ -47,16 +53,20 @@ from thrifty.tools.base import Tool
 
 EFFECTS = ("particles", "plan-budget", "tracker", "thinking")
 LEVELS = ("none", "low", "medium", "high")
+PARTICLE_METHODS = ("greedy", "self-consistency", "best-of-n", "pf", "epf")
+TOOL_EFFECTS = ("plan-budget", "tracker")
 SAMPLED = re.compile(r"^(greedy|best-of-n|self-consistency|pf|epf)(?::(\d+))?$")
 
 # ------------------------------------------------------------------ conditions (what `run` evaluates)
 
 
-def particle_conditions(counts: Sequence[int], tokens_per_sample: int) -> list[Condition]:
-    out = [Condition("greedy", "1", Limits(total_tokens=tokens_per_sample))]
+def particle_conditions(
+    counts: Sequence[int], tokens_per_sample: int, methods: Sequence[str] = PARTICLE_METHODS
+) -> list[Condition]:
+    out = [Condition("greedy", "1", Limits(total_tokens=tokens_per_sample))] if "greedy" in methods else []
     for n in counts:
         limits = Limits(total_tokens=n * tokens_per_sample)
-        out += [Condition(f"{m}:{n}", str(n), limits) for m in ("self-consistency", "best-of-n", "pf", "epf")]
+        out += [Condition(f"{m}:{n}", str(n), limits) for m in methods if m != "greedy"]
     return out
 
 
@@ -78,6 +88,13 @@ def tracker_conditions(budgets: Sequence[int], tokens: int) -> list[Condition]:
         *(Condition("tracker", str(b), units(b)) for b in budgets),
         *(Condition("react", str(b), units(b)) for b in unit_counts),
     ]
+
+
+def calibration_condition(effect: str, level: int, tokens: int, units: int) -> Condition:
+    """The effect's baseline (greedy for math, react for tool questions) at one difficulty level."""
+    if effect in TOOL_EFFECTS:
+        return Condition("react", f"L{level}", Limits(total_tokens=tokens, tools={"search": units, "browse": units}))
+    return Condition("greedy", f"L{level}", Limits(total_tokens=tokens))
 
 
 # ------------------------------------------------------------------ curves (what `report` prints)
@@ -176,6 +193,16 @@ def thinking_curve(samples: list[SampleLog], headers: dict[str, RunHeader]) -> s
     return "### Thinking dial\n\n" + "\n".join(lines)
 
 
+def calibration_table(samples: list[SampleLog], low: float = 0.30, high: float = 0.60) -> str:
+    """Accuracy of the baseline per difficulty level, and which levels land in the target band."""
+    rows = sorted((r for r in summarize(samples) if r.budget.startswith("L")), key=lambda r: int(r.budget[1:]))
+    lines = ["| level | baseline | accuracy (95% CI) | tokens/task | in the band? |", "|---|---|---|---|---|"]
+    for r in rows:
+        band = "yes" if low <= r.accuracy <= high else "no"
+        lines.append(f"| {r.budget[1:]} | {r.strategy} | {_acc(r)} | {r.mean_tokens:,.0f} | {band} |")
+    return f"### Calibration (target band {low:.0%}–{high:.0%})\n\n" + "\n".join(lines)
+
+
 def report(paths: Sequence[Path]) -> str:
     samples: list[SampleLog] = []
     headers: dict[str, RunHeader] = {}
@@ -199,59 +226,98 @@ def report(paths: Sequence[Path]) -> str:
 # ------------------------------------------------------------------ running
 
 
-def tasks_for(args: argparse.Namespace) -> list[Task]:
-    if args.effect in ("particles", "thinking"):
-        return generate_math(args.n, args.seed, operations=args.operations, distractors=args.distractors)
-    return generate_hops(args.n, args.seed, hops=args.hops)
+def tasks_for(effect: str, n: int, seed: int, level: int, distractors: int) -> list[Task]:
+    """The effect's task set at one difficulty ``level`` (math operations, or hops for tool effects)."""
+    if effect in TOOL_EFFECTS:
+        return generate_hops(n, seed, hops=level)
+    return generate_math(n, seed, operations=level, distractors=distractors)
+
+
+def _tools(effect: str) -> list[Tool]:
+    if effect not in TOOL_EFFECTS:
+        return []
+    from thrifty.search.offline import open_default_index
+    from thrifty.tools.web import BrowseTool, SearchTool
+
+    index = open_default_index()
+    return [SearchTool(index), BrowseTool(index)]
+
+
+def _conditions(args: argparse.Namespace) -> list[Condition]:
+    if args.effect == "particles":
+        return particle_conditions(args.counts, args.tokens, args.methods)
+    if args.effect == "plan-budget":
+        return plan_budget_conditions((4000, 8000, 16000), 10)
+    return tracker_conditions(args.budgets, args.tokens)
 
 
 async def run(args: argparse.Namespace) -> None:
-    tasks = tasks_for(args)
+    level = args.hops if args.effect in TOOL_EFFECTS else args.operations
+    tasks = tasks_for(args.effect, args.n, args.seed, level, args.distractors)
     async with open_backend(BackendConfig(base_url=args.base_url, model=args.model)) as backend:
+        backends, log, concurrency = [backend], args.log, args.concurrency
         if args.effect == "thinking":
-            for level in LEVELS:
-                cond = [Condition("react", level, Limits(total_tokens=args.tokens))]
-                config = LoopConfig(thinking=level)  # type: ignore[arg-type]
-                await run_eval(tasks, cond, backends=[backend], tools=[], log_path=args.log, config=config)
+            for dial in LEVELS:
+                cond = [Condition("react", dial, Limits(total_tokens=args.tokens))]
+                config = LoopConfig(thinking=dial)  # type: ignore[arg-type]
+                await run_eval(
+                    tasks, cond, backends=backends, tools=[], log_path=log, concurrency=concurrency, config=config
+                )
             return
-        tools: list[Tool] = []
-        if args.effect == "particles":
-            conditions = particle_conditions((1, 2, 4, 8), args.tokens)
-        else:
-            from thrifty.search.offline import open_default_index
-            from thrifty.tools.web import BrowseTool, SearchTool
+        tools = _tools(args.effect)
+        await run_eval(tasks, _conditions(args), backends=backends, tools=tools, log_path=log, concurrency=concurrency)
 
-            index = open_default_index()
-            tools = [SearchTool(index), BrowseTool(index)]
-            conditions = (
-                plan_budget_conditions((4000, 8000, 16000), 10)
-                if args.effect == "plan-budget"
-                else tracker_conditions((2, 5, 10), args.tokens)
+
+async def calibrate(args: argparse.Namespace) -> None:
+    """Run the baseline at each level into the log, then print which levels land in the band."""
+    tools = _tools(args.effect)
+    async with open_backend(BackendConfig(base_url=args.base_url, model=args.model)) as backend:
+        for level in args.levels:
+            tasks = tasks_for(args.effect, args.n, args.seed, level, args.distractors)
+            cond = [calibration_condition(args.effect, level, args.tokens, args.units)]
+            await run_eval(
+                tasks, cond, backends=[backend], tools=tools, log_path=args.log, concurrency=args.concurrency
             )
-        await run_eval(tasks, conditions, backends=[backend], tools=tools, log_path=args.log, concurrency=1)
+    print(calibration_table([s for s in load_log(args.log).samples if s.status == "done"]))
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x]
+
+
+def _common(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("effect", choices=EFFECTS)
+    cmd.add_argument("--n", type=int, default=100, help="tasks per cell")
+    cmd.add_argument("--seed", type=int, default=0)
+    cmd.add_argument("--distractors", type=int, default=0, help="math effects: distractor sentences")
+    cmd.add_argument("--tokens", type=int, default=20000, help="token limit (per sample for particles)")
+    cmd.add_argument("--concurrency", type=int, default=1, help="samples in flight (the server's slots)")
+    cmd.add_argument("--log", type=Path, required=True)
+    cmd.add_argument("--base-url")
+    cmd.add_argument("--model", help="the served model, or the embedded one (0.5b)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     go = sub.add_parser("run", help="evaluate one effect's conditions into a log")
-    go.add_argument("effect", choices=EFFECTS)
-    go.add_argument("--n", type=int, default=100, help="tasks per cell")
-    go.add_argument("--seed", type=int, default=0)
+    _common(go)
     go.add_argument("--operations", type=int, default=3, help="math effects: operations per problem")
-    go.add_argument("--distractors", type=int, default=0, help="math effects: distractor sentences")
     go.add_argument("--hops", type=int, default=2, help="tool effects: hops per question")
-    go.add_argument("--tokens", type=int, default=20000, help="token limit (per sample for particles)")
-    go.add_argument("--log", type=Path, required=True)
-    go.add_argument("--base-url")
-    go.add_argument("--model", help="the served model, or the embedded one (0.5b)")
+    go.add_argument("--methods", type=lambda t: t.split(","), default=list(PARTICLE_METHODS), help="particles")
+    go.add_argument("--counts", type=_ints, default=[1, 2, 4, 8], help="particles: N values")
+    go.add_argument("--budgets", type=_ints, default=[2, 5, 10], help="tracker: B values (react also at 3B)")
+    cal = sub.add_parser("calibrate", help="the baseline's accuracy per difficulty level")
+    _common(cal)
+    cal.add_argument("--levels", type=_ints, required=True, help="math operations, or hops for tool effects")
+    cal.add_argument("--units", type=int, default=5, help="tool effects: search and browse units")
     show = sub.add_parser("report", help="the curves and verdicts from logs")
     show.add_argument("logs", type=Path, nargs="+")
     args = parser.parse_args()
-    if args.command == "run":
-        asyncio.run(run(args))
-    else:
+    if args.command == "report":
         print(report(args.logs))
+    else:
+        asyncio.run((run if args.command == "run" else calibrate)(args))
 
 
 if __name__ == "__main__":

@@ -50,3 +50,31 @@ def test_report_reads_the_curves_from_logs(tmp_path: Path) -> None:
     assert "B = 2: tracker@B > react@B: reproduces; tracker@B ≥ react@3B: within noise" in text
     assert "N = 4: PF > best-of-N: reproduces; ePF > PF: reproduces." in text
     assert "Small n" not in text and "Plan-and-Budget" not in text
+
+
+def test_calibration_marks_the_levels_inside_the_band() -> None:
+    effects = _script()
+    samples = [*cell("greedy", "L2", 80, 100), *cell("greedy", "L3", 45, 100), *cell("greedy", "L10", 10, 100)]
+    lines = effects.calibration_table(samples).splitlines()
+    rows = [line for line in lines if line.startswith("| ") and line[2].isdigit()]
+    assert [r.split(" | ")[0] for r in rows] == ["| 2", "| 3", "| 10"]  # numeric order, not text order
+    assert [r.rsplit(" | ", 1)[1] for r in rows] == ["no |", "yes |", "no |"]
+
+
+def test_calibration_baseline_is_greedy_for_math_and_react_with_units_for_tools() -> None:
+    effects = _script()
+    math = effects.calibration_condition("particles", 4, 5000, 3)
+    tools = effects.calibration_condition("tracker", 2, 5000, 3)
+    assert (math.strategy, math.budget_label, math.limits.tools) == ("greedy", "L4", {})
+    assert (tools.strategy, tools.budget_label, tools.limits.tools) == ("react", "L2", {"search": 3, "browse": 3})
+
+
+def test_particle_conditions_take_a_subset_of_methods_and_counts() -> None:
+    effects = _script()
+    picked = effects.particle_conditions([2, 4], 1000, ["greedy", "pf"])
+    assert [(c.strategy, c.budget_label, c.limits.total_tokens) for c in picked] == [
+        ("greedy", "1", 1000),
+        ("pf:2", "2", 2000),
+        ("pf:4", "4", 4000),
+    ]
+    assert all(c.strategy != "greedy" for c in effects.particle_conditions([4], 1000, ["epf"]))
