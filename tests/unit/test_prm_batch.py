@@ -168,3 +168,20 @@ async def test_a_server_that_refuses_the_batch_is_charged_the_request_and_answer
     assert [[round(s, 6) for s in row] for row in scores] == EXPECTED
     assert (stub.stub.batch_requests, stub.requests, ctx.ledger.used.requests) == (1, 4, 5)
     assert sum(isinstance(e, ModelCalled) for e in events) == 4
+
+
+async def test_best_of_n_judges_its_samples_in_one_batched_request() -> None:
+    from thrifty.agents.particles import BestOfNStrategy
+
+    with _stub("vllm", answer="5") as stub:
+        backend = OpenAICompatBackend(stub.base_url, "stub", max_retries=0)
+        ctx, events = _context(backend)
+        try:
+            result = await BestOfNStrategy(3).solve("What is 2 + 3?", ctx)
+        finally:
+            await backend.aclose()
+    judged = [e for e in events if isinstance(e, ModelCalled) and e.purpose == "prm"]
+    assert (stub.stub.batch_requests, len(judged)) == (1, 3)  # three judgements, one request
+    assert ctx.ledger.used.requests == stub.requests + 1
+    assert result.answer is not None and "5" in result.answer
+    assert result.notes[-1] == "scores: [0.9, 0.9, 0.9]"

@@ -22,7 +22,7 @@ from thrifty.agents.particles.generation import (
     split_steps,
     weighted_vote,
 )
-from thrifty.agents.particles.prm import LLMJudgePRM, ProcessRewardModel
+from thrifty.agents.particles.prm import NEUTRAL, LLMJudgePRM, ProcessRewardModel, Scoring, score_particles
 from thrifty.agents.particles.weights import Aggregation, aggregate
 from thrifty.agents.result import RunResult, StopReason
 from thrifty.budget import BudgetExceeded
@@ -129,18 +129,23 @@ class BestOfNStrategy(_Sampling):
     async def solve(self, question: str, ctx: RunContext) -> RunResult:
         texts, exhausted = await self._samples(question, ctx)
         scored: list[tuple[float, str]] = []
-        for i, text in enumerate(texts):
-            steps = split_steps(text) or [text]
-            # With "last", earlier steps do not matter: mark them known (neutral) so a per-step
-            # judge pays for one call, not one per step.
-            known = [0.5] * (len(steps) - 1) if self.aggregation == "last" else []
-            try:
-                scores = await self.prm.score(question, steps, known, ctx=ctx, step=i)
-            except BudgetExceeded as exc:
-                exhausted = exc.limit_name
-                break
-            scored.append((aggregate(scores, self.aggregation), text))
+        try:
+            scored = await self._scored(question, texts, ctx)
+        except BudgetExceeded as exc:  # the judge could not be paid: the first sample answers
+            exhausted = exc.limit_name
         best = max(scored, key=lambda st: st[0], default=None)
         answer = extract_answer(best[1]) if best else (extract_answer(texts[0]) if texts else None)
         notes = [f"scores: {[round(s, 3) for s, _ in scored]}"]
         return self._result(question, ctx, answer, texts, exhausted, notes)
+
+    async def _scored(self, question: str, texts: Sequence[str], ctx: RunContext) -> list[tuple[float, str]]:
+        """Every sample's aggregated score, judged together: one batched judge request for all N where
+        the PRM and server allow (:func:`score_particles`), as PF judges a step's particles."""
+        particles: list[Scoring] = []
+        for text in texts:
+            steps = split_steps(text) or [text]
+            # With "last", earlier steps do not matter: mark them known (neutral) so a per-step
+            # judge pays for one judgement per sample, not one per step.
+            particles.append((steps, [NEUTRAL] * (len(steps) - 1) if self.aggregation == "last" else []))
+        scores = await score_particles(self.prm, question, particles, ctx=ctx, step=0)
+        return [(aggregate(s, self.aggregation), text) for s, text in zip(scores, texts, strict=True)]
