@@ -44,12 +44,13 @@ from thrifty.agents.strategies.schedules import SCHEDULES
 from thrifty.backends.registry import BackendConfig, open_backend
 from thrifty.budget import Limits
 from thrifty.evals.hop_tasks import generate_hops
-from thrifty.evals.log import RunHeader, SampleLog, load_log
+from thrifty.evals.log import EvalLog, RunHeader, SampleLog, load_log
 from thrifty.evals.math_tasks import generate_math
 from thrifty.evals.report import Row, summarize
 from thrifty.evals.runner import Condition, run_eval
 from thrifty.evals.tasks import Task
 from thrifty.tools.base import Tool
+from thrifty.viewer.report import write_report
 
 EFFECTS = ("particles", "plan-budget", "tracker", "thinking")
 LEVELS = ("none", "low", "medium", "high")
@@ -223,6 +224,17 @@ def report(paths: Sequence[Path]) -> str:
     return "\n\n".join(found) + note if found else "No effect's strategies were found in these logs."
 
 
+def write_pages(paths: Sequence[Path], out: Path, curves: str) -> list[Path]:
+    """The curves as effects.md beside thrifty's HTML report of the same logs (report.html, the
+    charts and every sample), so the figures in RESULTS.md can be browsed sample by sample."""
+    logs = [load_log(p) for p in paths]
+    merged = EvalLog({k: v for log in logs for k, v in log.headers.items()}, [s for log in logs for s in log.samples])
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "effects.md").write_text(f"# The seed papers' effects\n\n{curves}\n", encoding="utf-8")
+    title = "The seed papers' effects (benchmarks/effects.py)"
+    return write_report(summarize(merged.samples), out, title=title, log=merged, log_folder=paths[0].parent)
+
+
 # ------------------------------------------------------------------ running
 
 
@@ -313,9 +325,13 @@ def main() -> None:
     cal.add_argument("--units", type=int, default=5, help="tool effects: search and browse units")
     show = sub.add_parser("report", help="the curves and verdicts from logs")
     show.add_argument("logs", type=Path, nargs="+")
+    show.add_argument("--out", type=Path, help="also write effects.md and the HTML report (report.html) there")
     args = parser.parse_args()
     if args.command == "report":
-        print(report(args.logs))
+        text = report(args.logs)
+        print(text)
+        if args.out:
+            write_pages(args.logs, args.out, text)
     else:
         asyncio.run((run if args.command == "run" else calibrate)(args))
 

@@ -78,3 +78,17 @@ def test_particle_conditions_take_a_subset_of_methods_and_counts() -> None:
         ("pf:4", "4", 4000),
     ]
     assert all(c.strategy != "greedy" for c in effects.particle_conditions([4], 1000, ["epf"]))
+
+
+def test_report_pages_hold_the_curves_and_every_sample(tmp_path: Path) -> None:
+    effects = _script()
+    path = tmp_path / "log.jsonl"
+    log = open_log(path)
+    for s in [*cell("pf:2", "2", 3, 5), *cell("best-of-n:2", "2", 1, 5)]:
+        append(log, s)
+    log.close()
+    text = effects.report([path])
+    written = effects.write_pages([path], tmp_path / "out", text)
+    assert (tmp_path / "out" / "effects.md").read_text(encoding="utf-8").endswith(text + "\n")
+    page = next(p for p in written if p.name == "report.html").read_text(encoding="utf-8")
+    assert "pf:2" in page and "best-of-n:2" in page
