@@ -132,6 +132,14 @@ async def test_repeating_model_is_stopped(web: list) -> None:
     assert result.answer == "A"
 
 
+async def test_a_run_that_ends_without_an_answer_is_not_called_answered(web: list) -> None:
+    backend = ScriptedBackend([call("search", query=["x"]), "<answer>None</answer>", "<answer>None</answer>"])
+    result = await Agent(backend, tools=web, limits="search=10").run("q")
+    assert "has an answer" in backend.requests[-1].messages[-1].content  # it was asked for the answer once more
+    assert (result.answer, result.stop_reason) == (None, "stalled")
+    assert result.detail == "the model gave no answer when asked for one"
+
+
 async def test_backend_failure_is_a_result_not_a_crash() -> None:
     backend = ScriptedBackend(["maybe 7", BackendConnectionError("server gone")])
     result = await Agent(backend).run("q")

@@ -166,6 +166,8 @@ def _result(
     error: str | None = None,
     detail: str | None = None,
 ) -> RunResult:
+    if stop == "answered" and answer is None:  # asked once more and still no answer: not "answered"
+        stop, detail = "stalled", "the model gave no answer when asked for one"
     return ctx.result(
         question,
         strategy,
