@@ -28,4 +28,4 @@ def test_readme_snippet_runs_on_the_embedded_model(
     monkeypatch.setenv("THRIFTY_INDEX", str(default_index_path))
     exec(compile(snippet, str(README), "exec"), {"__name__": "__main__"})
     out = capsys.readouterr().out
-    assert "answered" in out or "budget_exhausted" in out  # the run finished and printed its stop reason
+    assert any(stop in out for stop in ("answered", "budget_exhausted", "stalled"))  # it printed how it stopped
