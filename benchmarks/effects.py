@@ -130,10 +130,24 @@ def particles_curve(rows: list[Row], samples: list[SampleLog]) -> str:
             f"| {r.strategy} | {r.budget} | {_acc(r)} | {r.mean_tokens:,.0f} | {statistics.fmean(spread):.2f} |"
         )
     by = {(r.strategy.split(":")[0], r.budget): r for r in picked}
-    for n in sorted({r.budget for r in picked if r.budget.isdigit()}, key=int):
+    compared = {
+        r.budget for r in picked if r.budget.isdigit() and r.strategy.split(":")[0] in ("pf", "epf", "best-of-n")
+    }
+    for n in sorted(compared, key=int):  # greedy alone (N = 1) has nothing to compare
         lines.append(f"\nN = {n}: PF > best-of-N: {direction(by.get(('pf', n)), by.get(('best-of-n', n)))}; ")
         lines[-1] += f"ePF > PF: {direction(by.get(('epf', n)), by.get(('pf', n)))}."
+        lines[-1] += _token_ratio(by, n)
     return "### Particle filtering and its baselines\n\n" + "\n".join(lines)
+
+
+def _token_ratio(by: dict[tuple[str, str], Row], n: str) -> str:
+    """PF's and ePF's tokens per task as a multiple of self-consistency's at the same N (the issue's
+    cost target is within 2×)."""
+    sc = by.get(("self-consistency", n))
+    if sc is None or sc.mean_tokens <= 0:
+        return ""
+    ratios = [f"{m} ×{by[(m, n)].mean_tokens / sc.mean_tokens:.1f}" for m in ("pf", "epf") if (m, n) in by]
+    return f" Tokens vs self-consistency: {', '.join(ratios)}." if ratios else ""
 
 
 def plan_budget_curve(rows: list[Row]) -> str:

@@ -49,6 +49,7 @@ def test_report_reads_the_curves_from_logs(tmp_path: Path) -> None:
     text = effects.report([path])
     assert "B = 2: tracker@B > react@B: reproduces; tracker@B ≥ react@3B: within noise" in text
     assert "N = 4: PF > best-of-N: reproduces; ePF > PF: reproduces." in text
+    assert "N = 1" not in text and "Tokens vs self-consistency" not in text  # no SC cell to compare with
     assert "Small n" not in text and "Plan-and-Budget" not in text
 
 
@@ -92,3 +93,16 @@ def test_report_pages_hold_the_curves_and_every_sample(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "effects.md").read_text(encoding="utf-8").endswith(text + "\n")
     page = next(p for p in written if p.name == "report.html").read_text(encoding="utf-8")
     assert "pf:2" in page and "best-of-n:2" in page
+
+
+def test_particle_cost_is_read_against_self_consistency_at_the_same_n(tmp_path: Path) -> None:
+    effects = _script()
+    path = tmp_path / "log.jsonl"
+    log = open_log(path)
+    sc = cell("self-consistency:2", "2", 30, 100)  # 1,000 tokens per task
+    pf = [SampleLog(**{**vars(s), "strategy": "pf:2", "usage": {**s.usage, "input_tokens": 2900}}) for s in sc]
+    for s in [*cell("greedy", "1", 30, 100), *sc, *pf]:
+        append(log, s)
+    log.close()
+    text = effects.report([path])
+    assert "Tokens vs self-consistency: pf ×3.0." in text and "N = 1" not in text
