@@ -241,3 +241,21 @@ async def test_traces_can_be_turned_off(tmp_path: Path) -> None:
         _tasks(2), REACT, backends=[ScriptedBackend([_responder({})] * 2)], tools=[], log_path=log, traces=False
     )
     assert all(s.trace is None for s in read_log(log)) and not (tmp_path / "log.traces").exists()
+
+
+def test_a_server_thrifty_started_is_named_by_what_it_serves_not_its_port() -> None:
+    """The embedded server (and a vLLM thrifty spawns) listens on a new port at every start: a
+    resume against the restarted server must find the same run, a different server must not."""
+    from thrifty.agents.controller import LoopConfig
+    from thrifty.backends.openai_compat import OpenAICompatBackend
+    from thrifty.evals.identity import run_header
+
+    def header(url: str, identity: str | None) -> str:
+        backend = OpenAICompatBackend(url, "m")
+        backend.identity = identity
+        return run_header(Condition("react", "1", Limits()), [backend], LoopConfig(), "").run
+
+    embedded = "embedded m context=32768 parallel=4"
+    assert header("http://127.0.0.1:40001/v1", embedded) == header("http://127.0.0.1:40002/v1", embedded)
+    assert header("http://127.0.0.1:40001/v1", embedded) != header("http://127.0.0.1:40001/v1", embedded + "0")
+    assert header("http://127.0.0.1:40001/v1", None) != header("http://127.0.0.1:40002/v1", None)

@@ -129,6 +129,10 @@ def clip_to_context(request: ChatRequest, context: int | None) -> ChatRequest:
 class OpenAICompatBackend:
     """Chat completions through ``openai.AsyncOpenAI`` against any compatible server."""
 
+    identity: str | None = None
+    """What names this server in an eval's run identity when its URL does not: a server thrifty
+    started itself listens on a port that changes with every start, so a resume would begin anew."""
+
     def __init__(
         self,
         base_url: str,

@@ -108,6 +108,7 @@ async def open_backend(config: BackendConfig | None = None) -> AsyncIterator[Bac
                 supported = await probe_thinking_budget(server.base_url, name)
                 config = replace(config, thinking_token_budget=supported)
             backend = _backend(config, server.base_url, name, embedded=False)
+            backend.identity = " ".join(["vllm", vllm_model, *config.vllm_args])
         else:
             spec = embedded_model(config.model or os.environ.get("THRIFTY_MODEL"))
             launch = shared_llama_launch(
@@ -118,5 +119,8 @@ async def open_backend(config: BackendConfig | None = None) -> AsyncIterator[Bac
             )
             url = await stack.enter_async_context(shared_server(launch))
             backend = _backend(config, url, spec.name, embedded=True)
+            backend.identity = (
+                f"embedded {spec.name} context={config.embedded_context} parallel={config.embedded_parallel}"
+            )
         stack.push_async_callback(backend.aclose)
         yield backend

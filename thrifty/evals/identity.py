@@ -84,7 +84,7 @@ def run_header(
 ) -> RunHeader:
     strategy = condition.strategy
     params = {"name": strategy} if isinstance(strategy, str) else describe(strategy)
-    endpoints = sorted({str(getattr(b, "base_url", None) or type(b).__name__) for b in backends})
+    endpoints = sorted({str(_endpoint(b)) for b in backends})
     return RunHeader(
         model=backends[0].model,
         endpoints=endpoints,
@@ -100,6 +100,11 @@ def run_header(
         tasks_file=tasks_file,
         created=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     )
+
+
+def _endpoint(backend: Backend) -> object:
+    """The server's stable name (a started server's, not its ephemeral port), else its URL."""
+    return getattr(backend, "identity", None) or getattr(backend, "base_url", None) or type(backend).__name__
 
 
 def mcp_identity(tools: Sequence[Tool]) -> list[dict[str, Any]] | None:
