@@ -130,9 +130,7 @@ def particles_curve(rows: list[Row], samples: list[SampleLog]) -> str:
             f"| {r.strategy} | {r.budget} | {_acc(r)} | {r.mean_tokens:,.0f} | {statistics.fmean(spread):.2f} |"
         )
     by = {(r.strategy.split(":")[0], r.budget): r for r in picked}
-    compared = {
-        r.budget for r in picked if r.budget.isdigit() and r.strategy.split(":")[0] in ("pf", "epf", "best-of-n")
-    }
+    compared = {n for method, n in by if method in ("pf", "epf", "best-of-n") and n.isdigit()}
     for n in sorted(compared, key=int):  # greedy alone (N = 1) has nothing to compare
         lines.append(f"\nN = {n}: PF > best-of-N: {direction(by.get(('pf', n)), by.get(('best-of-n', n)))}; ")
         lines[-1] += f"ePF > PF: {direction(by.get(('epf', n)), by.get(('pf', n)))}."
@@ -218,19 +216,24 @@ def calibration_table(samples: list[SampleLog], low: float = 0.30, high: float =
     return f"### Calibration (target band {low:.0%}–{high:.0%})\n\n" + "\n".join(lines)
 
 
+def load_logs(paths: Sequence[Path]) -> EvalLog:
+    """The logs as one: every run's header and every sample, read once for the curves and the pages."""
+    logs = [load_log(p) for p in paths]
+    return EvalLog({k: v for log in logs for k, v in log.headers.items()}, [s for log in logs for s in log.samples])
+
+
 def report(paths: Sequence[Path]) -> str:
-    samples: list[SampleLog] = []
-    headers: dict[str, RunHeader] = {}
-    for path in paths:
-        log = load_log(path)
-        samples += [s for s in log.samples if s.status == "done"]
-        headers.update(log.headers)
+    return curves(load_logs(paths))
+
+
+def curves(log: EvalLog) -> str:
+    samples = [s for s in log.samples if s.status == "done"]
     rows = summarize(samples)
     parts = [
         particles_curve(rows, samples),
         plan_budget_curve(rows),
         tracker_curve(rows),
-        thinking_curve(samples, headers),
+        thinking_curve(samples, dict(log.headers)),
     ]
     found = [p for p in parts if p]
     small = min((r.n for r in rows), default=0) < 100
@@ -238,15 +241,13 @@ def report(paths: Sequence[Path]) -> str:
     return "\n\n".join(found) + note if found else "No effect's strategies were found in these logs."
 
 
-def write_pages(paths: Sequence[Path], out: Path, curves: str) -> list[Path]:
-    """The curves as effects.md beside thrifty's HTML report of the same logs (report.html, the
+def write_pages(log: EvalLog, out: Path, text: str, log_folder: Path) -> list[Path]:
+    """The curves as effects.md beside thrifty's HTML report of the same log (report.html, the
     charts and every sample), so the figures in RESULTS.md can be browsed sample by sample."""
-    logs = [load_log(p) for p in paths]
-    merged = EvalLog({k: v for log in logs for k, v in log.headers.items()}, [s for log in logs for s in log.samples])
     out.mkdir(parents=True, exist_ok=True)
-    (out / "effects.md").write_text(f"# The seed papers' effects\n\n{curves}\n", encoding="utf-8")
+    (out / "effects.md").write_text(f"# The seed papers' effects\n\n{text}\n", encoding="utf-8")
     title = "The seed papers' effects (benchmarks/effects.py)"
-    return write_report(summarize(merged.samples), out, title=title, log=merged, log_folder=paths[0].parent)
+    return write_report(summarize(log.samples), out, title=title, log=log, log_folder=log_folder)
 
 
 # ------------------------------------------------------------------ running
@@ -342,10 +343,11 @@ def main() -> None:
     show.add_argument("--out", type=Path, help="also write effects.md and the HTML report (report.html) there")
     args = parser.parse_args()
     if args.command == "report":
-        text = report(args.logs)
+        log = load_logs(args.logs)
+        text = curves(log)
         print(text)
         if args.out:
-            write_pages(args.logs, args.out, text)
+            write_pages(log, args.out, text, args.logs[0].parent)
     else:
         asyncio.run((run if args.command == "run" else calibrate)(args))
 

@@ -88,8 +88,10 @@ def test_report_pages_hold_the_curves_and_every_sample(tmp_path: Path) -> None:
     for s in [*cell("pf:2", "2", 3, 5), *cell("best-of-n:2", "2", 1, 5)]:
         append(log, s)
     log.close()
-    text = effects.report([path])
-    written = effects.write_pages([path], tmp_path / "out", text)
+    log = effects.load_logs([path])
+    text = effects.curves(log)
+    assert text == effects.report([path])
+    written = effects.write_pages(log, tmp_path / "out", text, tmp_path)
     assert (tmp_path / "out" / "effects.md").read_text(encoding="utf-8").endswith(text + "\n")
     page = next(p for p in written if p.name == "report.html").read_text(encoding="utf-8")
     assert "pf:2" in page and "best-of-n:2" in page
