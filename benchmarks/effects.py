@@ -11,7 +11,8 @@ Wilson 95 % intervals ("reproduces", "opposite", or "within noise: not resolved 
   questions: accuracy, tokens, E³. Claim: higher accuracy and E³ at fewer tokens (Lin et al.).
 - tracker: tracker at B vs react at B and at 3B tool units: accuracy, tool units, unified cost.
   Claim: tracker@B ≥ react@3B at lower cost (BATS Table 2).
-- thinking: the dial none/low/medium/high: accuracy and reasoning tokens per level, monotone or not.
+- thinking: the dial none/low/medium/high on the greedy math solver (``none`` is the calibrated
+  baseline): accuracy and reasoning tokens per level, monotone or not.
 
 Commands (seeds and sizes are the reproduction recipe; ``--model 0.5b`` picks the small embedded model;
 ``--concurrency 4`` uses the embedded server's four slots). First find the level where the baseline
@@ -24,7 +25,8 @@ lands at 30–60 % (``calibrate`` prints the band per level), then run the effec
     python benchmarks/effects.py run plan-budget --n 100 --seed 0 --hops 2 --log effects-pb.jsonl
     python benchmarks/effects.py run tracker --n 100 --seed 0 --hops 2 --log effects-tracker.jsonl
     python benchmarks/effects.py run tracker --budgets 2 ...  # tracker@2, react@2 and react@6 only
-    python benchmarks/effects.py run thinking --n 100 --seed 0 --operations 3 --log effects-think.jsonl
+    python benchmarks/effects.py run thinking --model 0.5b --operations 1 --distractors 1 --n 100 --seed 0 \
+        --concurrency 4 --log effects-think-05.jsonl  # the 0.5B's calibrated level
     python benchmarks/effects.py report effects-*.jsonl [--out DIR]
 """
 
@@ -285,7 +287,7 @@ async def run(args: argparse.Namespace) -> None:
         backends, log, concurrency = [backend], args.log, args.concurrency
         if args.effect == "thinking":
             for dial in LEVELS:
-                cond = [Condition("react", dial, Limits(total_tokens=args.tokens))]
+                cond = [Condition("greedy", dial, Limits(total_tokens=args.tokens))]
                 config = LoopConfig(thinking=dial)  # type: ignore[arg-type]
                 await run_eval(
                     tasks, cond, backends=backends, tools=[], log_path=log, concurrency=concurrency, config=config

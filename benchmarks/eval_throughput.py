@@ -22,8 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.request import urlopen
 
 from thrifty.backends import OpenAICompatBackend
@@ -180,6 +182,7 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--no-traces", action="store_true", help="skip the per-sample traces the runner writes")
     parser.add_argument("--ray", type=int, default=0, metavar="N", help="also run through RayExecutor, N workers")
+    parser.add_argument("--uvloop", action="store_true", help="run the plain runner on uvloop's event loop")
     return parser.parse_args()
 
 
@@ -223,6 +226,15 @@ async def local_run(
     return elapsed
 
 
+def _loop_run(args: argparse.Namespace) -> Callable[[Coroutine[Any, Any, float]], float]:
+    """asyncio.run, or uvloop.run with ``--uvloop`` (the same code on libuv's event loop)."""
+    if args.uvloop:
+        import uvloop
+
+        return uvloop.run
+    return asyncio.run
+
+
 def main() -> None:
     args = parse_args()
     tasks = sample_tasks(args.samples)
@@ -236,7 +248,8 @@ def main() -> None:
         floor = asyncio.run(raw_floor(base_url, args.samples, calls, args.concurrency))
         before, cpu = stub_stats(base_url), cpu_seconds()
         with tempfile.TemporaryDirectory() as tmp:
-            wall = asyncio.run(local_run(args, tasks, tool, base_url, Path(tmp) / "log.jsonl"))
+            runner = local_run(args, tasks, tool, base_url, Path(tmp) / "log.jsonl")
+            wall = _loop_run(args)(runner)
             cpu, after = cpu_seconds() - cpu, stub_stats(base_url)
             ray_wall = ray_run(args, tasks, tool, base_url, Path(tmp) / "ray.jsonl") if args.ray else None
     finally:

@@ -183,3 +183,20 @@ async def test_the_agent_searches_the_offline_web(
     assert searches, "the embedded agent never searched"
     assert "Results for" in searches[0]["output"]
     assert result.usage.tool("search") >= 1
+
+
+async def test_the_thinking_dial_works_on_the_real_model(live_backend: OpenAICompatBackend) -> None:
+    """Budget forcing on the prompted think block, end to end: the JSON protocol's answer after the
+    closed block is accepted by llama-server (a grammar cannot continue a free-text prefill, so it
+    goes out as a new turn), thinking is charged as reasoning tokens, and a higher level's waits
+    make more thinking requests than a lower one."""
+    used = {}
+    for level in ("low", "medium"):
+        events: list[Event] = []
+        config = LoopConfig(temperature=0.0, seed=0, step_max_tokens=128, thinking=level)  # type: ignore[arg-type]
+        agent = Agent(live_backend, limits="tokens=8000", config=config, on_event=events.append)
+        result = await agent.run("Ana has 11 books and sells 2 of them. How many books does she have now?")
+        assert result.stop_reason in ("answered", "stalled", "budget_exhausted"), result.error
+        assert result.usage.reasoning_tokens > 0
+        used[level] = sum(1 for e in events if isinstance(e, ModelCalled) and e.purpose == "think")
+    assert used["medium"] > used["low"] >= 1

@@ -197,18 +197,29 @@ async def test_point4_r1_at_none_keeps_a_closed_think_block() -> None:
 
 async def test_point4_a_model_without_thinking_gets_a_prompted_think_block_per_level() -> None:
     """The dial is no silent no-op on models with no thinking mode (the embedded Qwen2.5-Coder): the
-    system prompt asks for a <think> block and budget forcing caps it at the level's budget."""
+    system prompt asks for a <think> block, budget forcing caps it at the level's budget, and the
+    level's waits (s1) extend an early stop, so a model that stops thinking under every cap still
+    thinks longer at higher levels. A JSON-protocol answer is a new turn after the closed block (a
+    grammar cannot continue a free-text prefill: llama-server answers HTTP 400)."""
     from thrifty.agents.controller import LoopConfig
-    from thrifty.agents.thinking import THINKING_TOKENS, ThinkingMode
+    from thrifty.agents.thinking import THINKING_TOKENS, THINKING_WAITS, ThinkingMode
 
-    for level in ("low", "high"):
-        backend = ScriptedBackend(["I reason about it", '{"answer": "7"}'], tool_protocol="json")
+    assert [THINKING_WAITS[ThinkingMode(lv)] for lv in ("none", "low", "medium", "high")] == [0, 0, 2, 4]
+    for level in ("low", "medium", "high"):
+        waits = THINKING_WAITS[ThinkingMode(level)]
+        script = [f"thought {i}" for i in range(waits + 1)] + ['{"answer": "7"}']
+        backend = ScriptedBackend(script, tool_protocol="json")
         result = await Agent(backend, config=LoopConfig(thinking=level)).run("q")  # type: ignore[arg-type]
-        think, answer = backend.requests
-        assert "think step by step inside <think>" in think.messages[0].content
-        assert think.messages[-1].content == "<think>\n" and think.stop == ("</think>",)
-        assert think.max_tokens == THINKING_TOKENS[ThinkingMode(level)] and think.response_format is None
+        *thinks, answer = backend.requests
+        assert len(thinks) == waits + 1
+        assert "think step by step inside <think>" in thinks[0].messages[0].content
+        assert thinks[0].messages[-1].content == "<think>\n" and thinks[0].stop == ("</think>",)
+        assert thinks[0].max_tokens == THINKING_TOKENS[ThinkingMode(level)] and thinks[0].response_format is None
+        assert all(t.messages[-1].content.endswith("Wait") for t in thinks[1:])
         assert answer.response_format is not None  # the answer keeps the JSON protocol's schema
+        block, ask = answer.messages[-2:]
+        assert block.role == "assistant" and block.content.startswith("<think>") and block.content.endswith("</think>")
+        assert ask.role == "user" and "required format" in ask.content
         assert result.answer == "7" and result.usage.reasoning_tokens > 0
     backend = ScriptedBackend(['{"answer": "7"}'], tool_protocol="json")
     await Agent(backend, config=LoopConfig(thinking="none")).run("q")

@@ -127,3 +127,23 @@ def test_none_on_a_think_tag_model_with_a_server_budget_keeps_a_zero_cap() -> No
     assert not needs_forcing(served, ThinkingMode.NONE)
     qwen3 = ModelProfile(family="qwen3", thinking="enable_thinking", thinking_token_budget=True)
     assert "thinking_token_budget" not in thinking_request(REQ, qwen3, ThinkingMode.NONE).extra_body
+
+
+async def test_the_dial_reaches_the_sampling_baselines() -> None:
+    """``LoopConfig.thinking`` is honoured by greedy/self-consistency/best-of-N as by an agent step:
+    each solution is thought out in a forced think block first, and the solution is the reply after
+    it (a continuation: the math solver has no response format). Without a dial: one plain call."""
+    from thrifty.agents.particles import GreedyStrategy
+    from thrifty.agents.thinking import THINKING_WAITS
+
+    waits = THINKING_WAITS[ThinkingMode.MEDIUM]
+    thoughts = [f"thought {i}" for i in range(waits + 1)]
+    backend = ScriptedBackend([*thoughts, "So 5 - 2 = 3.\n\nThe answer is \\boxed{3}"])
+    config = LoopConfig(thinking="medium")
+    result = await Agent(backend, strategy=GreedyStrategy(), config=config).run("Q?")
+    *thinks, answer = backend.requests
+    assert len(thinks) == waits + 1 and "<think>" in thinks[0].messages[0].content
+    assert answer.messages[-1].role == "assistant" and answer.messages[-1].content.endswith("</think>\n\n")
+    assert result.answer == "3" and result.usage.reasoning_tokens > 0
+    plain = ScriptedBackend(["The answer is \\boxed{3}"])
+    assert (await Agent(plain, strategy=GreedyStrategy()).run("Q?")).answer == "3" and len(plain.requests) == 1

@@ -23,16 +23,7 @@ from thrifty.agents.rail_steps import reformulate, search_and_read, shorten
 from thrifty.agents.rails import Rails, rails_for
 from thrifty.agents.replies import is_abstention
 from thrifty.agents.result import RunResult, StopReason
-from thrifty.agents.thinking import (
-    THINKING_TOKENS,
-    ThinkingMode,
-    dial_for_budget,
-    force_thinking_budget,
-    mode_for_difficulty,
-    needs_forcing,
-    probe_difficulty,
-    thinking_request,
-)
+from thrifty.agents.thinking import choose_mode, dial_for_budget, dialled_call
 from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount, ToolCall, ToolSpec
 from thrifty.budget import BudgetExceeded
 from thrifty.errors import BackendError
@@ -386,14 +377,6 @@ async def _model_step(
     if ctx.config.thinking is None:
         return await caller(request, step=step, count=count)
     if state.thinking is None:
-        if ctx.config.thinking == "auto":
-            level, _ = await probe_difficulty(caller, state.question, step=step)
-            state.thinking = mode_for_difficulty(level)
-        else:
-            state.thinking = ThinkingMode(ctx.config.thinking)
+        state.thinking = await choose_mode(ctx.config.thinking, caller, state.question, step=step)
     mode = dial_for_budget(state.thinking, ctx.ledger.view())
-    profile = ctx.backend.profile
-    request = thinking_request(request, profile, mode)
-    if needs_forcing(profile, mode):
-        return await force_thinking_budget(caller, request, THINKING_TOKENS[mode], step=step)
-    return await caller(request, step=step, count=count)
+    return await dialled_call(caller, request, ctx.backend.profile, mode, step=step, count=count)

@@ -30,7 +30,7 @@ from enum import StrEnum
 
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.prompts import load_prompt
-from thrifty.backends.base import ChatRequest, Completion, Message
+from thrifty.backends.base import ChatRequest, Completion, Message, TokenCount
 from thrifty.backends.profiles import ModelProfile
 from thrifty.budget import BudgetView, Regime, Usage
 
@@ -48,6 +48,11 @@ class ThinkingMode(StrEnum):
 
 THINKING_TOKENS = {ThinkingMode.NONE: 0, ThinkingMode.LOW: 512, ThinkingMode.MEDIUM: 2048, ThinkingMode.HIGH: 8192}
 """Default thinking budgets per mode (ThinkDial's medium/low ≈ 50% / 25% of high, rounded)."""
+THINKING_WAITS = {ThinkingMode.NONE: 0, ThinkingMode.LOW: 0, ThinkingMode.MEDIUM: 2, ThinkingMode.HIGH: 4}
+"""Under budget forcing, how often an early end of thinking is suppressed with "Wait" per mode (s1
+scales thinking up by suppressing it 2, 4 and 6 times). A cap alone makes no levels on a model that
+stops thinking well under every cap (the 0.5B thinks ~100 tokens): the waits are what make medium and
+high think longer than low."""
 END_THINKING = (
     "\n\nConsidering the limited time, I have to give the solution based on the thinking directly now.\n</think>\n\n"
 )
@@ -133,16 +138,52 @@ async def force_thinking_budget(
             break
         thinking += "\nWait"  # s1: suppress the early end of thinking and keep going
     closing = NO_THINKING if budget <= 0 else END_THINKING if finish == "length" else "\n</think>\n\n"
-    prefix = OPEN_THINKING + thinking + closing
-    answer = await caller(
-        replace(request, messages=(*request.messages, Message("assistant", prefix))), step=step, purpose="answer"
-    )
+    answer = await caller(_answer_request(request, OPEN_THINKING + thinking + closing), step=step, purpose="answer")
     return replace(
         answer,
         text=answer.text.strip(),
         reasoning=thinking.strip(),
         usage=phase_usage + answer.usage,
     )
+
+
+async def choose_mode(setting: str, caller: ModelCaller, question: str, *, step: int = 0) -> ThinkingMode:
+    """The run's base mode from ``LoopConfig.thinking``: a level as set, or for ``auto`` the level a
+    difficulty probe picks (one short call)."""
+    if setting == "auto":
+        level, _ = await probe_difficulty(caller, question, step=step)
+        return mode_for_difficulty(level)
+    return ThinkingMode(setting)
+
+
+async def dialled_call(
+    caller: ModelCaller,
+    request: ChatRequest,
+    profile: ModelProfile,
+    mode: ThinkingMode,
+    *,
+    step: int,
+    count: TokenCount | None = None,
+) -> Completion:
+    """One model call through the dial: the server-side controls for ``mode``, or budget forcing
+    (the level's token cap and its waits) where the model or server needs it. Every strategy that
+    honours ``LoopConfig.thinking`` calls the model this way."""
+    request = thinking_request(request, profile, mode)
+    if needs_forcing(profile, mode):
+        budget, waits = THINKING_TOKENS[mode], THINKING_WAITS[mode]
+        return await force_thinking_budget(caller, request, budget, step=step, min_tokens=budget, max_waits=waits)
+    return await caller(request, step=step, count=count)
+
+
+def _answer_request(request: ChatRequest, thought: str) -> ChatRequest:
+    """The answer after the closed think block: its continuation (s1), or, when the reply is
+    constrained by a response format, a new turn after it. A format's grammar constrains the whole
+    assistant message, so a free-text think block cannot be its prefix (llama-server refuses the pair
+    with HTTP 400 "Failed to initialize samplers")."""
+    if request.response_format is None:
+        return replace(request, messages=(*request.messages, Message("assistant", thought)))
+    ask = Message("user", load_prompt("think_answer").render())
+    return replace(request, messages=(*request.messages, Message("assistant", thought.rstrip()), ask))
 
 
 def dial_for_budget(base: ThinkingMode, view: BudgetView) -> ThinkingMode:

@@ -25,6 +25,8 @@ from thrifty.agents.particles.generation import (
 from thrifty.agents.particles.prm import NEUTRAL, LLMJudgePRM, ProcessRewardModel, Scoring, score_particles
 from thrifty.agents.particles.weights import Aggregation, aggregate
 from thrifty.agents.result import RunResult, StopReason
+from thrifty.agents.thinking import ThinkingMode, choose_mode, dial_for_budget
+from thrifty.backends.profiles import ModelProfile
 from thrifty.budget import BudgetExceeded
 
 
@@ -42,8 +44,12 @@ class _Sampling:
 
     async def _samples(self, question: str, ctx: RunContext) -> tuple[list[str], str | None]:
         caller = ModelCaller(ctx.backend, ctx.ledger, ctx.emit)
+        dial = None
+        if ctx.config.thinking is not None:  # the dial applies to each solution call, as to an agent step
+            mode = dial_for_budget(await choose_mode(ctx.config.thinking, caller, question), ctx.ledger.view())
+            dial = (ctx.backend.profile, mode)
         outcomes = await asyncio.gather(
-            *(self._sample(caller, question, i) for i in range(self.n)), return_exceptions=True
+            *(self._sample(caller, question, i, dial) for i in range(self.n)), return_exceptions=True
         )
         texts: list[str] = []
         exhausted: str | None = None
@@ -56,10 +62,12 @@ class _Sampling:
                 texts.append(outcome)
         return texts, exhausted
 
-    async def _sample(self, caller: ModelCaller, question: str, index: int) -> str:
+    async def _sample(
+        self, caller: ModelCaller, question: str, index: int, dial: tuple[ModelProfile, ThinkingMode] | None
+    ) -> str:
         """One solution; one that ran out of tokens before answering is asked to conclude, as PF does."""
         text = await full_solution(
-            caller, question, max_tokens=self.max_tokens, temperature=self.temperature, step=index
+            caller, question, max_tokens=self.max_tokens, temperature=self.temperature, step=index, dial=dial
         )
         if extract_answer(text) is None:
             try:

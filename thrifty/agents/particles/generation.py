@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from thrifty.agents.calls import ModelCaller
 from thrifty.agents.prompts import load_prompt
 from thrifty.agents.strategies.judging import normalize
+from thrifty.agents.thinking import ThinkingMode, dialled_call
 from thrifty.backends.base import ChatRequest, Message, TokenLogprob
+from thrifty.backends.profiles import ModelProfile
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +128,22 @@ async def conclude(
 
 
 async def full_solution(
-    caller: ModelCaller, question: str, *, max_tokens: int, temperature: float, step: int = 0
+    caller: ModelCaller,
+    question: str,
+    *,
+    max_tokens: int,
+    temperature: float,
+    step: int = 0,
+    dial: tuple[ModelProfile, ThinkingMode] | None = None,
 ) -> str:
-    """A whole solution in one call (the greedy, best-of-N and self-consistency baselines)."""
+    """A whole solution in one call (the greedy, best-of-N and self-consistency baselines); with a
+    thinking ``dial`` (the model's profile and the mode), through it (the solution is the reply after
+    the thinking)."""
     request = ChatRequest(
         messages=solver_messages(question, (), "\n\n"), max_tokens=max_tokens, temperature=temperature
     )
+    if dial is not None:
+        return (await dialled_call(caller, request, *dial, step=step)).text.strip()
     completion = await caller(request, step=step, purpose="sample")
     return completion.text.strip()
 
