@@ -194,8 +194,9 @@ async def test_the_thinking_dial_works_on_the_real_model(live_backend: OpenAICom
     for level in ("low", "medium"):
         events: list[Event] = []
         config = LoopConfig(temperature=0.0, seed=0, step_max_tokens=128, thinking=level)  # type: ignore[arg-type]
-        agent = Agent(live_backend, limits="tokens=8000", config=config, on_event=events.append)
-        result = await agent.run("Ana has 11 books and sells 2 of them. How many books does she have now?")
+        agent = Agent(live_backend, limits="tokens=8000", config=config)
+        question = "Ana has 11 books and sells 2 of them. How many books does she have now?"
+        result = await agent.run(question, on_event=events.append)
         assert result.stop_reason in ("answered", "stalled", "budget_exhausted"), result.error
         assert result.usage.reasoning_tokens > 0
         used[level] = sum(1 for e in events if isinstance(e, ModelCalled) and e.purpose == "think")
