@@ -42,6 +42,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from thrifty.agents.controller import LoopConfig
+from thrifty.agents.strategies.base import Strategy
 from thrifty.agents.strategies.schedules import SCHEDULES
 from thrifty.backends.registry import BackendConfig, open_backend
 from thrifty.budget import Limits
@@ -57,8 +58,11 @@ from thrifty.viewer.report import write_report
 EFFECTS = ("particles", "plan-budget", "tracker", "thinking")
 LEVELS = ("none", "low", "medium", "high")
 PARTICLE_METHODS = ("greedy", "self-consistency", "best-of-n", "pf", "epf")
+CERTAINTY_METHODS = ("pf-certainty", "epf-certainty")
+"""PF/ePF scored by the generator's own logprobs (``SelfCertaintyPRM``: no judge call); only on
+request (``--methods``), for the cost comparison."""
 TOOL_EFFECTS = ("plan-budget", "tracker")
-SAMPLED = re.compile(r"^(greedy|best-of-n|self-consistency|pf|epf)(?::(\d+))?$")
+SAMPLED = re.compile(r"^(greedy|best-of-n|self-consistency|e?pf(?:-certainty)?)(?::(\d+))?$")
 
 # ------------------------------------------------------------------ conditions (what `run` evaluates)
 
@@ -69,8 +73,18 @@ def particle_conditions(
     out = [Condition("greedy", "1", Limits(total_tokens=tokens_per_sample))] if "greedy" in methods else []
     for n in counts:
         limits = Limits(total_tokens=n * tokens_per_sample)
-        out += [Condition(f"{m}:{n}", str(n), limits) for m in methods if m != "greedy"]
+        out += [Condition(_sampler(m, n), str(n), limits) for m in methods if m != "greedy"]
     return out
+
+
+def _sampler(method: str, n: int) -> str | Strategy:
+    """A registered name (``pf:4``), or for a certainty method PF/ePF built with ``SelfCertaintyPRM``."""
+    if method not in CERTAINTY_METHODS:
+        return f"{method}:{n}"
+    from thrifty.agents import particles
+
+    settings = particles.epf_settings(n) if method.startswith("epf") else particles.FilterSettings(particles=n)
+    return particles.ParticleFilterStrategy(settings, prm=particles.SelfCertaintyPRM(), name=f"{method}:{n}")
 
 
 def plan_budget_conditions(token_budgets: Sequence[int], units: int) -> list[Condition]:
@@ -123,30 +137,52 @@ def particles_curve(rows: list[Row], samples: list[SampleLog]) -> str:
     if not picked:
         return ""
     distinct: dict[tuple[str, str], list[int]] = defaultdict(list)
+    fresh: dict[tuple[str, str], list[int]] = defaultdict(list)
     for s in samples:
         distinct[(s.strategy, s.budget)].append(len(set(s.candidates)))
-    lines = ["| method | N | accuracy (95% CI) | tokens/task | distinct answers/task |", "|---|---|---|---|---|"]
+        fresh[(s.strategy, s.budget)].append(_uncached(s))
+    lines = [
+        "| method | N | accuracy (95% CI) | tokens/task | uncached tokens/task | distinct answers/task |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in sorted(picked, key=lambda r: (int(r.budget) if r.budget.isdigit() else 0, r.strategy)):
         spread = distinct.get((r.strategy, r.budget)) or [0]
+        uncached = statistics.fmean(fresh.get((r.strategy, r.budget)) or [0])
         lines.append(
-            f"| {r.strategy} | {r.budget} | {_acc(r)} | {r.mean_tokens:,.0f} | {statistics.fmean(spread):.2f} |"
+            f"| {r.strategy} | {r.budget} | {_acc(r)} | {r.mean_tokens:,.0f} | {uncached:,.0f} "
+            f"| {statistics.fmean(spread):.2f} |"
         )
     by = {(r.strategy.split(":")[0], r.budget): r for r in picked}
-    compared = {n for method, n in by if method in ("pf", "epf", "best-of-n") and n.isdigit()}
+    compared = {n for method, n in by if method not in ("greedy", "self-consistency") and n.isdigit()}
     for n in sorted(compared, key=int):  # greedy alone (N = 1) has nothing to compare
         lines.append(f"\nN = {n}: PF > best-of-N: {direction(by.get(('pf', n)), by.get(('best-of-n', n)))}; ")
         lines[-1] += f"ePF > PF: {direction(by.get(('epf', n)), by.get(('pf', n)))}."
-        lines[-1] += _token_ratio(by, n)
+        lines[-1] += _token_ratio(by, n, fresh)
     return "### Particle filtering and its baselines\n\n" + "\n".join(lines)
 
 
-def _token_ratio(by: dict[tuple[str, str], Row], n: str) -> str:
-    """PF's and ePF's tokens per task as a multiple of self-consistency's at the same N (the issue's
-    cost target is within 2×)."""
+def _uncached(sample: SampleLog) -> int:
+    """Tokens the server computed: input not served from its prefix cache, plus output."""
+    usage = sample.usage
+    fresh_input = usage.get("input_tokens", 0) - usage.get("cached_tokens", 0)
+    return int(fresh_input + usage.get("output_tokens", 0))
+
+
+def _token_ratio(by: dict[tuple[str, str], Row], n: str, fresh: dict[tuple[str, str], list[int]]) -> str:
+    """Each PF variant's tokens per task as a multiple of self-consistency's at the same N (the issue's
+    cost target is within 2×): all tokens sent and received, and the uncached ones."""
     sc = by.get(("self-consistency", n))
     if sc is None or sc.mean_tokens <= 0:
         return ""
-    ratios = [f"{m} ×{by[(m, n)].mean_tokens / sc.mean_tokens:.1f}" for m in ("pf", "epf") if (m, n) in by]
+    sc_fresh = statistics.fmean(fresh.get((sc.strategy, n)) or [0])
+    ratios = []
+    for m in ("pf", "epf", *CERTAINTY_METHODS):
+        if (m, n) in by:
+            row = by[(m, n)]
+            text = f"{m} ×{row.mean_tokens / sc.mean_tokens:.1f}"
+            if sc_fresh > 0:
+                text += f" (uncached ×{statistics.fmean(fresh.get((row.strategy, n)) or [0]) / sc_fresh:.1f})"
+            ratios.append(text)
     return f" Tokens vs self-consistency: {', '.join(ratios)}." if ratios else ""
 
 

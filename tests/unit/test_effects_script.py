@@ -103,8 +103,22 @@ def test_particle_cost_is_read_against_self_consistency_at_the_same_n(tmp_path: 
     log = open_log(path)
     sc = cell("self-consistency:2", "2", 30, 100)  # 1,000 tokens per task
     pf = [SampleLog(**{**vars(s), "strategy": "pf:2", "usage": {**s.usage, "input_tokens": 2900}}) for s in sc]
-    for s in [*cell("greedy", "1", 30, 100), *sc, *pf]:
+    cached = {**sc[0].usage, "input_tokens": 2900, "cached_tokens": 2000}  # 3,000 sent, 1,000 computed
+    by_certainty = [SampleLog(**{**vars(s), "strategy": "pf-certainty:2", "usage": cached}) for s in sc]
+    for s in [*cell("greedy", "1", 30, 100), *sc, *pf, *by_certainty]:
         append(log, s)
     log.close()
     text = effects.report([path])
-    assert "Tokens vs self-consistency: pf ×3.0." in text and "N = 1" not in text
+    assert "Tokens vs self-consistency: pf ×3.0 (uncached ×3.0), pf-certainty ×3.0 (uncached ×1.0)." in text
+    assert "| pf-certainty:2 | 2 | 0.30 (0.22–0.40), n=100 | 3,000 | 1,000 |" in text and "N = 1" not in text
+
+
+def test_certainty_methods_are_particle_filters_scored_by_their_own_logprobs() -> None:
+    from thrifty.agents.particles import ParticleFilterStrategy, SelfCertaintyPRM
+
+    effects = _script()
+    pf, epf = (c.strategy for c in effects.particle_conditions([4], 1000, ["pf-certainty", "epf-certainty"]))
+    assert isinstance(pf, ParticleFilterStrategy) and isinstance(epf, ParticleFilterStrategy)
+    assert isinstance(pf.prm, SelfCertaintyPRM) and isinstance(epf.prm, SelfCertaintyPRM)
+    assert (pf.name, epf.name, pf.settings.particles) == ("pf-certainty:4", "epf-certainty:4", 4)
+    assert epf.settings.annealing == "ess" and pf.settings.annealing != "ess"
