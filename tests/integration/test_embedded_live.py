@@ -18,6 +18,7 @@ from thrifty.agents.agent import Agent
 from thrifty.agents.controller import LoopConfig
 from thrifty.agents.events import Event, ModelCalled
 from thrifty.agents.protocol import parse_text_reply
+from thrifty.agents.thinking import END_THINKING
 from thrifty.backends import ChatRequest, Message, OpenAICompatBackend
 from thrifty.budget import Limits
 from thrifty.search.index import CorpusIndex
@@ -200,4 +201,10 @@ async def test_the_thinking_dial_works_on_the_real_model(live_backend: OpenAICom
         assert result.stop_reason in ("answered", "stalled", "budget_exhausted"), result.error
         assert result.usage.reasoning_tokens > 0
         used[level] = sum(1 for e in events if isinstance(e, ModelCalled) and e.purpose == "think")
+        answers = [e.request for e in events if isinstance(e, ModelCalled) and e.purpose == "answer" and e.request]
+        blocks = [m.content for r in answers for m in r.messages if m.content.startswith("<think>")]
+        thoughts = [b.removeprefix("<think>").split("</think>")[0].split(END_THINKING.strip()[:20])[0] for b in blocks]
+        assert thoughts and all(
+            len(t.strip()) > 40 for t in thoughts
+        )  # the answer sees the thought, not an empty block
     assert used["medium"] > used["low"] >= 1

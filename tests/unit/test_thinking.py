@@ -81,6 +81,25 @@ async def test_wait_extends_thinking_below_the_minimum() -> None:
     assert completion.text == "the answer"
 
 
+async def test_thinking_the_server_returns_as_reasoning_reaches_the_answer() -> None:
+    """llama-server hands a thinking phase back as reasoning holding the whole block (the prefill
+    too) and no text; vLLM's parser as reasoning holding the continuation alone. Either way each
+    phase and the answer continue the whole thought, once."""
+
+    def whole_block(words: str) -> Completion:
+        return Completion(text="", model="m", usage=Usage(requests=1, output_tokens=5), reasoning=words)
+
+    llama = ScriptedBackend([whole_block("a is 5."), whole_block("a is 5.\nWait, b is 2."), "3"])
+    caller = ModelCaller(llama, Ledger(), ignore_events)
+    completion = await force_thinking_budget(caller, REQ, budget=500, min_tokens=50, max_waits=1)
+    assert llama.requests[1].messages[-1].content == "<think>\na is 5.\nWait"
+    assert llama.requests[2].messages[-1].content == "<think>\na is 5.\nWait, b is 2.\n</think>\n\n"
+    assert completion.reasoning == "a is 5.\nWait, b is 2."
+    vllm = ScriptedBackend([whole_block("a is 5."), whole_block(", b is 2."), "3"])
+    await force_thinking_budget(ModelCaller(vllm, Ledger(), ignore_events), REQ, budget=500, min_tokens=50, max_waits=1)
+    assert vllm.requests[2].messages[-1].content == "<think>\na is 5.\nWait, b is 2.\n</think>\n\n"
+
+
 def test_dial_steps_down_with_the_budget_regime() -> None:
     ledger = Ledger(Limits(tools={"search": 10}))
     assert dial_for_budget(ThinkingMode.HIGH, ledger.view()) is ThinkingMode.HIGH

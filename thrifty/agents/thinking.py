@@ -131,7 +131,7 @@ async def force_thinking_budget(
             response_format=None,
         )
         c = await caller(phase, step=step, purpose="think", reasoning_output=True)
-        thinking += c.text.split("</think>")[0]  # the continuation alone (Backend.complete)
+        thinking = _thought_after(thinking, c)
         phase_usage = phase_usage + c.usage
         finish = c.finish_reason
         if finish == "length" or phase_usage.output_tokens >= min_tokens or wait == max_waits:
@@ -145,6 +145,20 @@ async def force_thinking_budget(
         reasoning=thinking.strip(),
         usage=phase_usage + answer.usage,
     )
+
+
+def _thought_after(thinking: str, phase: Completion) -> str:
+    """The think block so far after one thinking phase. Servers return the phase three ways: as text
+    (the continuation alone); as reasoning holding the whole block, prefill included (llama-server
+    parses the prefill and what it generated together); or as reasoning holding the continuation
+    alone (vLLM's reasoning parser sees the output only). Reading ``text`` alone lost the thinking
+    on llama-server: the answer was asked for after an empty think block."""
+    if not phase.reasoning:
+        return thinking + phase.text.split("</think>")[0]
+    so_far = thinking.strip()
+    if so_far and not phase.reasoning.startswith(so_far):
+        return thinking + phase.reasoning  # the continuation alone
+    return phase.reasoning  # the whole block
 
 
 async def choose_mode(setting: str, caller: ModelCaller, question: str, *, step: int = 0) -> ThinkingMode:
