@@ -166,3 +166,17 @@ async def test_the_dial_reaches_the_sampling_baselines() -> None:
     assert result.answer == "3" and result.usage.reasoning_tokens > 0
     plain = ScriptedBackend(["The answer is \\boxed{3}"])
     assert (await Agent(plain, strategy=GreedyStrategy()).run("Q?")).answer == "3" and len(plain.requests) == 1
+
+
+async def test_a_reply_without_an_answer_keeps_the_answer_worked_out_in_the_thought() -> None:
+    """The 0.5B often solves the problem to its boxed answer inside the prompted block and then only
+    comments on it: the solution is then the thought followed by the reply, not a comment to conclude
+    from. A reply that states an answer stays the solution."""
+    from thrifty.agents.particles import GreedyStrategy
+
+    solved = "5 - 2 = 3, so the answer is \\boxed{3}."
+    backend = ScriptedBackend([solved, "This solution is clear and efficient."])
+    result = await Agent(backend, strategy=GreedyStrategy(), config=LoopConfig(thinking="low")).run("Q?")
+    assert result.answer == "3" and len(backend.requests) == 2  # no conclude call
+    replied = ScriptedBackend([solved, "Therefore, the final answer is: $\\boxed{4}$."])
+    assert (await Agent(replied, strategy=GreedyStrategy(), config=LoopConfig(thinking="low")).run("Q?")).answer == "4"

@@ -137,13 +137,20 @@ async def full_solution(
     dial: tuple[ModelProfile, ThinkingMode] | None = None,
 ) -> str:
     """A whole solution in one call (the greedy, best-of-N and self-consistency baselines); with a
-    thinking ``dial`` (the model's profile and the mode), through it (the solution is the reply after
-    the thinking)."""
+    thinking ``dial`` (the model's profile and the mode), through it: the solution is the reply after
+    the thinking, or, when the reply states no answer, the thinking followed by the reply. A model
+    with no thinking mode of its own often works the problem out to its boxed answer inside the
+    prompted block and then only comments on it (the 0.5B: "This solution is efficient…"); taking
+    the reply alone threw that answer away."""
     request = ChatRequest(
         messages=solver_messages(question, (), "\n\n"), max_tokens=max_tokens, temperature=temperature
     )
     if dial is not None:
-        return (await dialled_call(caller, request, *dial, step=step)).text.strip()
+        completion = await dialled_call(caller, request, *dial, step=step)
+        reply = completion.text.strip()
+        if extract_answer(reply) is None and completion.reasoning:
+            return f"{completion.reasoning.strip()}\n\n{reply}".strip()
+        return reply
     completion = await caller(request, step=step, purpose="sample")
     return completion.text.strip()
 
