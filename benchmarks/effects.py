@@ -27,6 +27,7 @@ lands at 30–60 % (``calibrate`` prints the band per level), then run the effec
     python benchmarks/effects.py run tracker --budgets 2 ...  # tracker@2, react@2 and react@6 only
     python benchmarks/effects.py run thinking --model 0.5b --operations 1 --distractors 1 --n 100 --seed 0 \
         --concurrency 4 --log effects-think-05.jsonl  # the 0.5B's calibrated level
+    python benchmarks/effects.py run thinking --levels high --n 20 ...  # one level, on the first 20 tasks
     python benchmarks/effects.py report effects-*.jsonl [--out DIR]
 """
 
@@ -322,7 +323,7 @@ async def run(args: argparse.Namespace) -> None:
     async with open_backend(BackendConfig(base_url=args.base_url, model=args.model)) as backend:
         backends, log, concurrency = [backend], args.log, args.concurrency
         if args.effect == "thinking":
-            for dial in LEVELS:
+            for dial in args.levels:
                 cond = [Condition("greedy", dial, Limits(total_tokens=args.tokens))]
                 config = LoopConfig(thinking=dial)  # type: ignore[arg-type]
                 await run_eval(
@@ -372,6 +373,7 @@ def main() -> None:
     go.add_argument("--methods", type=lambda t: t.split(","), default=list(PARTICLE_METHODS), help="particles")
     go.add_argument("--counts", type=_ints, default=[1, 2, 4, 8], help="particles: N values")
     go.add_argument("--budgets", type=_ints, default=[2, 5, 10], help="tracker: B values (react also at 3B)")
+    go.add_argument("--levels", nargs="+", choices=LEVELS, default=list(LEVELS), help="thinking: the levels to run")
     cal = sub.add_parser("calibrate", help="the baseline's accuracy per difficulty level")
     _common(cal)
     cal.add_argument("--levels", type=_ints, required=True, help="math operations, or hops for tool effects")
