@@ -202,7 +202,7 @@ async def test_point4_a_model_without_thinking_gets_a_prompted_think_block_per_l
     thinks longer at higher levels. A JSON-protocol answer is a new turn after the closed block (a
     grammar cannot continue a free-text prefill: llama-server answers HTTP 400)."""
     from thrifty.agents.controller import LoopConfig
-    from thrifty.agents.thinking import THINKING_TOKENS, THINKING_WAITS, ThinkingMode
+    from thrifty.agents.thinking import THINK_CHUNK, THINKING_TOKENS, THINKING_WAITS, ThinkingMode
 
     assert [THINKING_WAITS[ThinkingMode(lv)] for lv in ("none", "low", "medium", "high")] == [0, 0, 2, 4]
     for level in ("low", "medium", "high"):
@@ -214,7 +214,8 @@ async def test_point4_a_model_without_thinking_gets_a_prompted_think_block_per_l
         assert len(thinks) == waits + 1
         assert "think step by step inside <think>" in thinks[0].messages[0].content
         assert thinks[0].messages[-1].content == "<think>\n" and thinks[0].stop == ("</think>",)
-        assert thinks[0].max_tokens == THINKING_TOKENS[ThinkingMode(level)] and thinks[0].response_format is None
+        assert thinks[0].max_tokens == min(THINK_CHUNK, THINKING_TOKENS[ThinkingMode(level)])
+        assert thinks[0].response_format is None
         assert all(t.messages[-1].content.endswith("Wait") for t in thinks[1:])
         assert answer.response_format is not None  # the answer keeps the JSON protocol's schema
         block, ask = answer.messages[-2:]

@@ -100,6 +100,29 @@ async def test_thinking_the_server_returns_as_reasoning_reaches_the_answer() -> 
     assert vllm.requests[2].messages[-1].content == "<think>\na is 5.\nWait, b is 2.\n</think>\n\n"
 
 
+async def test_a_long_thinking_phase_goes_out_in_chunks_that_continue_it() -> None:
+    """A phase longer than THINK_CHUNK is several requests, each continuing the thought (no "Wait"
+    between them), so no single request outlives a CPU server's timeout; the budget still caps the
+    total and the block is closed as over budget."""
+    from thrifty.agents.thinking import THINK_CHUNK
+
+    def chunk(words: str, tokens: int) -> Completion:
+        usage = Usage(requests=1, output_tokens=tokens)
+        return Completion(text=words, model="m", usage=usage, finish_reason="length")
+
+    budget = 2 * THINK_CHUNK + 100
+    backend = ScriptedBackend([chunk("a b", THINK_CHUNK), chunk(" c d", THINK_CHUNK), chunk(" e", 100), "42"])
+    ledger = Ledger()
+    completion = await force_thinking_budget(
+        ModelCaller(backend, ledger, ignore_events), REQ, budget, min_tokens=budget, max_waits=2
+    )
+    *phases, answer = backend.requests
+    assert [p.max_tokens for p in phases] == [THINK_CHUNK, THINK_CHUNK, 100]
+    assert [p.messages[-1].content for p in phases] == ["<think>\n", "<think>\na b", "<think>\na b c d"]
+    assert answer.messages[-1].content == "<think>\na b c d e" + END_THINKING
+    assert completion.text == "42" and ledger.used.reasoning_tokens == budget
+
+
 def test_dial_steps_down_with_the_budget_regime() -> None:
     ledger = Ledger(Limits(tools={"search": 10}))
     assert dial_for_budget(ThinkingMode.HIGH, ledger.view()) is ThinkingMode.HIGH

@@ -112,30 +112,37 @@ def needs_forcing(profile: ModelProfile, mode: ThinkingMode) -> bool:
     return profile.thinking == "enable_thinking" and mode is not ThinkingMode.NONE
 
 
+THINK_CHUNK = 1024
+"""The most thinking tokens one request asks for. A long phase goes out as continuations of this
+size: each request then ends within the client's timeout on a CPU server (a 8,192-token phase of the
+0.5B at four slots took longer than the 300 s timeout, so every ``high`` sample failed), and the
+ledger checks the budget between them."""
+
+
 async def force_thinking_budget(
     caller: ModelCaller, request: ChatRequest, budget: int, *, step: int = 0, min_tokens: int = 0, max_waits: int = 2
 ) -> Completion:
     """Think for at most ``budget`` tokens (at least ``min_tokens``), then answer. Both phases are charged.
     A budget of 0 answers at once after a closed think block (NoThinking)."""
-    thinking = ""
-    phase_usage = Usage()
-    finish = "stop"
-    for wait in range(max_waits + 1 if budget > 0 else 0):
-        prefix = OPEN_THINKING + thinking
+    thinking, phase_usage, finish, waits = "", Usage(), "stop", 0
+    while budget > 0:
         phase = replace(  # free text: no tools and no JSON schema while it thinks
             request,
-            messages=(*request.messages, Message("assistant", prefix)),
-            max_tokens=max(1, budget - phase_usage.output_tokens),
+            messages=(*request.messages, Message("assistant", OPEN_THINKING + thinking)),
+            max_tokens=max(1, min(THINK_CHUNK, budget - phase_usage.output_tokens)),
             stop=("</think>",),
             tools=(),
             response_format=None,
         )
         c = await caller(phase, step=step, purpose="think", reasoning_output=True)
-        thinking = _thought_after(thinking, c)
-        phase_usage = phase_usage + c.usage
-        finish = c.finish_reason
-        if finish == "length" or phase_usage.output_tokens >= min_tokens or wait == max_waits:
+        thinking, phase_usage, finish = _thought_after(thinking, c), phase_usage + c.usage, c.finish_reason
+        if finish == "length":
+            if phase_usage.output_tokens >= budget or c.usage.output_tokens == 0:
+                break  # the budget is spent (or the server makes no progress)
+            continue  # one chunk of a longer phase: carry on thinking
+        if phase_usage.output_tokens >= min_tokens or waits == max_waits:
             break
+        waits += 1
         thinking += "\nWait"  # s1: suppress the early end of thinking and keep going
     closing = NO_THINKING if budget <= 0 else END_THINKING if finish == "length" else "\n</think>\n\n"
     answer = await caller(_answer_request(request, OPEN_THINKING + thinking + closing), step=step, purpose="answer")
