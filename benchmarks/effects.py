@@ -134,7 +134,7 @@ def _acc(r: Row) -> str:
 
 
 def particles_curve(rows: list[Row], samples: list[SampleLog]) -> str:
-    picked = [r for r in rows if SAMPLED.match(r.strategy)]
+    picked = [r for r in rows if SAMPLED.match(r.strategy) and r.budget.isdigit()]  # not calibration, not dial
     if not picked:
         return ""
     distinct: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -146,7 +146,7 @@ def particles_curve(rows: list[Row], samples: list[SampleLog]) -> str:
         "| method | N | accuracy (95% CI) | tokens/task | uncached tokens/task | distinct answers/task |",
         "|---|---|---|---|---|---|",
     ]
-    for r in sorted(picked, key=lambda r: (int(r.budget) if r.budget.isdigit() else 0, r.strategy)):
+    for r in sorted(picked, key=lambda r: (int(r.budget), r.strategy)):
         spread = distinct.get((r.strategy, r.budget)) or [0]
         uncached = statistics.fmean(fresh.get((r.strategy, r.budget)) or [0])
         lines.append(
@@ -154,7 +154,7 @@ def particles_curve(rows: list[Row], samples: list[SampleLog]) -> str:
             f"| {statistics.fmean(spread):.2f} |"
         )
     by = {(r.strategy.split(":")[0], r.budget): r for r in picked}
-    compared = {n for method, n in by if method not in ("greedy", "self-consistency") and n.isdigit()}
+    compared = {n for method, n in by if method not in ("greedy", "self-consistency")}
     for n in sorted(compared, key=int):  # greedy alone (N = 1) has nothing to compare
         lines.append(f"\nN = {n}: PF > best-of-N: {direction(by.get(('pf', n)), by.get(('best-of-n', n)))}; ")
         lines[-1] += f"ePF > PF: {direction(by.get(('epf', n)), by.get(('pf', n)))}."

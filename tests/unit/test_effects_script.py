@@ -122,3 +122,19 @@ def test_certainty_methods_are_particle_filters_scored_by_their_own_logprobs() -
     assert isinstance(pf.prm, SelfCertaintyPRM) and isinstance(epf.prm, SelfCertaintyPRM)
     assert (pf.name, epf.name, pf.settings.particles) == ("pf-certainty:4", "epf-certainty:4", 4)
     assert epf.settings.annealing == "ess" and pf.settings.annealing != "ess"
+
+
+def test_the_dial_and_calibration_cells_are_not_read_as_particle_cells(tmp_path: Path) -> None:
+    """The thinking effect runs greedy under budget labels none/low/…, calibration under L1, L2 …:
+    neither is a particle count, so neither shows in the particles table."""
+    effects = _script()
+    path = tmp_path / "log.jsonl"
+    log = open_log(path)
+    for s in [*cell("greedy", "none", 3, 5), *cell("greedy", "low", 2, 5), *cell("greedy", "L1", 2, 5)]:
+        append(log, s)
+    log.close()
+    assert "Particle filtering" not in effects.report([path])
+    log = open_log(path)
+    append(log, cell("greedy", "1", 1, 1)[0])
+    log.close()
+    assert "| greedy | 1 |" in effects.report([path]) and "| greedy | low |" not in effects.report([path])
