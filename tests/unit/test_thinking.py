@@ -123,6 +123,30 @@ async def test_a_long_thinking_phase_goes_out_in_chunks_that_continue_it() -> No
     assert completion.text == "42" and ledger.used.reasoning_tokens == budget
 
 
+async def test_thinking_stops_while_the_token_limit_still_covers_the_answer() -> None:
+    """Under a token limit the thought is closed (as over budget) once another chunk and the answer
+    no longer both fit: the run ends with an answer, not out of tokens mid-thought."""
+    from thrifty.agents.thinking import THINK_CHUNK
+
+    thought = Completion(
+        text="a b",
+        model="m",
+        usage=Usage(requests=1, input_tokens=100, output_tokens=THINK_CHUNK),
+        finish_reason="length",
+    )
+    backend = ScriptedBackend([thought, "42"])
+    ledger = Ledger(Limits(total_tokens=5000))
+    budget = 8 * THINK_CHUNK
+    completion = await force_thinking_budget(
+        ModelCaller(backend, ledger, ignore_events), REQ, budget, min_tokens=budget, max_waits=4
+    )
+    assert len(backend.requests) == 2 and backend.requests[1].messages[-1].content.endswith(END_THINKING)
+    assert completion.text == "42" and ledger.used.total_tokens <= 5000
+    roomy = ScriptedBackend([thought, thought, "42"])
+    await force_thinking_budget(ModelCaller(roomy, Ledger(), ignore_events), REQ, 2 * THINK_CHUNK)
+    assert len(roomy.requests) == 3  # no limit: the whole budget is thought through
+
+
 def test_dial_steps_down_with_the_budget_regime() -> None:
     ledger = Ledger(Limits(tools={"search": 10}))
     assert dial_for_budget(ThinkingMode.HIGH, ledger.view()) is ThinkingMode.HIGH

@@ -139,11 +139,14 @@ async def force_thinking_budget(
         if finish == "length":
             if phase_usage.output_tokens >= budget or c.usage.output_tokens == 0:
                 break  # the budget is spent (or the server makes no progress)
-            continue  # one chunk of a longer phase: carry on thinking
-        if phase_usage.output_tokens >= min_tokens or waits == max_waits:
+        elif phase_usage.output_tokens >= min_tokens or waits == max_waits:
             break
-        waits += 1
-        thinking += "\nWait"  # s1: suppress the early end of thinking and keep going
+        if not _room_to_think_on(caller, c.usage, request):
+            finish = "length"  # the token limit covers the answer, not more thinking: close the block now
+            break
+        if finish != "length":  # a chunk of a longer phase carries on as it is
+            waits += 1
+            thinking += "\nWait"  # s1: suppress the early end of thinking and keep going
     closing = NO_THINKING if budget <= 0 else END_THINKING if finish == "length" else "\n</think>\n\n"
     answer = await caller(_answer_request(request, OPEN_THINKING + thinking + closing), step=step, purpose="answer")
     return replace(
@@ -152,6 +155,18 @@ async def force_thinking_budget(
         reasoning=thinking.strip(),
         usage=phase_usage + answer.usage,
     )
+
+
+def _room_to_think_on(caller: ModelCaller, last: Usage, request: ChatRequest) -> bool:
+    """Whether the run's token limit covers another thinking request *and* the answer after it. Each
+    request re-sends the thought so far (about the last request's input plus output), so a long phase
+    under a token limit would otherwise spend it all and end with no answer (all eight ``high``
+    samples of the 0.5B under 20,000 tokens did); like PF's conclusion, the block closes in time."""
+    remaining = caller.ledger.view().remaining_total_tokens
+    if remaining is None:
+        return True
+    prompt = last.input_tokens + last.output_tokens
+    return remaining >= 2 * (prompt + THINK_CHUNK) + (request.max_tokens or 0)
 
 
 def _thought_after(thinking: str, phase: Completion) -> str:
