@@ -142,15 +142,15 @@ def particles_curve(rows: list[Row], samples: list[SampleLog]) -> str:
     for s in samples:
         distinct[(s.strategy, s.budget)].append(len(set(s.candidates)))
         fresh[(s.strategy, s.budget)].append(_uncached(s))
+    uncached = {key: statistics.fmean(values) for key, values in fresh.items()}
     lines = [
         "| method | N | accuracy (95% CI) | tokens/task | uncached tokens/task | distinct answers/task |",
         "|---|---|---|---|---|---|",
     ]
     for r in sorted(picked, key=lambda r: (int(r.budget), r.strategy)):
         spread = distinct.get((r.strategy, r.budget)) or [0]
-        uncached = statistics.fmean(fresh.get((r.strategy, r.budget)) or [0])
         lines.append(
-            f"| {r.strategy} | {r.budget} | {_acc(r)} | {r.mean_tokens:,.0f} | {uncached:,.0f} "
+            f"| {r.strategy} | {r.budget} | {_acc(r)} | {r.mean_tokens:,.0f} | {uncached.get((r.strategy, r.budget), 0):,.0f} "
             f"| {statistics.fmean(spread):.2f} |"
         )
     by = {(r.strategy.split(":")[0], r.budget): r for r in picked}
@@ -158,7 +158,7 @@ def particles_curve(rows: list[Row], samples: list[SampleLog]) -> str:
     for n in sorted(compared, key=int):  # greedy alone (N = 1) has nothing to compare
         lines.append(f"\nN = {n}: PF > best-of-N: {direction(by.get(('pf', n)), by.get(('best-of-n', n)))}; ")
         lines[-1] += f"ePF > PF: {direction(by.get(('epf', n)), by.get(('pf', n)))}."
-        lines[-1] += _token_ratio(by, n, fresh)
+        lines[-1] += _token_ratio(by, n, uncached)
     return "### Particle filtering and its baselines\n\n" + "\n".join(lines)
 
 
@@ -169,20 +169,21 @@ def _uncached(sample: SampleLog) -> int:
     return int(fresh_input + usage.get("output_tokens", 0))
 
 
-def _token_ratio(by: dict[tuple[str, str], Row], n: str, fresh: dict[tuple[str, str], list[int]]) -> str:
+def _token_ratio(by: dict[tuple[str, str], Row], n: str, uncached: dict[tuple[str, str], float]) -> str:
     """Each PF variant's tokens per task as a multiple of self-consistency's at the same N (the issue's
-    cost target is within 2×): all tokens sent and received, and the uncached ones."""
+    cost target is within 2×): all tokens sent and received, and the uncached ones (mean per task,
+    by strategy and N)."""
     sc = by.get(("self-consistency", n))
     if sc is None or sc.mean_tokens <= 0:
         return ""
-    sc_fresh = statistics.fmean(fresh.get((sc.strategy, n)) or [0])
+    sc_fresh = uncached.get((sc.strategy, n), 0.0)
     ratios = []
     for m in ("pf", "epf", *CERTAINTY_METHODS):
         if (m, n) in by:
             row = by[(m, n)]
             text = f"{m} ×{row.mean_tokens / sc.mean_tokens:.1f}"
             if sc_fresh > 0:
-                text += f" (uncached ×{statistics.fmean(fresh.get((row.strategy, n)) or [0]) / sc_fresh:.1f})"
+                text += f" (uncached ×{uncached.get((row.strategy, n), 0.0) / sc_fresh:.1f})"
             ratios.append(text)
     return f" Tokens vs self-consistency: {', '.join(ratios)}." if ratios else ""
 
