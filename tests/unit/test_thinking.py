@@ -227,3 +227,18 @@ async def test_a_reply_without_an_answer_keeps_the_answer_worked_out_in_the_thou
     assert result.answer == "3" and len(backend.requests) == 2  # no conclude call
     replied = ScriptedBackend([solved, "Therefore, the final answer is: $\\boxed{4}$."])
     assert (await Agent(replied, strategy=GreedyStrategy(), config=LoopConfig(thinking="low")).run("Q?")).answer == "4"
+
+
+async def test_a_dialled_sample_the_server_switches_is_traced_as_a_sample() -> None:
+    """A baseline's solution keeps its trace label through the dial when no forcing is needed (the
+    server switches thinking itself): "sample", as without a dial, not the agent step's "agent"."""
+    from thrifty.agents.events import Event, ModelCalled
+    from thrifty.agents.particles import GreedyStrategy
+
+    events: list[Event] = []
+    backend = ScriptedBackend(["The answer is \\boxed{3}"], profile=profile_for("qwen3-8b"))
+    agent = Agent(backend, strategy=GreedyStrategy(), config=LoopConfig(thinking="none"))
+    result = await agent.run("Q?", on_event=events.append)
+    assert result.answer == "3"
+    assert [e.purpose for e in events if isinstance(e, ModelCalled)] == ["sample"]
+    assert backend.requests[0].extra_body["chat_template_kwargs"] == {"enable_thinking": False}

@@ -5,6 +5,8 @@ Each difference is also checked against a real vLLM in tests/vllm; these pin the
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from thrifty.agents.calls import ModelCaller
@@ -65,6 +67,30 @@ async def test_n_is_sent_and_every_choice_read(backend: OpenAICompatBackend) -> 
     }
     completion = parse_completion(body, request, backend.profile, "m")
     assert completion.text == "x" and completion.samples == ("x", "y") and completion.usage.output_tokens == 2
+
+
+def test_a_server_that_counts_only_the_first_choice_is_charged_every_choice() -> None:
+    """llama-server answers ``n = 3`` with the first choice's completion tokens only (measured: 9
+    reported, 9 + 12 + 2 generated). The charge is the choices' own counts: their logprob entries
+    (exact) or, without logprobs, an estimate from their text (said so). A server that reports the
+    sum, as vLLM does, is taken at its word."""
+    from thrifty.backends.profiles import ModelProfile
+    from thrifty.backends.replies import parse_completion
+
+    def choice(text: str, tokens: int | None) -> dict[str, object]:
+        entries = [{"token": "t", "logprob": -0.1, "top_logprobs": []}] * (tokens or 0)
+        return {"message": {"content": text}, "logprobs": {"content": entries} if tokens else None}
+
+    request = ChatRequest(messages=PREFILL[:1], n=3, logprobs=True)
+    usage = {"prompt_tokens": 33, "completion_tokens": 9}
+    first_only = {"choices": [choice("a", 9), choice("b", 12), choice("c", 2)], "usage": usage}
+    counted = parse_completion(first_only, request, ModelProfile("qwen2.5"), "m")
+    assert (counted.usage.input_tokens, counted.usage.output_tokens, counted.usage_estimated) == (33, 23, False)
+    summed = {"choices": [choice("a", 9), choice("b", 12), choice("c", 2)], "usage": {**usage, "completion_tokens": 23}}
+    assert parse_completion(summed, request, ModelProfile("qwen2.5"), "m").usage.output_tokens == 23
+    texts = {"choices": [choice("one two three four", None)] * 3, "usage": {**usage, "completion_tokens": 4}}
+    estimated = parse_completion(texts, replace(request, logprobs=False), ModelProfile("qwen2.5"), "m")
+    assert estimated.usage.output_tokens > 4 and estimated.usage_estimated
 
 
 def test_max_tokens_is_clipped_to_a_known_context() -> None:

@@ -200,15 +200,17 @@ async def dialled_call(
     *,
     step: int,
     count: TokenCount | None = None,
+    purpose: str = "agent",
 ) -> Completion:
     """One model call through the dial: the server-side controls for ``mode``, or budget forcing
     (the level's token cap and its waits) where the model or server needs it. Every strategy that
-    honours ``LoopConfig.thinking`` calls the model this way."""
+    honours ``LoopConfig.thinking`` calls the model this way; ``purpose`` labels an unforced call
+    in the trace as the caller's own would (a forced one is labelled by its phases)."""
     request = thinking_request(request, profile, mode)
     if needs_forcing(profile, mode):
         budget, waits = THINKING_TOKENS[mode], THINKING_WAITS[mode]
         return await force_thinking_budget(caller, request, budget, step=step, min_tokens=budget, max_waits=waits)
-    return await caller(request, step=step, count=count)
+    return await caller(request, step=step, count=count, purpose=purpose)
 
 
 def _answer_request(request: ChatRequest, thought: str) -> ChatRequest:

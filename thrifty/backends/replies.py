@@ -15,7 +15,7 @@ import json
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from thrifty import safejson
@@ -190,6 +190,9 @@ def parse_completion(resp: dict[str, Any], request: ChatRequest, profile: ModelP
         raise BackendResponseError(f"choices[0].message is not an object: {_preview(repr(message))}")
     split = split_reasoning(message, profile)
     usage, estimated = parse_usage(resp, request, split.text)
+    samples = tuple(_choice_text(c, profile) for c in choices) if request.n > 1 else ()
+    if len(samples) > 1:
+        usage, estimated = _all_choices_counted(usage, estimated, choices, samples)
     finish = choice.get("finish_reason")
     return Completion(
         text=split.text,
@@ -199,10 +202,27 @@ def parse_completion(resp: dict[str, Any], request: ChatRequest, profile: ModelP
         reasoning=split.reasoning,
         tool_calls=parse_tool_calls(message),
         logprobs=parse_logprobs(choice),
-        samples=tuple(_choice_text(c, profile) for c in choices) if request.n > 1 else (),
+        samples=samples,
         usage_estimated=estimated,
         raw=resp,
     )
+
+
+def _all_choices_counted(
+    usage: Usage, estimated: bool, choices: list[Any], samples: tuple[str, ...]
+) -> tuple[Usage, bool]:
+    """Usage that covers every choice of an ``n > 1`` reply. llama-server reports the first choice's
+    completion tokens only (n = 3: 9 reported for 9 + 12 + 2 generated), so the ledger would charge
+    a third of the output; vLLM and OpenAI report the sum. A choice's tokens are its logprob entries
+    where the reply has them (exact), else estimated from its text; the larger total is kept."""
+    counted, exact = 0, True
+    for choice, text in zip(choices, samples, strict=False):
+        logprobs = parse_logprobs(choice) if isinstance(choice, dict) else None
+        exact = exact and logprobs is not None
+        counted += len(logprobs) if logprobs is not None else count_text_tokens(text)
+    if counted <= usage.output_tokens:
+        return usage, estimated
+    return replace(usage, output_tokens=counted), estimated or not exact
 
 
 def _choice_text(choice: object, profile: ModelProfile) -> str:

@@ -146,7 +146,7 @@ async def full_solution(
         messages=solver_messages(question, (), "\n\n"), max_tokens=max_tokens, temperature=temperature
     )
     if dial is not None:
-        completion = await dialled_call(caller, request, *dial, step=step)
+        completion = await dialled_call(caller, request, *dial, step=step, purpose="sample")
         reply = completion.text.strip()
         if extract_answer(reply) is None and completion.reasoning:
             return f"{completion.reasoning.strip()}\n\n{reply}".strip()
