@@ -21,13 +21,10 @@ lands at 30–60 % (``calibrate`` prints the band per level), then run the effec
     python benchmarks/effects.py calibrate particles --levels 1,2,3 --n 30 --log calib-math.jsonl
     python benchmarks/effects.py calibrate tracker --levels 1,2 --units 2 --n 20 --log calib-hops.jsonl
     python benchmarks/effects.py run particles --n 100 --seed 0 --operations 3 --log effects-pf.jsonl
-    python benchmarks/effects.py run particles --methods greedy,self-consistency,pf --counts 4 ...  # a subset
     python benchmarks/effects.py run plan-budget --n 100 --seed 0 --hops 2 --log effects-pb.jsonl
-    python benchmarks/effects.py run tracker --n 100 --seed 0 --hops 2 --log effects-tracker.jsonl
-    python benchmarks/effects.py run tracker --budgets 2 ...  # tracker@2, react@2 and react@6 only
+    python benchmarks/effects.py run tracker --n 100 --seed 0 --hops 2 --budgets 2 --log effects-tracker.jsonl
     python benchmarks/effects.py run thinking --model 0.5b --operations 1 --distractors 1 --n 100 --seed 0 \
-        --concurrency 4 --log effects-think-05.jsonl  # the 0.5B's calibrated level
-    python benchmarks/effects.py run thinking --levels high --n 20 ...  # one level, on the first 20 tasks
+        --concurrency 4 --log effects-think-05.jsonl  # the 0.5B's level; --levels high --n 8: one level, 8 tasks
     python benchmarks/effects.py report effects-*.jsonl [--out DIR]
 """
 
@@ -50,6 +47,7 @@ from thrifty.budget import Limits
 from thrifty.evals.hop_tasks import generate_hops
 from thrifty.evals.log import EvalLog, RunHeader, SampleLog, load_log
 from thrifty.evals.math_tasks import generate_math
+from thrifty.evals.metrics import paired_discordance
 from thrifty.evals.report import Row, summarize
 from thrifty.evals.runner import Condition, run_eval
 from thrifty.evals.tasks import Task
@@ -227,6 +225,7 @@ def tracker_curve(rows: list[Row]) -> str:
 
 
 def thinking_curve(samples: list[SampleLog], headers: dict[str, RunHeader]) -> str:
+    """Accuracy and reasoning tokens per level, and each level paired with ``none`` on the same tasks."""
     by_level: dict[str, list[SampleLog]] = defaultdict(list)
     for s in samples:
         level = headers[s.run].loop_config.get("thinking") if s.run in headers else None
@@ -234,12 +233,16 @@ def thinking_curve(samples: list[SampleLog], headers: dict[str, RunHeader]) -> s
             by_level[str(level)].append(s)
     if len(by_level) < 2:
         return ""
-    lines = ["| level | accuracy (95% CI) | reasoning tokens/task |", "|---|---|---|"]
+    lines = ["| level | accuracy (95% CI) | reasoning tokens/task | vs none: alone / none alone, McNemar p |"]
+    lines.append("|---|---|---|---|")
     accuracy: list[float] = []
+    base = {s.task_id: bool(s.correct) for s in by_level.get("none", [])}
     for level in (lv for lv in LEVELS if lv in by_level):
         row = summarize(by_level[level])[0]
         reasoning = statistics.fmean(s.usage.get("reasoning_tokens", 0) for s in by_level[level])
-        lines.append(f"| {level} | {_acc(row)} | {reasoning:,.0f} |")
+        mine = {s.task_id: bool(s.correct) for s in by_level[level]}
+        paired = "{} / {}, p = {:.2f}".format(*paired_discordance(mine, base)) if base and level != "none" else "–"
+        lines.append(f"| {level} | {_acc(row)} | {reasoning:,.0f} | {paired} |")
         accuracy.append(row.accuracy)
     monotone = all(a <= b for a, b in itertools.pairwise(accuracy))
     lines.append(f"\nAccuracy is {'monotone' if monotone else 'not monotone'} in the level (point estimates).")

@@ -138,3 +138,23 @@ def test_the_dial_and_calibration_cells_are_not_read_as_particle_cells(tmp_path:
     append(log, cell("greedy", "1", 1, 1)[0])
     log.close()
     assert "| greedy | 1 |" in effects.report([path]) and "| greedy | low |" not in effects.report([path])
+
+
+def test_the_thinking_curve_pairs_each_level_with_none_on_the_same_tasks() -> None:
+    """Levels come from each run's loop config; a level's paired column counts the tasks only it and
+    only ``none`` got right (the same tasks, so shared difficulty cancels) with the exact McNemar p."""
+    from dataclasses import replace
+
+    from thrifty.evals.log import RunHeader
+
+    effects = _script()
+    headers = {}
+    samples = []
+    for level, right in (("none", {0, 1, 2, 3}), ("low", {2, 3, 4})):
+        header = RunHeader("m", [], "greedy", {}, level, {}, {"thinking": level}, "0", "")
+        headers[header.run] = header
+        samples += [replace(s, run=header.run, correct=i in right) for i, s in enumerate(cell("greedy", level, 0, 10))]
+    text = effects.thinking_curve(samples, headers)
+    assert "| none | 0.40 (0.17–0.69), n=10 | 0 | – |" in text
+    assert "| low | 0.30 (0.11–0.60), n=10 | 0 | 1 / 2, p = 1.00 |" in text
+    assert "not monotone" in text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 
 def e3(accuracy: float, mean_tokens: float) -> float:
     """E³ = A · (A / T) = A² / T (Plan-and-Budget, arXiv 2505.16122).
@@ -22,3 +24,16 @@ def e3(accuracy: float, mean_tokens: float) -> float:
 def cost_per_correct(total_cost: float, correct: int) -> float:
     """Expected dollars per correct answer ("cost of pass"); infinite when nothing was correct."""
     return total_cost / correct if correct else float("inf")
+
+
+def paired_discordance(a: dict[str, bool], b: dict[str, bool]) -> tuple[int, int, float]:
+    """Two conditions on the same tasks (``task id -> correct``): how many tasks only ``a`` got
+    right, how many only ``b``, and the exact two-sided McNemar p-value. Pairing removes the
+    per-task difficulty both share, so it resolves differences that two independent Wilson
+    intervals leave overlapping; only tasks both conditions ran count."""
+    shared = a.keys() & b.keys()
+    only_a = sum(a[t] and not b[t] for t in shared)
+    only_b = sum(b[t] and not a[t] for t in shared)
+    n, k = only_a + only_b, min(only_a, only_b)
+    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n if n else 1.0
+    return only_a, only_b, min(1.0, 2 * tail)
