@@ -213,7 +213,7 @@ def _all_choices_counted(
 ) -> tuple[Usage, bool]:
     """Usage that covers every choice of an ``n > 1`` reply. llama-server reports the first choice's
     completion tokens only (n = 3: 9 reported for 9 + 12 + 2 generated), so the ledger would charge
-    a third of the output; vLLM and OpenAI report the sum. A choice's tokens are its logprob entries
+    9 of 23; vLLM and OpenAI report the sum. A choice's tokens are its logprob entries
     where the reply has them (exact), else estimated from its text; the larger total is kept."""
     counted, exact = 0, True
     for choice, text in zip(choices, samples, strict=False):
