@@ -217,7 +217,7 @@ def _all_choices_counted(
     where the reply has them (exact), else estimated from its text; the larger total is kept."""
     counted, exact = 0, True
     for choice, text in zip(choices, samples, strict=False):
-        logprobs = parse_logprobs(choice) if isinstance(choice, dict) else None
+        logprobs = parse_logprobs(choice)  # every choice is an object: _choice_text checked it
         exact = exact and logprobs is not None
         counted += len(logprobs) if logprobs is not None else count_text_tokens(text)
     if counted <= usage.output_tokens:
