@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import platform
 import statistics
 import time
@@ -40,6 +39,7 @@ from thrifty.backends.base import Backend, ChatRequest, Message
 from thrifty.backends.registry import BackendConfig, open_backend
 from thrifty.budget import Ledger, parse_budget_spec
 from thrifty.defaults import DEFAULT_BUDGET
+from thrifty.evals.report import wilson_interval
 from thrifty.evals.scorers import alias_match, normalize_answer
 from thrifty.search.index import CorpusIndex
 from thrifty.search.offline import open_default_index
@@ -65,16 +65,6 @@ def load_questions(path: Path, per_type: int | None) -> list[dict[str, Any]]:
             seen[q["type"]] += 1
             chosen.append(q)
     return chosen
-
-
-def wilson(correct: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion (95 % by default)."""
-    if n == 0:
-        return (0.0, 0.0)
-    p = correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def window(text: str, quote: str, size: int) -> str:
@@ -275,7 +265,7 @@ def report(log: Path, index: CorpusIndex | None, questions_path: Path = QUESTION
         groups[(r["model"], r["condition"], "all")].append(r)
     for (model, condition, qtype), rs in sorted(groups.items()):
         n, c = len(rs), sum(r["correct"] for r in rs)
-        lo, hi = wilson(c, n)
+        lo, hi = wilson_interval(c, n, z=1.96)  # the z its recorded tables used
         out.append(
             f"| {model} | {condition} | {qtype} | {n} | {c / n:.2f} | {lo:.2f}–{hi:.2f} | "
             f"{_median(r['tool_units'] for r in rs):g} | {_median(r['requests'] for r in rs):g} | "
