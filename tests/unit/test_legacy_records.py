@@ -28,7 +28,10 @@ def test_an_old_trace_reads_and_its_values_load_as_their_types() -> None:
         # written anew, every old field comes back unchanged; fields added since are at their defaults
         completion = dump(load(Completion, record["completion"]), exclude={"raw"})
         assert {k: completion[k] for k in record["completion"]} == record["completion"]
-        assert {k: v for k, v in completion.items() if k not in record["completion"]} == {"samples": []}
+        assert {k: v for k, v in completion.items() if k not in record["completion"]} == {
+            "samples": [],
+            "sample_logprobs": [],
+        }
         request = dump(load(ChatRequest, record["request"]))
         assert {k: request[k] for k in record["request"]} == record["request"]
         assert {k: v for k, v in request.items() if k not in record["request"]} == {"n": 1}

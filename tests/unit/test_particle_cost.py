@@ -43,7 +43,9 @@ async def test_the_judge_continues_the_generators_conversation_and_judges_the_ne
     assert result.answer == "6"
     judged = [r for r in backend.requests if r.max_tokens == 1]
     generated = [r for r in backend.requests if r.max_tokens != 1]
-    assert len(judged) == len(generated) == 6  # one judge call per new step, never a re-judge of old ones
+    assert len(judged) == 6  # one judge call per new step, never a re-judge of old ones
+    # The two particles write the same steps here, so each round drafts both as one n = 2 request.
+    assert [r.n for r in generated] == [2, 2, 2]
     for judge in judged:
         assert judge.messages[:2] == generated[0].messages[:2]  # system + problem: the shared, cached prefix
         assert judge.messages[2].role == "assistant" and judge.messages[-1].content.startswith("Is the last step")
@@ -65,15 +67,22 @@ async def test_self_certainty_needs_no_extra_call_and_reads_the_generations_logp
 
 
 async def test_token_counts_pf_against_self_consistency() -> None:
-    """The accounting the benchmark reports: the self-certainty scorer halves PF's requests."""
+    """The accounting the benchmark reports: the self-certainty scorer drops the judge calls, and
+    particles that share their steps draft as one ``n = 4`` request (the prompt sent once)."""
     counts = {}
     for name, strategy in {
         "sc": SelfConsistencyStrategy(4),
         "pf-judge": ParticleFilterStrategy(FilterSettings(particles=4), prm=LLMJudgePRM()),
         "pf-self": ParticleFilterStrategy(FilterSettings(particles=4), prm=SelfCertaintyPRM()),
+        "pf-self-apart": ParticleFilterStrategy(
+            FilterSettings(particles=4, shared_drafts=False), prm=SelfCertaintyPRM()
+        ),
     }.items():
         _, agent = _run(strategy)
         result = await agent.run("What is 2 + 4?")  # type: ignore[attr-defined]
-        counts[name] = (result.usage.requests, result.usage.total_tokens)
-    assert counts["sc"][0] == 4 and counts["pf-self"][0] == 12 and counts["pf-judge"][0] == 24
-    assert counts["pf-self"][1] < counts["pf-judge"][1] / 1.5
+        counts[name] = (result.usage.requests, result.usage.input_tokens, result.usage.total_tokens)
+    # three steps: 3 shared drafts (+ 12 judge calls), or one draft per particle and step
+    assert counts["sc"][0] == 4 and counts["pf-self"][0] == 3 and counts["pf-judge"][0] == 15
+    assert counts["pf-self-apart"][0] == 12
+    assert counts["pf-self"][2] < counts["pf-judge"][2] / 1.5
+    assert counts["pf-self"][1] * 3 < counts["pf-self-apart"][1]  # each prompt sent once, not four times

@@ -49,11 +49,12 @@ def test_an_echoed_prefill_is_stripped_and_a_bare_continuation_kept() -> None:
 
 async def test_n_samples_reserve_n_times_the_output() -> None:
     """``n`` samples may each write ``max_tokens``: a budget that covers one sample only clips them."""
-    backend = ScriptedBackend(["a"])
+    backend = ScriptedBackend(["a", "b", "c", "d"])  # a scripted n = 4 request takes a step per choice
     ledger = Ledger(Limits(output_tokens=100))
     caller = ModelCaller(backend, ledger, ignore_events)
-    await caller(ChatRequest(messages=PREFILL[:1], max_tokens=80, n=4), step=0)
+    reply = await caller(ChatRequest(messages=PREFILL[:1], max_tokens=80, n=4), step=0)
     assert backend.requests[0].max_tokens == 25 and backend.requests[0].n == 4
+    assert reply.samples == ("a", "b", "c", "d") and reply.usage.requests == 1
 
 
 async def test_n_is_sent_and_every_choice_read(backend: OpenAICompatBackend) -> None:
@@ -86,6 +87,8 @@ def test_a_server_that_counts_only_the_first_choice_is_charged_every_choice() ->
     first_only = {"choices": [choice("a", 9), choice("b", 12), choice("c", 2)], "usage": usage}
     counted = parse_completion(first_only, request, ModelProfile("qwen2.5"), "m")
     assert (counted.usage.input_tokens, counted.usage.output_tokens, counted.usage_estimated) == (33, 23, False)
+    assert [len(lp or ()) for lp in counted.sample_logprobs] == [9, 12, 2] and counted.logprobs is not None
+    assert counted.logprobs == counted.sample_logprobs[0]
     summed = {"choices": [choice("a", 9), choice("b", 12), choice("c", 2)], "usage": {**usage, "completion_tokens": 23}}
     assert parse_completion(summed, request, ModelProfile("qwen2.5"), "m").usage.output_tokens == 23
     texts = {"choices": [choice("one two three four", None)] * 3, "usage": {**usage, "completion_tokens": 4}}

@@ -91,6 +91,8 @@ class Completion:
     logprobs: tuple[TokenLogprob, ...] | None = None
     samples: tuple[str, ...] = ()
     """Every choice's text, in order, when the request asked for ``n > 1`` (``text`` is the first)."""
+    sample_logprobs: tuple[tuple[TokenLogprob, ...] | None, ...] = ()
+    """Each choice's token logprobs, aligned with ``samples`` (``logprobs`` is the first's)."""
     usage_estimated: bool = False
     """True when the server reported no usage and it was estimated from text."""
     raw: Mapping[str, Any] | None = None

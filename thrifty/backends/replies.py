@@ -191,8 +191,10 @@ def parse_completion(resp: dict[str, Any], request: ChatRequest, profile: ModelP
     split = split_reasoning(message, profile)
     usage, estimated = parse_usage(resp, request, split.text)
     samples = tuple(_choice_text(c, profile) for c in choices) if request.n > 1 else ()
+    # every choice is an object here: _choice_text has refused any that is not
+    sample_logprobs = tuple(parse_logprobs(c) for c in choices) if samples else ()
     if len(samples) > 1:
-        usage, estimated = _all_choices_counted(usage, estimated, choices, samples)
+        usage, estimated = _all_choices_counted(usage, estimated, sample_logprobs, samples)
     finish = choice.get("finish_reason")
     return Completion(
         text=split.text,
@@ -201,25 +203,25 @@ def parse_completion(resp: dict[str, Any], request: ChatRequest, profile: ModelP
         finish_reason=finish if isinstance(finish, str) and finish else "stop",
         reasoning=split.reasoning,
         tool_calls=parse_tool_calls(message),
-        logprobs=parse_logprobs(choice),
+        logprobs=sample_logprobs[0] if sample_logprobs else parse_logprobs(choice),
         samples=samples,
+        sample_logprobs=sample_logprobs,
         usage_estimated=estimated,
         raw=resp,
     )
 
 
 def _all_choices_counted(
-    usage: Usage, estimated: bool, choices: list[Any], samples: tuple[str, ...]
+    usage: Usage, estimated: bool, logprobs: tuple[tuple[TokenLogprob, ...] | None, ...], samples: tuple[str, ...]
 ) -> tuple[Usage, bool]:
     """Usage that covers every choice of an ``n > 1`` reply. llama-server reports the first choice's
     completion tokens only (n = 3: 9 reported for 9 + 12 + 2 generated), so the ledger would charge
     9 of 23; vLLM and OpenAI report the sum. A choice's tokens are its logprob entries
     where the reply has them (exact), else estimated from its text; the larger total is kept."""
     counted, exact = 0, True
-    for choice, text in zip(choices, samples, strict=False):
-        logprobs = parse_logprobs(choice)  # every choice is an object: _choice_text checked it
-        exact = exact and logprobs is not None
-        counted += len(logprobs) if logprobs is not None else count_text_tokens(text)
+    for entries, text in zip(logprobs, samples, strict=True):
+        exact = exact and entries is not None
+        counted += len(entries) if entries is not None else count_text_tokens(text)
     if counted <= usage.output_tokens:
         return usage, estimated
     return replace(usage, output_tokens=counted), estimated or not exact

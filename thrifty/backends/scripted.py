@@ -72,7 +72,19 @@ class ScriptedBackend:
             raise AssertionError(f"{len(self._steps)} scripted step(s) were never used")
 
     async def complete(self, request: ChatRequest) -> Completion:
+        """The next step; a request for ``n > 1`` samples takes one step per choice, as a server
+        samples each choice on its own, unless its first step is a Completion with its own ``samples``
+        (a reply played back as is, e.g. a server that returned fewer choices than asked)."""
         self.requests.append(request)
+        first = await self._next(request)
+        if request.n <= 1 or first.samples:
+            return self._finish(request, first)
+        choices = [self._finish(request, first)]
+        for _ in range(request.n - 1):
+            choices.append(self._finish(request, await self._next(request)))
+        return _one_reply(choices)
+
+    async def _next(self, request: ChatRequest) -> Completion:
         if not self._steps:
             raise ScriptExhausted(f"script exhausted after {len(self.requests) - 1} call(s)")
         step = self._steps.popleft()
@@ -83,7 +95,7 @@ class ScriptedBackend:
             step = await result if inspect.isawaitable(result) else result
         completion = step if isinstance(step, Completion) else Completion(text=step, model=self._model, usage=Usage())
         # A script may echo a prefill as llama-server does; the contract is the continuation alone.
-        return self._finish(request, without_echoed_prefill(completion, request.messages))
+        return without_echoed_prefill(completion, request.messages)
 
     def _finish(self, request: ChatRequest, completion: Completion) -> Completion:
         """Fill in usage when the script gave none, and honour ``max_tokens`` like a real server."""
@@ -105,6 +117,19 @@ class ScriptedBackend:
 
     async def aclose(self) -> None:
         return None
+
+
+def _one_reply(choices: list[Completion]) -> Completion:
+    """Several finished choices as one ``n > 1`` reply: the prompt billed once, every choice's output."""
+    first = choices[0]
+    output = sum(c.usage.output_tokens for c in choices)
+    return replace(
+        first,
+        usage=replace(first.usage, output_tokens=output),
+        samples=tuple(c.text for c in choices),
+        sample_logprobs=tuple(c.logprobs for c in choices),
+        usage_estimated=any(c.usage_estimated for c in choices),
+    )
 
 
 def _truncate_tokens(text: str, n: int) -> str:

@@ -30,7 +30,15 @@ from typing import Literal
 
 from thrifty.agents.calls import ModelCaller, settle
 from thrifty.agents.controller import RunContext
-from thrifty.agents.particles.generation import Draft, Particle, StepSettings, conclude, draft_step, weighted_vote
+from thrifty.agents.particles.generation import (
+    Draft,
+    Particle,
+    StepSettings,
+    conclude,
+    draft_step,
+    draft_steps,
+    weighted_vote,
+)
 from thrifty.agents.particles.prm import LLMJudgePRM, ProcessRewardModel, SelfCertaintyPRM, score_particles
 from thrifty.agents.particles.weights import (
     Aggregation,
@@ -74,6 +82,9 @@ class FilterSettings:
     seed: int = 0
     selection: Selection = "best"
     """The final answer: the best-scoring particle's ("best", as published) or a weighted vote ("vote")."""
+    shared_drafts: bool = True
+    """Particles with the same steps draft their next steps as one ``n = k`` request (the prompt
+    sent once); False sends one request per particle (for a server that refuses ``n > 1``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,16 +185,37 @@ class ParticleFilterStrategy:
             return []
         prm = self.prm
         top = prm.top_logprobs if isinstance(prm, SelfCertaintyPRM) else None
-        step = self.settings.step
-        drafts: list[Draft] = await settle(
-            draft_step(caller, question, p.steps, step, step=t, top_logprobs=top) for p in particles
-        )
+        drafts = await self._drafts(particles, question, caller, t, top)
         if isinstance(prm, SelfCertaintyPRM):
             pairs = zip(particles, drafts, strict=True)
             return [(d.text, [*p.scores, prm.step_score(d.logprobs)], d.finished) for p, d in pairs]
         pending = [([*p.steps, d.text], p.scores) for p, d in zip(particles, drafts, strict=True)]
         scores = await score_particles(prm, question, pending, ctx=ctx, step=t)
         return [(d.text, s, d.finished) for d, s in zip(drafts, scores, strict=True)]
+
+    async def _drafts(
+        self, particles: list[Particle], question: str, caller: ModelCaller, t: int, top: int | None
+    ) -> list[Draft]:
+        """One new step per particle, in order. With ``shared_drafts`` the particles whose steps are
+        the same (all of them at the first step, a resampled particle's copies later) get theirs
+        from one ``n = k`` request, so their shared prompt goes out once."""
+        step = self.settings.step
+        if not self.settings.shared_drafts:
+            return await settle(
+                draft_step(caller, question, p.steps, step, step=t, top_logprobs=top) for p in particles
+            )
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for i, p in enumerate(particles):
+            groups.setdefault(tuple(p.steps), []).append(i)
+        replies = await settle(
+            draft_steps(caller, question, list(prefix), step, len(members), step=t, top_logprobs=top)
+            for prefix, members in groups.items()
+        )
+        drafts: list[Draft | None] = [None] * len(particles)
+        for members, reply in zip(groups.values(), replies, strict=True):
+            for i, draft in zip(members, reply, strict=True):
+                drafts[i] = draft
+        return [d for d in drafts if d is not None]
 
     def _can_afford_step(self, particles: list[Particle], ctx: RunContext, last_step_tokens: int) -> bool:
         """Whether the token budget covers another iteration like the last one *and* then a forced

@@ -84,6 +84,23 @@ async def draft_step(
     top_logprobs: int | None = None,
 ) -> Draft:
     """Generate the next step of ``steps`` (with its logprobs when ``top_logprobs`` is set)."""
+    drafts = await draft_steps(caller, question, steps, settings, 1, step=step, top_logprobs=top_logprobs)
+    return drafts[0]
+
+
+async def draft_steps(
+    caller: ModelCaller,
+    question: str,
+    steps: Sequence[str],
+    settings: StepSettings,
+    count: int,
+    *,
+    step: int,
+    top_logprobs: int | None = None,
+) -> list[Draft]:
+    """``count`` independent next steps of the same ``steps`` as one ``n = count`` request, so the
+    shared prompt is sent (and, on vLLM and OpenAI, billed) once instead of once per particle. A
+    server that returns fewer choices than asked is asked again for the rest."""
     request = ChatRequest(
         messages=solver_messages(question, steps, settings.delimiter),
         max_tokens=settings.max_tokens,
@@ -92,11 +109,23 @@ async def draft_step(
         stop=(settings.delimiter,),
         logprobs=top_logprobs is not None,
         top_logprobs=top_logprobs,
+        n=count,
     )
     completion = await caller(request, step=step, purpose="particle")
-    text = completion.text.strip()
-    finished = not text or extract_answer(text) is not None
-    return Draft(text, finished, completion.logprobs)
+    texts = completion.samples or (completion.text,)
+    logprobs = [*(completion.sample_logprobs or (completion.logprobs,))]
+    logprobs += [None] * (len(texts) - len(logprobs))
+    drafts = [_draft(text, lp) for text, lp in zip(texts[:count], logprobs, strict=False)]
+    if len(drafts) < count:
+        drafts += await draft_steps(
+            caller, question, steps, settings, count - len(drafts), step=step, top_logprobs=top_logprobs
+        )
+    return drafts
+
+
+def _draft(text: str, logprobs: tuple[TokenLogprob, ...] | None) -> Draft:
+    text = text.strip()
+    return Draft(text, not text or extract_answer(text) is not None, logprobs)
 
 
 async def next_step(
