@@ -103,3 +103,22 @@ def test_max_tokens_is_clipped_to_a_known_context() -> None:
     assert clip_to_context(request, 2048).max_tokens == 2048
     assert clip_to_context(request, None).max_tokens == 40_000
     assert clip_to_context(ChatRequest(messages=PREFILL[:1], max_tokens=100), 2048).max_tokens == 100
+
+
+def test_every_choice_of_a_continued_prefill_is_the_continuation_alone() -> None:
+    """llama-server echoes the assistant prefill at the start of each choice of an ``n > 1`` reply
+    (seen on the embedded server: four particle drafts each began with the partial solution).
+    Every sample is the continuation alone, and the text estimate of its tokens leaves the echo out."""
+    from thrifty.backends.profiles import ModelProfile
+    from thrifty.backends.replies import parse_completion
+
+    messages = (Message("user", "q"), Message("assistant", "Step 1: so"))
+    request = ChatRequest(messages=messages, n=2)
+    prefill = messages[-1].content
+    body = {
+        "choices": [{"message": {"content": prefill + " one"}}, {"message": {"content": prefill + " two three"}}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 1},
+    }
+    completion = without_echoed_prefill(parse_completion(body, request, ModelProfile("qwen2.5"), "m"), messages)
+    assert completion.text == " one" and completion.samples == (" one", " two three")
+    assert completion.usage.output_tokens <= 4  # the two continuations, not the echoed prefill twice

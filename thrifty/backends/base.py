@@ -154,11 +154,19 @@ class BackendWrapper:
 
 
 def without_echoed_prefill(completion: Completion, messages: tuple[Message, ...]) -> Completion:
-    """The continuation only: llama-server echoes an assistant prefill before its continuation,
-    vLLM returns the continuation alone; callers always get what vLLM gives."""
+    """The continuation only: llama-server echoes an assistant prefill before its continuation (in
+    every choice of an ``n > 1`` reply), vLLM returns the continuation alone; callers always get
+    what vLLM gives."""
+    text = echo_stripped(completion.text, messages)
+    samples = tuple(echo_stripped(s, messages) for s in completion.samples)
+    if text == completion.text and samples == completion.samples:
+        return completion
+    return replace(completion, text=text, samples=samples)
+
+
+def echo_stripped(text: str, messages: tuple[Message, ...]) -> str:
+    """``text`` without the assistant prefill it starts with, when the last message is one."""
     if not messages or messages[-1].role != "assistant" or not messages[-1].content:
-        return completion
+        return text
     prefix = messages[-1].content
-    if not completion.text.startswith(prefix):
-        return completion
-    return replace(completion, text=completion.text[len(prefix) :])
+    return text[len(prefix) :] if text.startswith(prefix) else text

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from thrifty import safejson
-from thrifty.backends.base import ChatRequest, Completion, TokenLogprob, ToolCall
+from thrifty.backends.base import ChatRequest, Completion, TokenLogprob, ToolCall, echo_stripped
 from thrifty.backends.profiles import ModelProfile
 from thrifty.backends.tokens import count_text_tokens, raw_prompt_tokens
 from thrifty.budget import Usage
@@ -194,7 +194,8 @@ def parse_completion(resp: dict[str, Any], request: ChatRequest, profile: ModelP
     # every choice is an object here: _choice_text has refused any that is not
     sample_logprobs = tuple(parse_logprobs(c) for c in choices) if samples else ()
     if len(samples) > 1:
-        usage, estimated = _all_choices_counted(usage, estimated, sample_logprobs, samples)
+        continuations = tuple(echo_stripped(text, request.messages) for text in samples)
+        usage, estimated = _all_choices_counted(usage, estimated, sample_logprobs, continuations)
     finish = choice.get("finish_reason")
     return Completion(
         text=split.text,
