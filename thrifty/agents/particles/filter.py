@@ -20,8 +20,8 @@ thrifty's option: a vote weighted by the particles' final probabilities.
 
 Particles whose steps are the same (all at the first step; a resampled particle's copies) draft
 their next steps as one ``n = k`` request (``shared_drafts``), so the prompt they share is sent once;
-each copy still samples its own step. Every generation and PRM call is charged to the run's ledger. When a call cannot be afforded the
-filter stops and answers from the particles as they are.
+each copy still samples its own step. Every generation and PRM call is charged to the run's
+ledger. When a call cannot be afforded the filter stops and answers from the particles as they are.
 """
 
 from __future__ import annotations
