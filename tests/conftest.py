@@ -35,7 +35,7 @@ def embedded_server() -> Iterator[str]:
     from thrifty.errors import BackendUnavailable
 
     try:
-        server = llama_server(context=32768, parallel=4, seed=0)
+        server = llama_server(context=32768, parallel=4)
     except BackendUnavailable as exc:
         if os.environ.get("THRIFTY_REQUIRE_LIVE") == "1":
             pytest.fail(f"embedded model required but unavailable: {exc}")

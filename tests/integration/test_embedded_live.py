@@ -33,6 +33,19 @@ def web_tools(index_path: object) -> list:
     return [SearchTool(index), BrowseTool(index)]
 
 
+async def test_identical_sampled_requests_draw_their_own_samples(live_backend: OpenAICompatBackend) -> None:
+    """The embedded server pins no seed. With ``--seed 0`` llama-server re-seeded every request, and
+    three of four identical requests at T = 0.8 returned the same text: the samples that
+    self-consistency, best-of-N and particle filtering vote over agreed by construction."""
+    request = ChatRequest(
+        messages=(Message("user", "Write one short sentence about any animal you like."),),
+        max_tokens=16,
+        temperature=1.0,
+    )
+    texts = [(await live_backend.complete(request)).text for _ in range(5)]  # one at a time: no batching noise
+    assert len(set(texts)) >= 4, texts
+
+
 async def test_completion_usage_and_exact_prompt_count(live_backend: OpenAICompatBackend) -> None:
     request = ChatRequest(
         messages=(Message("system", "You are concise."), Message("user", "Name the capital of France.")),

@@ -97,6 +97,9 @@ def test_the_managed_server_names_the_runtime(monkeypatch: pytest.MonkeyPatch, t
     only(monkeypatch, "xllamacpp")
     server = llama_server(tmp_path / "m.gguf", model=QWEN_15B, port=8124)
     assert server.name.startswith("xllamacpp ") and server.command[:2] == [sys.executable, str(LAUNCHER)]
+    # no pinned seed: llama-server re-seeds every request with it, so identical sampled requests repeat
+    seed = server.command.index("--seed")
+    assert server.command[seed + 1] == "-1"
 
 
 def test_the_prebuilt_library_is_checked_once_and_a_changed_one_is_refused(
