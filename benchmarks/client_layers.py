@@ -21,24 +21,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import platform
-import resource
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
+
+from eval_throughput import RAW_BODY, cpu_seconds, raw_reply, raw_request, start_stub  # this folder's script
 
 from thrifty.agents.calls import ModelCaller
 from thrifty.backends import ChatRequest, Message, OpenAICompatBackend
 from thrifty.backends.profiles import ModelProfile
 from thrifty.budget import Ledger, Limits
-
-BODY = {"model": "stub", "messages": [{"role": "user", "content": "q"}]}
-
-
-def cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 async def measure(call: Callable[[], Awaitable[object]], calls: int, concurrency: int) -> tuple[float, float]:
@@ -58,23 +49,13 @@ async def measure(call: Callable[[], Awaitable[object]], calls: int, concurrency
 
 def raw_call(base_url: str) -> Callable[[], Awaitable[object]]:
     """One request per call on a pool of kept-alive asyncio stream connections."""
-    import json
-
-    host_port = base_url.split("//", 1)[1].split("/", 1)[0]
-    host, port = host_port.split(":")
-    body = json.dumps(BODY).encode()
-    head = (
-        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host_port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
+    host, port, data = raw_request(base_url)
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def call() -> object:
-        reader, writer = idle.pop() if idle else await asyncio.open_connection(host, int(port))
-        writer.write(head + body)
-        headers = await reader.readuntil(b"\r\n\r\n")
-        length = next(int(h.split(b":")[1]) for h in headers.split(b"\r\n") if h.lower().startswith(b"content-length"))
-        reply = json.loads(await reader.readexactly(length))
+        reader, writer = idle.pop() if idle else await asyncio.open_connection(host, port)
+        writer.write(data)
+        reply = await raw_reply(reader)
         idle.append((reader, writer))
         return reply
 
@@ -88,7 +69,7 @@ async def run(base_url: str, args: argparse.Namespace) -> dict[str, list[tuple[f
     caller = ModelCaller(backend, Ledger(Limits(requests=10**9)), lambda event: None)
     layers: dict[str, Callable[[], Awaitable[object]]] = {
         "raw": raw_call(base_url),
-        "openai": lambda: client.post("/chat/completions", body=BODY, cast_to=bytes),
+        "openai": lambda: client.post("/chat/completions", body=RAW_BODY, cast_to=bytes),
         "backend": lambda: backend.complete(request),
         "caller": lambda: caller(request, step=1),
     }
@@ -108,11 +89,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
-    stub_script = str(Path(__file__).with_name("stub_server.py"))
-    stub = subprocess.Popen([sys.executable, stub_script, "--steps", "0"], stdout=subprocess.PIPE, text=True)
-    assert stub.stdout is not None
+    stub, base_url = start_stub(argparse.Namespace(steps=0, latency=0.0, threaded_stub=False))
     try:
-        results = asyncio.run(run(stub.stdout.readline().strip(), args))
+        results = asyncio.run(run(base_url, args))
     finally:
         stub.terminate()
         stub.wait()

@@ -40,31 +40,43 @@ async def lookup(arguments: object) -> str:
     return "result"
 
 
-async def raw_floor(base_url: str, samples: int, calls: int, concurrency: int) -> float:
-    """The same request pattern from a bare client (raw HTTP/1.1 on asyncio streams, no agent, no
-    ledger): the best any client can do against this stub on this machine."""
+RAW_BODY = {"model": "stub", "messages": [{"role": "user", "content": "q"}]}
+
+
+def raw_request(base_url: str) -> tuple[str, int, bytes]:
+    """Host, port and the bytes of one chat request as raw HTTP/1.1 (the bare client's request)."""
     host_port = base_url.split("//", 1)[1].split("/", 1)[0]
     host, port = host_port.split(":")
-    body = json.dumps({"model": "stub", "messages": [{"role": "user", "content": "q"}]}).encode()
+    body = json.dumps(RAW_BODY).encode()
     head = (
         f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host_port}\r\nContent-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode()
+    return host, int(port), head + body
+
+
+async def raw_reply(reader: asyncio.StreamReader) -> object:
+    """One reply read off a kept-alive connection: headers, then ``Content-Length`` bytes of JSON."""
+    headers = await reader.readuntil(b"\r\n\r\n")
+    length = int(next(h.split(b":")[1] for h in headers.split(b"\r\n") if h.lower().startswith(b"content-length")))
+    return json.loads(await reader.readexactly(length))
+
+
+async def raw_floor(base_url: str, samples: int, calls: int, concurrency: int) -> float:
+    """The same request pattern from a bare client (raw HTTP/1.1 on asyncio streams, no agent, no
+    ledger): the best any client can do against this stub on this machine."""
+    host, port, request = raw_request(base_url)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(samples):
         queue.put_nowait(i)
 
     async def worker() -> None:
-        reader, writer = await asyncio.open_connection(host, int(port))
+        reader, writer = await asyncio.open_connection(host, port)
         while not queue.empty():
             queue.get_nowait()
             for _ in range(calls):
-                writer.write(head + body)
-                headers = await reader.readuntil(b"\r\n\r\n")
-                length = int(
-                    next(h.split(b":")[1] for h in headers.split(b"\r\n") if h.lower().startswith(b"content-length"))
-                )
-                json.loads(await reader.readexactly(length))
+                writer.write(request)
+                await raw_reply(reader)
         writer.close()
 
     started = time.perf_counter()
